@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# Real mail servers on loopback for postdesk's tests and demo: Dovecot (IMAP,
+# IMAPS, LMTP) and Postfix (SMTP, delivering to Dovecot over LMTP). Nothing
+# leaves the machine: Postfix accepts only *@example.test.
+#
+#   scripts/mailenv.sh install            install the Debian packages if missing
+#   scripts/mailenv.sh start DIR BASEPORT start an instance rooted at DIR
+#   scripts/mailenv.sh stop DIR           stop it
+#   scripts/mailenv.sh status DIR         exit 0 when both servers answer
+#
+# Every address @example.test is a mailbox (created on first delivery) with the
+# password "secret", so each test can use its own support/customer/agent
+# addresses without sharing state. Ports: IMAP BASE+143, IMAPS BASE+993,
+# LMTP BASE+24, SMTP BASE+25. DIR/env holds the values for the tests.
+#
+# DIR/postfix/recipient_access (texthash) lets a test make Postfix answer
+# 4xx/5xx for chosen recipients; `scripts/mailenv.sh reload DIR` applies it.
+set -euo pipefail
+
+PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix swaks openssl)
+
+die() { echo "mailenv: $*" >&2; exit 1; }
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "mailenv: installing ${missing[*]}" >&2
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  # Keep apt from starting the system-wide daemons on the standard ports.
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod +x /usr/sbin/policy-rc.d
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+wait_port() {
+  local port=$1 what=$2
+  for _ in $(seq 1 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  die "$what did not open 127.0.0.1:$port (logs in $ROOT/log)"
+}
+
+start() {
+  ROOT=$1 BASE=$2
+  [[ "$BASE" =~ ^[0-9]+$ ]] && [ "$BASE" -ge 1024 ] && [ "$BASE" -le 31000 ] || die "BASEPORT must be 1024-31000 (below the ephemeral range)"
+  install_packages
+  mkdir -p "$ROOT"
+  ROOT=$(cd "$ROOT" && pwd)
+  chmod 755 "$ROOT"
+  mkdir -p "$ROOT"/{run,state,log,tls,mail,sieve,postfix/queue,postfix/data}
+  chown 5000:5000 "$ROOT/mail" "$ROOT/sieve"
+  chown postfix "$ROOT/postfix/data"
+  local imap=$((BASE + 143)) imaps=$((BASE + 993)) lmtp=$((BASE + 24)) smtp=$((BASE + 25))
+
+  if [ ! -s "$ROOT/tls/cert.pem" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
+      -keyout "$ROOT/tls/key.pem" -out "$ROOT/tls/cert.pem" 2>/dev/null
+  fi
+
+  cat > "$ROOT/dovecot.conf" <<CONF
+protocols = imap lmtp
+listen = 127.0.0.1
+base_dir = $ROOT/run/dovecot
+state_dir = $ROOT/state
+instance_name = postdesk-test-$BASE
+log_path = $ROOT/log/dovecot.log
+ssl = yes
+ssl_cert = <$ROOT/tls/cert.pem
+ssl_key = <$ROOT/tls/key.pem
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+passdb {
+  driver = static
+  args = password=secret
+}
+userdb {
+  driver = static
+  args = uid=5000 gid=5000 home=$ROOT/mail/%Ld/%Ln
+}
+mail_location = maildir:~/Maildir
+mail_fsync = never
+recipient_delimiter = +
+lmtp_save_to_detail_mailbox = no
+submission_host = 127.0.0.1:$smtp
+service imap-login {
+  inet_listener imap {
+    port = $imap
+  }
+  inet_listener imaps {
+    port = $imaps
+    ssl = yes
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    port = $lmtp
+  }
+}
+protocol lmtp {
+  mail_plugins = \$mail_plugins sieve
+  postmaster_address = postmaster@example.test
+}
+plugin {
+  sieve = file:$ROOT/sieve/%n;active=$ROOT/sieve/%n.sieve
+}
+CONF
+
+  local pf=$ROOT/postfix
+  cat > "$pf/main.cf" <<CONF
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+maillog_file = $ROOT/log/postfix.log
+maillog_file_prefixes = /tmp
+myhostname = mail.example.test
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+smtp_dns_support_level = disabled
+smtpd_peername_lookup = no
+alias_maps =
+alias_database =
+smtpd_relay_restrictions = reject_unauth_destination
+smtpd_recipient_restrictions = check_recipient_access texthash:$pf/recipient_access
+recipient_delimiter = +
+virtual_mailbox_domains = example.test
+virtual_mailbox_maps = regexp:$pf/vmailbox
+virtual_transport = lmtp:inet:127.0.0.1:$lmtp
+default_transport = error:outbound mail disabled in tests
+relay_transport = error:outbound mail disabled in tests
+smtpd_tls_cert_file = $ROOT/tls/cert.pem
+smtpd_tls_key_file = $ROOT/tls/key.pem
+smtpd_tls_security_level = may
+message_size_limit = 104857600
+smtpd_client_connection_count_limit = 0
+smtpd_client_message_rate_limit = 0
+smtpd_client_recipient_rate_limit = 0
+smtpd_client_connection_rate_limit = 0
+in_flow_delay = 0
+CONF
+  echo '/^[^@]+@example\.test$/ x' > "$pf/vmailbox"
+  touch "$pf/recipient_access"
+  # Debian's stock service lines, without chroot, with our SMTP listener.
+  awk -v listen="127.0.0.1:$smtp" '
+    /^#/ || NF == 0 { next }
+    $1 == "smtp" && $2 == "inet" { print listen " inet n - n - - smtpd"; next }
+    $NF == "pipe" { skip = 1; next }
+    $2 == "unix" || $2 == "unix-dgram" || $2 == "fifo" || $2 == "pass" { skip = 0; $5 = "n"; print; next }
+    /^[ \t]/ { if (!skip) print; next }
+    { skip = 1; next }
+  ' /etc/postfix/master.cf > "$pf/master.cf"
+
+  stop_quietly
+  dovecot -c "$ROOT/dovecot.conf" </dev/null >/dev/null 2>&1
+  # postfix reports fatal errors only to syslog; script(1) shows them.
+  if ! script -qec "postfix -c $pf start" /dev/null > "$ROOT/log/postfix-start.log" 2>&1 </dev/null; then
+    cat "$ROOT/log/postfix-start.log" >&2
+    die "postfix did not start"
+  fi
+  wait_port "$imap" dovecot
+  wait_port "$lmtp" "dovecot lmtp"
+  wait_port "$smtp" postfix
+  cat > "$ROOT/env" <<ENV
+POSTDESK_MAILENV_ROOT=$ROOT
+POSTDESK_MAILENV_IMAP_PORT=$imap
+POSTDESK_MAILENV_IMAPS_PORT=$imaps
+POSTDESK_MAILENV_LMTP_PORT=$lmtp
+POSTDESK_MAILENV_SMTP_PORT=$smtp
+POSTDESK_MAILENV_CA=$ROOT/tls/cert.pem
+POSTDESK_MAILENV_DOMAIN=example.test
+POSTDESK_MAILENV_PASSWORD=secret
+ENV
+  echo "mailenv: dovecot imap :$imap imaps :$imaps lmtp :$lmtp, postfix smtp :$smtp, root $ROOT" >&2
+}
+
+stop_quietly() {
+  [ -f "$ROOT/postfix/main.cf" ] && postfix -c "$ROOT/postfix" stop >/dev/null 2>&1 || true
+  if [ -f "$ROOT/run/dovecot/master.pid" ]; then
+    local pid
+    pid=$(cat "$ROOT/run/dovecot/master.pid")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  fi
+}
+
+stop() {
+  ROOT=$1
+  [ -d "$ROOT" ] || return 0
+  stop_quietly
+}
+
+status() {
+  ROOT=$1
+  [ -f "$ROOT/env" ] || exit 1
+  # shellcheck disable=SC1091
+  . "$ROOT/env"
+  (exec 3<>"/dev/tcp/127.0.0.1/$POSTDESK_MAILENV_IMAP_PORT") 2>/dev/null &&
+    (exec 3<>"/dev/tcp/127.0.0.1/$POSTDESK_MAILENV_SMTP_PORT") 2>/dev/null
+}
+
+reload() {
+  ROOT=$1
+  postfix -c "$ROOT/postfix" reload >/dev/null 2>&1
+}
+
+case "${1:-}" in
+  install) install_packages ;;
+  start) [ $# -eq 3 ] || die "usage: $0 start DIR BASEPORT"; start "$2" "$3" ;;
+  stop) [ $# -eq 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
+  status) [ $# -eq 2 ] || die "usage: $0 status DIR"; status "$2" ;;
+  reload) [ $# -eq 2 ] || die "usage: $0 reload DIR"; reload "$2" ;;
+  *) die "usage: $0 install | start DIR BASEPORT | stop DIR | status DIR | reload DIR" ;;
+esac

@@ -1,0 +1,307 @@
+//! The command line (DESIGN §9, a contract): parsing, exit codes, logging
+//! set-up, and one module per subcommand.
+
+mod check;
+mod ingest;
+mod show;
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ConfigError, LogFormat};
+use crate::store::{Store, StoreError};
+use crate::templates::Templates;
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+/// Exit codes (sysexits).
+pub mod exit {
+    pub const OK: u8 = 0;
+    pub const USAGE: u8 = 64;
+    pub const SOFTWARE: u8 = 70;
+    pub const TEMPFAIL: u8 = 75;
+    pub const CONFIG: u8 = 78;
+    pub const NOINPUT: u8 = 66;
+
+    /// A missing input file is the caller's mistake; anything else may pass.
+    pub fn exit_for_io(e: &std::io::Error) -> u8 {
+        match e.kind() {
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => NOINPUT,
+            _ => TEMPFAIL,
+        }
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "postdesk",
+    version,
+    about = "Email ticketing daemon: support mailboxes become tickets"
+)]
+pub struct Cli {
+    /// Configuration file.
+    #[arg(
+        long,
+        global = true,
+        env = "POSTDESK_CONFIG",
+        default_value = "postdesk.toml"
+    )]
+    pub config: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the daemon: every mailbox and the outbox worker.
+    Run,
+    /// Validate the configuration and templates.
+    Check {
+        /// Also log in to every IMAP and SMTP server and the database.
+        #[arg(long)]
+        connect: bool,
+    },
+    /// Apply database migrations.
+    Migrate,
+    /// Ingest raw messages from files (one per file, .mbox split) or stdin.
+    Ingest {
+        /// The mailbox the messages arrived in.
+        #[arg(long)]
+        mailbox: String,
+        /// One JSON object per message.
+        #[arg(long)]
+        json: bool,
+        /// Arrival time: RFC 3339, or `date-header` for each message's Date.
+        #[arg(long, value_name = "TIME|date-header")]
+        received_at: Option<String>,
+        /// Files to read; stdin when none.
+        files: Vec<PathBuf>,
+    },
+    /// Tickets.
+    Tickets {
+        #[command(subcommand)]
+        command: TicketsCommand,
+    },
+    /// Outbound mail.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TicketsCommand {
+    /// List tickets, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One ticket with its messages and events.
+    Show {
+        number: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// List outbound mail.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A failure with its exit code; printed once, by `main`.
+#[derive(Debug)]
+pub struct Failure {
+    pub code: u8,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(code: u8, message: impl Into<String>) -> Self {
+        Failure {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ConfigError> for Failure {
+    fn from(e: ConfigError) -> Self {
+        Failure::new(exit::CONFIG, e.to_string())
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        // An MTA pipe retries on 75: any database trouble must not bounce mail.
+        Failure::new(exit::TEMPFAIL, crate::error_chain(&e))
+    }
+}
+
+pub type CliResult = Result<u8, Failure>;
+
+/// Parses arguments, runs the command and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = match e.kind() {
+                clap::error::ErrorKind::DisplayHelp | clap::error::ErrorKind::DisplayVersion => {
+                    exit::OK
+                }
+                _ => exit::USAGE,
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    crate::tls::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("postdesk: cannot start the runtime: {e}");
+            return ExitCode::from(exit::SOFTWARE);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("postdesk: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, default_level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTDESK_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Loads and checks the configuration and the templates.
+fn load(path: &std::path::Path) -> Result<(Arc<Config>, Arc<Templates>), Failure> {
+    let config = Config::load(path)?;
+    let templates = Templates::load(config.templates_dir.as_deref()).map_err(|errs| {
+        let list: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
+        Failure::new(
+            exit::CONFIG,
+            format!("templates: {} problem(s)\n{}", errs.len(), list.join("\n")),
+        )
+    })?;
+    Ok((Arc::new(config), templates.into()))
+}
+
+/// Connects to the database and brings its schema up to date.
+async fn open_store(config: &Config) -> Result<Store, Failure> {
+    let store = Store::connect(&config.database).await?;
+    store.migrate().await.map_err(|e| match e {
+        StoreError::Migrate(m) => Failure::new(exit::TEMPFAIL, format!("database migrations: {m}")),
+        other => other.into(),
+    })?;
+    Ok(store)
+}
+
+async fn dispatch(cli: Cli) -> CliResult {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    match cli.command {
+        Command::Check { connect } => check::run(&cli.config, connect).await,
+        Command::Run => {
+            let (config, templates) = load(&cli.config)?;
+            init_logging(config.log_format, "info");
+            let store = open_store(&config).await?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            tokio::spawn(watch_signals(shutdown.clone()));
+            crate::daemon::run(config, store, templates, clock, shutdown)
+                .await
+                .map_err(|e| Failure::new(exit::TEMPFAIL, crate::error_chain(&e)))?;
+            Ok(exit::OK)
+        }
+        Command::Migrate => {
+            let config = Config::load(&cli.config)?;
+            init_logging(config.log_format, "warn");
+            open_store(&config).await?;
+            println!("database is up to date");
+            Ok(exit::OK)
+        }
+        Command::Ingest {
+            mailbox,
+            json,
+            received_at,
+            files,
+        } => {
+            let (config, templates) = load(&cli.config)?;
+            init_logging(config.log_format, "warn");
+            ingest::run(
+                config,
+                templates,
+                clock,
+                &mailbox,
+                json,
+                received_at.as_deref(),
+                &files,
+            )
+            .await
+        }
+        Command::Tickets { command } => {
+            let config = Config::load(&cli.config)?;
+            init_logging(config.log_format, "warn");
+            let store = open_store(&config).await?;
+            match command {
+                TicketsCommand::List { status, json } => {
+                    show::tickets(&store, &*clock, status.as_deref(), json).await
+                }
+                TicketsCommand::Show { number, json } => {
+                    show::ticket(&store, &*clock, number, json).await
+                }
+            }
+        }
+        Command::Outbox {
+            command: OutboxCommand::List { status, json },
+        } => {
+            let config = Config::load(&cli.config)?;
+            init_logging(config.log_format, "warn");
+            let store = open_store(&config).await?;
+            show::outbox(&store, status.as_deref(), json).await
+        }
+    }
+}
+
+/// SIGTERM and SIGINT stop the daemon; SIGHUP is logged (reload needs a restart for now).
+async fn watch_signals(shutdown: tokio_util::sync::CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
+    ) else {
+        tracing::error!("cannot install signal handlers");
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = term.recv() => { tracing::info!("SIGTERM"); break; }
+            _ = int.recv() => { tracing::info!("SIGINT"); break; }
+            _ = hup.recv() => {
+                tracing::warn!("SIGHUP: this version applies configuration changes on restart only");
+            }
+        }
+    }
+    shutdown.cancel();
+}

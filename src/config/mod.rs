@@ -1,0 +1,974 @@
+//! The configuration file: its types, its defaults, and the checks that turn
+//! every mistake into a [`Problem`] naming the key path and what was expected.
+//! Loading reports all problems at once; secrets are read here (from the
+//! environment or a file) and never shown.
+
+mod reader;
+
+pub use reader::{Problem, parse_duration};
+
+use crate::domain::calendar::WeeklyHours;
+use crate::domain::model::Priority;
+use jiff::SignedDuration;
+use reader::{Node, Problems};
+use std::collections::{BTreeMap, HashSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// A secret read from the environment or a file. Never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Secret(s.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    Tls,
+    StartTls,
+    None,
+}
+
+/// An IMAP or SMTP server and how to log in to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    /// Extra CA certificate (PEM) to trust, for private or self-signed servers.
+    pub ca_file: Option<PathBuf>,
+    /// Connect and command timeout.
+    pub timeout: SignedDuration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AfterIngest {
+    Seen,
+    Move(String),
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxConfig {
+    pub name: String,
+    /// The support address, lower-cased: `support@example.com`.
+    pub address: String,
+    /// The name shown in From of everything sent for this mailbox.
+    pub display_name: String,
+    pub folder: String,
+    /// None for a mailbox fed only through `postdesk ingest` (an MTA pipe).
+    pub imap: Option<ServerConfig>,
+    pub idle: bool,
+    pub poll_interval: SignedDuration,
+    pub after_ingest: AfterIngest,
+    /// Messages fetched per IMAP round trip.
+    pub fetch_batch: u32,
+    pub sla: String,
+    pub language: Option<String>,
+    /// Agent emails, lower-cased.
+    pub agents: Vec<String>,
+}
+
+impl MailboxConfig {
+    /// `support` of `support@example.com`.
+    pub fn local_part(&self) -> &str {
+        self.address.split('@').next().unwrap_or_default()
+    }
+    /// `example.com` of `support@example.com`.
+    pub fn domain(&self) -> &str {
+        self.address.rsplit('@').next().unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentConfig {
+    /// Lower-cased.
+    pub email: String,
+    pub name: String,
+    pub timezone: jiff::tz::TimeZone,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Share {
+    Duration(SignedDuration),
+    /// Per cent of the target.
+    Percent(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscalateAfter {
+    Breach,
+    /// Time after the breach.
+    Later(Share),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationLevel {
+    pub after: EscalateAfter,
+    pub notify: Vec<String>,
+    pub set_priority: Option<Priority>,
+    pub template: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaPolicy {
+    pub first_response: SignedDuration,
+    pub next_response: SignedDuration,
+    pub resolution: Option<SignedDuration>,
+    pub calendar: Option<String>,
+    pub warn_before: Option<Share>,
+    pub escalation: Vec<EscalationLevel>,
+}
+
+impl Default for SlaPolicy {
+    fn default() -> Self {
+        SlaPolicy {
+            first_response: SignedDuration::from_hours(24),
+            next_response: SignedDuration::from_hours(24),
+            resolution: None,
+            calendar: None,
+            warn_before: None,
+            escalation: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarConfig {
+    pub timezone: jiff::tz::TimeZone,
+    pub hours: WeeklyHours,
+    pub holidays: Vec<jiff::civil::Date>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatabaseConfig {
+    pub url: String,
+    pub max_connections: u32,
+    pub busy_timeout: SignedDuration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutboxConfig {
+    /// Waits between attempts; the last one repeats.
+    pub retry: Vec<SignedDuration>,
+    /// A row still undelivered this long after it was queued is failed.
+    pub give_up_after: SignedDuration,
+    /// Idle SMTP connections are closed after this long.
+    pub idle_timeout: SignedDuration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadingConfig {
+    /// The text before the number in the subject tag: `#` gives `[#42]`.
+    pub tag_prefix: String,
+    pub thread_window: SignedDuration,
+    pub reopen_window: SignedDuration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// Acknowledgements to one address in an hour, at most.
+    pub acks_per_hour: u32,
+    /// Largest message accepted whole; bigger ones are stored truncated and flagged.
+    pub max_message_size: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub file: PathBuf,
+    pub log_format: LogFormat,
+    /// Overrides of the built-in templates (`<dir>/<lang>/<event>.txt`).
+    pub templates_dir: Option<PathBuf>,
+    pub database: DatabaseConfig,
+    pub smtp: ServerConfig,
+    pub outbox: OutboxConfig,
+    pub threading: ThreadingConfig,
+    pub limits: LimitsConfig,
+    pub mailboxes: Vec<MailboxConfig>,
+    pub agents: Vec<AgentConfig>,
+    pub sla: BTreeMap<String, SlaPolicy>,
+    pub calendars: BTreeMap<String, CalendarConfig>,
+}
+
+/// Why a configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {file}: {source}")]
+    Read {
+        file: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{file}: {message}")]
+    Syntax { file: PathBuf, message: String },
+    #[error("{}", render_problems(file, problems))]
+    Invalid {
+        file: PathBuf,
+        problems: Vec<Problem>,
+    },
+}
+
+fn render_problems(file: &Path, problems: &[Problem]) -> String {
+    let mut s = format!("{}: {} problem(s)", file.display(), problems.len());
+    for p in problems {
+        s.push_str(&format!("\n  {}: {p}", file.display()));
+    }
+    s
+}
+
+pub const DEFAULT_SLA: &str = "default";
+
+impl Config {
+    pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text, file)
+    }
+
+    /// Parses and checks `text`; `file` names it in errors and anchors relative paths.
+    pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_path_buf(),
+            message: e.to_string().trim_end().replace('\n', "\n  "),
+        })?;
+        let problems = Problems::default();
+        let base = file.parent().unwrap_or(Path::new("."));
+        let cfg = read_config(&Node::root(&table, &problems), base, file);
+        if problems.is_empty() {
+            Ok(cfg.expect("a config without problems is complete"))
+        } else {
+            Err(ConfigError::Invalid {
+                file: file.to_path_buf(),
+                problems: problems.into_vec(),
+            })
+        }
+    }
+
+    pub fn mailbox(&self, name: &str) -> Option<&MailboxConfig> {
+        self.mailboxes.iter().find(|m| m.name == name)
+    }
+
+    pub fn agent(&self, email: &str) -> Option<&AgentConfig> {
+        self.agents
+            .iter()
+            .find(|a| a.email.eq_ignore_ascii_case(email))
+    }
+
+    pub fn policy(&self, name: &str) -> SlaPolicy {
+        self.sla.get(name).cloned().unwrap_or_default()
+    }
+
+    /// Every address the daemon sends from, lower-cased.
+    pub fn our_addresses(&self) -> Vec<String> {
+        self.mailboxes.iter().map(|m| m.address.clone()).collect()
+    }
+}
+
+fn resolve_path(base: &Path, p: &str) -> PathBuf {
+    let p = Path::new(p);
+    if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        base.join(p)
+    }
+}
+
+/// Reads everything it can; returns None if anything was wrong.
+fn read_config(root: &Node<'_>, base: &Path, file: &Path) -> Option<Config> {
+    let log_format = match root.opt_choice("log_format", &["text", "json"]) {
+        Some("json") => LogFormat::Json,
+        _ => LogFormat::Text,
+    };
+    let templates_dir = root
+        .opt_str("templates_dir")
+        .map(|p| resolve_path(base, &p));
+
+    let database = match root.table("database") {
+        Some(n) => read_database(&n, base),
+        None => {
+            if !root.has("database") {
+                root.problem("database", "is required (a table with url)");
+            }
+            None
+        }
+    };
+    let smtp = match root.table("smtp") {
+        Some(n) => read_server(&n, base, 587),
+        None => {
+            if !root.has("smtp") {
+                root.problem("smtp", "is required (a table with host, port, security)");
+            }
+            None
+        }
+    };
+    let outbox = read_outbox(root.table("outbox").as_ref());
+    let threading = read_threading(root.table("threading").as_ref());
+    let limits = read_limits(root.table("limits").as_ref());
+    let calendars: BTreeMap<String, CalendarConfig> = root
+        .named_tables("calendar")
+        .into_iter()
+        .filter_map(|(name, n)| read_calendar(&n, base).map(|c| (name, c)))
+        .collect();
+    let calendar_names: Vec<String> = root
+        .get("calendar")
+        .and_then(|v| v.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    let sla: BTreeMap<String, SlaPolicy> = root
+        .named_tables("sla")
+        .into_iter()
+        .filter_map(|(name, n)| read_policy(&n, &calendar_names).map(|p| (name, p)))
+        .collect();
+    let policy_names: Vec<String> = root
+        .get("sla")
+        .and_then(|v| v.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    let agents: Vec<AgentConfig> = root.tables("agent").iter().filter_map(read_agent).collect();
+    let agent_nodes = root
+        .get("agent")
+        .and_then(|v| v.as_array())
+        .map_or(0, Vec::len);
+    check_unique(
+        root,
+        "agent",
+        agents.iter().map(|a| a.email.as_str()),
+        "email",
+    );
+
+    let mailbox_nodes = root.tables("mailbox");
+    if mailbox_nodes.is_empty() && !root.has("mailbox") {
+        root.problem("mailbox", "at least one [[mailbox]] is required");
+    }
+    let agent_emails: Vec<String> = root
+        .get("agent")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.get("email")?.as_str().map(str::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mailboxes: Vec<MailboxConfig> = mailbox_nodes
+        .iter()
+        .filter_map(|n| read_mailbox(n, base, &policy_names, &agent_emails))
+        .collect();
+    check_unique(
+        root,
+        "mailbox",
+        mailboxes.iter().map(|m| m.name.as_str()),
+        "name",
+    );
+    check_unique(
+        root,
+        "mailbox",
+        mailboxes.iter().map(|m| m.address.as_str()),
+        "address",
+    );
+    root.finish();
+
+    if !root.problems().is_empty() || agents.len() != agent_nodes {
+        return None;
+    }
+    Some(Config {
+        file: file.to_path_buf(),
+        log_format,
+        templates_dir,
+        database: database?,
+        smtp: smtp?,
+        outbox: outbox?,
+        threading: threading?,
+        limits: limits?,
+        mailboxes,
+        agents,
+        sla,
+        calendars,
+    })
+}
+
+fn check_unique<'a>(
+    root: &Node<'_>,
+    section: &str,
+    values: impl Iterator<Item = &'a str>,
+    key: &str,
+) {
+    let mut seen = HashSet::new();
+    for (i, v) in values.enumerate() {
+        if !seen.insert(v.to_lowercase()) {
+            root.problems().add(
+                format!("{section}[{i}].{key}"),
+                format!("{v:?} is used twice; each {key} must be unique"),
+            );
+        }
+    }
+}
+
+fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
+    let url = n.req_str("url");
+    let max_connections = n.opt_int("max_connections", 1, 1000).unwrap_or(8) as u32;
+    let busy_timeout = n
+        .opt_duration("busy_timeout")
+        .unwrap_or(SignedDuration::from_secs(10));
+    n.finish();
+    let url = url?;
+    let url = if url.starts_with("sqlite:") {
+        normalize_sqlite_url(&url, base)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        url
+    } else {
+        n.problem(
+            "url",
+            format!(r#"expected "sqlite://FILE" or "postgres://USER@HOST/DB", got {url:?}"#),
+        );
+        return None;
+    };
+    Some(DatabaseConfig {
+        url,
+        max_connections,
+        busy_timeout,
+    })
+}
+
+/// Relative SQLite paths are relative to the config file, not to the working directory.
+fn normalize_sqlite_url(url: &str, base: &Path) -> String {
+    let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
+    let (path, query) = rest
+        .split_once('?')
+        .map_or((rest, None), |(p, q)| (p, Some(q)));
+    if path == ":memory:" || path.starts_with('/') || base.as_os_str().is_empty() {
+        return url.to_string();
+    }
+    let full = base.join(path);
+    match query {
+        Some(q) => format!("sqlite://{}?{q}", full.display()),
+        None => format!("sqlite://{}", full.display()),
+    }
+}
+
+fn read_secret(n: &Node<'_>, base: &Path) -> Option<Secret> {
+    if n.has("password") {
+        n.get("password");
+        n.problem(
+            "password",
+            "secrets are not read from the config file: use password_env = \"VAR\" or password_file = \"/path\"",
+        );
+        return None;
+    }
+    let env = n.opt_str("password_env");
+    let file = n.opt_str("password_file");
+    match (env, file) {
+        (Some(_), Some(_)) => {
+            n.problem(
+                "password_env",
+                "give either password_env or password_file, not both",
+            );
+            None
+        }
+        (Some(var), None) => match std::env::var(&var) {
+            Ok(v) if !v.is_empty() => Some(Secret(v)),
+            _ => {
+                n.problem(
+                    "password_env",
+                    format!("environment variable {var} is not set"),
+                );
+                None
+            }
+        },
+        (None, Some(path)) => {
+            let path = resolve_path(base, &path);
+            match std::fs::read_to_string(&path) {
+                Ok(v) => Some(Secret(v.trim_end_matches(['\r', '\n']).to_string())),
+                Err(e) => {
+                    n.problem(
+                        "password_file",
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+        (None, None) => None,
+    }
+}
+
+fn read_server(n: &Node<'_>, base: &Path, default_port: i64) -> Option<ServerConfig> {
+    let host = n.req_str("host");
+    let security = match n.opt_choice("security", &["tls", "starttls", "none"]) {
+        Some("tls") => Security::Tls,
+        Some("none") => Security::None,
+        _ => Security::StartTls,
+    };
+    let port_default = match (security, default_port) {
+        (Security::Tls, 587) => 465,
+        (Security::Tls, 143) => 993,
+        _ => default_port,
+    };
+    let port = n.opt_int("port", 1, 65535).unwrap_or(port_default) as u16;
+    let username = n.opt_str("username");
+    let password = read_secret(n, base);
+    if password.is_some() && username.is_none() {
+        n.problem("username", "is required when a password is given");
+    }
+    let ca_file = n.opt_str("ca_file").map(|p| resolve_path(base, &p));
+    if let Some(p) = &ca_file
+        && !p.is_file()
+    {
+        n.problem(
+            "ca_file",
+            format!(
+                "expected a readable PEM file, {} does not exist",
+                p.display()
+            ),
+        );
+    }
+    let timeout = n
+        .opt_duration("timeout")
+        .unwrap_or(SignedDuration::from_secs(30));
+    n.finish();
+    Some(ServerConfig {
+        host: host?,
+        port,
+        security,
+        username,
+        password,
+        ca_file,
+        timeout,
+    })
+}
+
+fn read_outbox(n: Option<&Node<'_>>) -> Option<OutboxConfig> {
+    let default_retry = ["1m", "5m", "15m", "1h"]
+        .map(|s| parse_duration(s).expect("valid"))
+        .to_vec();
+    let Some(n) = n else {
+        return Some(OutboxConfig {
+            retry: default_retry,
+            give_up_after: SignedDuration::from_hours(72),
+            idle_timeout: SignedDuration::from_secs(60),
+        });
+    };
+    let retry = match n.opt_str_list("retry") {
+        None => default_retry,
+        Some(list) if list.is_empty() => {
+            n.problem("retry", "expected at least one duration");
+            default_retry
+        }
+        Some(list) => {
+            let parsed: Result<Vec<_>, _> = list.iter().map(|s| parse_duration(s)).collect();
+            match parsed {
+                Ok(v) if v.iter().all(|d| d.is_positive()) => v,
+                _ => {
+                    n.problem(
+                        "retry",
+                        format!(r#"expected durations like ["1m", "5m", "1h"], got {list:?}"#),
+                    );
+                    default_retry
+                }
+            }
+        }
+    };
+    let give_up_after = n
+        .opt_duration("give_up_after")
+        .unwrap_or(SignedDuration::from_hours(72));
+    let idle_timeout = n
+        .opt_duration("idle_timeout")
+        .unwrap_or(SignedDuration::from_secs(60));
+    n.finish();
+    Some(OutboxConfig {
+        retry,
+        give_up_after,
+        idle_timeout,
+    })
+}
+
+fn read_threading(n: Option<&Node<'_>>) -> Option<ThreadingConfig> {
+    let mut t = ThreadingConfig {
+        tag_prefix: "#".into(),
+        thread_window: SignedDuration::from_hours(24 * 7),
+        reopen_window: SignedDuration::from_hours(24 * 14),
+    };
+    let Some(n) = n else { return Some(t) };
+    if let Some(p) = n.opt_str("tag_prefix") {
+        if p.is_empty() || p.contains(['[', ']']) || p.chars().any(|c| c.is_ascii_digit()) {
+            n.problem("tag_prefix", format!(r##"expected text such as "#" or "Support #" without brackets or digits, got {p:?}"##));
+        }
+        t.tag_prefix = p;
+    }
+    if let Some(d) = n.opt_duration("thread_window") {
+        t.thread_window = d;
+    }
+    if let Some(d) = n.opt_duration("reopen_window") {
+        t.reopen_window = d;
+    }
+    n.finish();
+    Some(t)
+}
+
+fn read_limits(n: Option<&Node<'_>>) -> Option<LimitsConfig> {
+    let mut l = LimitsConfig {
+        acks_per_hour: 3,
+        max_message_size: 50 * 1024 * 1024,
+    };
+    let Some(n) = n else { return Some(l) };
+    if let Some(v) = n.opt_int("acks_per_hour", 0, 1000) {
+        l.acks_per_hour = v as u32;
+    }
+    if let Some(v) = n.opt_int("max_message_size", 1024, i64::MAX) {
+        l.max_message_size = v as u64;
+    }
+    n.finish();
+    Some(l)
+}
+
+fn read_timezone(n: &Node<'_>, key: &str) -> Option<jiff::tz::TimeZone> {
+    let name = n.opt_str(key)?;
+    match jiff::tz::TimeZone::get(&name) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            n.problem(
+                key,
+                format!(r#"expected an IANA time zone such as "Europe/Athens", got {name:?}"#),
+            );
+            None
+        }
+    }
+}
+
+fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
+    let email = n.req_str("email").map(|e| e.to_lowercase());
+    if let Some(e) = &email
+        && !looks_like_address(e)
+    {
+        n.problem("email", format!("expected an email address, got {e:?}"));
+    }
+    let name = n.opt_str("name");
+    let timezone = if n.has("timezone") {
+        read_timezone(n, "timezone")
+    } else {
+        Some(jiff::tz::TimeZone::UTC)
+    };
+    n.finish();
+    let email = email?;
+    Some(AgentConfig {
+        name: name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string()),
+        email,
+        timezone: timezone?,
+    })
+}
+
+pub fn looks_like_address(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+                && !s.contains(['<', '>', ',', '"'])
+        }
+        None => false,
+    }
+}
+
+fn read_mailbox(
+    n: &Node<'_>,
+    base: &Path,
+    policies: &[String],
+    agents: &[String],
+) -> Option<MailboxConfig> {
+    let name = n.req_str("name");
+    if let Some(name) = &name
+        && !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        n.problem(
+            "name",
+            format!("expected letters, digits, - or _, got {name:?}"),
+        );
+    }
+    let address = n.req_str("address").map(|a| a.to_lowercase());
+    if let Some(a) = &address {
+        if !looks_like_address(a) {
+            n.problem(
+                "address",
+                format!("expected an email address like support@example.com, got {a:?}"),
+            );
+        } else if a.split('@').next().is_some_and(|l| l.contains('+')) {
+            n.problem(
+                "address",
+                "must not contain '+': postdesk adds +TOKEN to it for replies",
+            );
+        }
+    }
+    let display_name = n
+        .opt_str("display_name")
+        .unwrap_or_else(|| "Support".into());
+    let folder = n.opt_str("folder").unwrap_or_else(|| "INBOX".into());
+    let imap = n.table("imap").and_then(|t| read_server(&t, base, 143));
+    let idle = n.opt_bool("idle").unwrap_or(true);
+    let poll_interval = n
+        .opt_duration("poll_interval")
+        .unwrap_or(SignedDuration::from_secs(60));
+    if poll_interval < SignedDuration::from_secs(1) {
+        n.problem("poll_interval", "expected at least 1s");
+    }
+    let after_ingest = match n.opt_str("after_ingest").as_deref() {
+        None | Some("seen") => AfterIngest::Seen,
+        Some("delete") => AfterIngest::Delete,
+        Some(s) if s.starts_with("move:") && s.len() > 5 => AfterIngest::Move(s[5..].to_string()),
+        Some(s) => {
+            n.problem(
+                "after_ingest",
+                format!(r#"expected "seen", "delete" or "move:FOLDER", got {s:?}"#),
+            );
+            AfterIngest::Seen
+        }
+    };
+    let fetch_batch = n.opt_int("fetch_batch", 1, 10_000).unwrap_or(100) as u32;
+    let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
+    if n.has("sla") && !policies.contains(&sla) {
+        n.problem(
+            "sla",
+            format!(
+                "expected the name of an [sla.NAME] policy ({}), got {sla:?}",
+                list_or_none(policies)
+            ),
+        );
+    }
+    let language = n.opt_str("language");
+    if let Some(l) = &language
+        && !crate::templates::LANGUAGES.contains(&l.as_str())
+    {
+        n.problem(
+            "language",
+            format!(
+                "expected one of {}, got {l:?}",
+                crate::templates::LANGUAGES.join(", ")
+            ),
+        );
+    }
+    let mailbox_agents: Vec<String> = n
+        .opt_str_list("agents")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.to_lowercase())
+        .collect();
+    for (i, a) in mailbox_agents.iter().enumerate() {
+        if !agents.contains(a) {
+            n.problems().add(
+                format!("{}[{i}]", n.key_path("agents")),
+                format!("{a:?} is not an [[agent]] email ({})", list_or_none(agents)),
+            );
+        }
+    }
+    n.finish();
+    Some(MailboxConfig {
+        name: name?,
+        address: address?,
+        display_name,
+        folder,
+        imap,
+        idle,
+        poll_interval,
+        after_ingest,
+        fetch_batch,
+        sla,
+        language,
+        agents: mailbox_agents,
+    })
+}
+
+fn list_or_none(names: &[String]) -> String {
+    if names.is_empty() {
+        "none defined".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+fn read_share(n: &Node<'_>, key: &str) -> Option<Share> {
+    let v = n.get(key)?;
+    let s = v.as_str().unwrap_or_default().trim();
+    if let Some(p) = s.strip_suffix('%') {
+        if let Ok(p) = p.trim().parse::<u32>()
+            && (1..=1000).contains(&p)
+        {
+            return Some(Share::Percent(p));
+        }
+    } else if let Ok(d) = parse_duration(s) {
+        return Some(Share::Duration(d));
+    }
+    n.problem(
+        key,
+        format!(
+            r#"expected a duration like "4h" or a share like "80%", got {}"#,
+            reader::shown(v)
+        ),
+    );
+    None
+}
+
+fn read_policy(n: &Node<'_>, calendars: &[String]) -> Option<SlaPolicy> {
+    let mut p = SlaPolicy::default();
+    if let Some(d) = n.opt_duration("first_response") {
+        p.first_response = d;
+    }
+    if let Some(d) = n.opt_duration("next_response") {
+        p.next_response = d;
+    }
+    p.resolution = n.opt_duration("resolution");
+    p.calendar = n.opt_str("calendar");
+    if let Some(c) = &p.calendar
+        && !calendars.contains(c)
+    {
+        n.problem(
+            "calendar",
+            format!(
+                "expected the name of a [calendar.NAME] ({}), got {c:?}",
+                list_or_none(calendars)
+            ),
+        );
+    }
+    p.warn_before = read_share(n, "warn_before");
+    match p.warn_before {
+        Some(Share::Duration(d)) if d >= p.first_response => n.problem(
+            "warn_before",
+            format!(
+                "must be shorter than first_response ({})",
+                crate::domain::fmt_duration(p.first_response)
+            ),
+        ),
+        Some(Share::Percent(x)) if x >= 100 => {
+            n.problem("warn_before", "a share must be below 100%")
+        }
+        _ => {}
+    }
+    for e in n.tables("escalation") {
+        let after = match e.get("after").and_then(|v| v.as_str()) {
+            Some("breach") | None => EscalateAfter::Breach,
+            Some(_) => read_share(&e, "after").map_or(EscalateAfter::Breach, EscalateAfter::Later),
+        };
+        if !e.has("after") {
+            e.problem(
+                "after",
+                r#"is required: "breach", a duration like "2h" or a share like "150%""#,
+            );
+        }
+        let notify = e.opt_str_list("notify").unwrap_or_default();
+        if notify.is_empty() {
+            e.problem(
+                "notify",
+                r#"expected at least one recipient: "assignee", "agents" or an email address"#,
+            );
+        }
+        for (i, t) in notify.iter().enumerate() {
+            if t != "assignee" && t != "agents" && !looks_like_address(t) {
+                e.problems().add(
+                    format!("{}[{i}]", e.key_path("notify")),
+                    format!(r#"expected "assignee", "agents" or an email address, got {t:?}"#),
+                );
+            }
+        }
+        let set_priority = e
+            .opt_choice("set_priority", Priority::NAMES)
+            .and_then(Priority::parse);
+        let template = e.opt_str("template");
+        e.finish();
+        p.escalation.push(EscalationLevel {
+            after,
+            notify: notify.into_iter().map(|s| s.to_lowercase()).collect(),
+            set_priority,
+            template,
+        });
+    }
+    n.finish();
+    Some(p)
+}
+
+fn read_calendar(n: &Node<'_>, _base: &Path) -> Option<CalendarConfig> {
+    let timezone = if n.has("timezone") {
+        read_timezone(n, "timezone")
+    } else {
+        n.problem(
+            "timezone",
+            r#"is required (an IANA time zone such as "Europe/Athens")"#,
+        );
+        None
+    };
+    let mut hours = WeeklyHours::default();
+    match n.table("hours") {
+        Some(h) => {
+            let keys = h.keys();
+            for k in keys {
+                match h.opt_str(&k) {
+                    Some(v) => {
+                        if let Err(e) = hours.add(&k, &v) {
+                            h.problem(&k, e);
+                        }
+                    }
+                    None => {
+                        if h.has(&k) {
+                            // opt_str already reported the wrong type
+                        }
+                    }
+                }
+            }
+        }
+        None => {
+            if !n.has("hours") {
+                n.problem(
+                    "hours",
+                    r#"is required, e.g. hours = { mon-fri = "09:00-17:00" }"#,
+                );
+            }
+        }
+    }
+    let holidays = n
+        .opt_str_list("holidays")
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .filter_map(|(i, d)| match d.parse::<jiff::civil::Date>() {
+            Ok(date) => Some(date),
+            Err(_) => {
+                n.problems().add(
+                    format!("{}[{i}]", n.key_path("holidays")),
+                    format!(r#"expected a date like "2026-12-25", got {d:?}"#),
+                );
+                None
+            }
+        })
+        .collect();
+    n.finish();
+    Some(CalendarConfig {
+        timezone: timezone?,
+        hours,
+        holidays,
+    })
+}
+
+#[cfg(test)]
+mod tests;

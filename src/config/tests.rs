@@ -1,0 +1,193 @@
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("/etc/postdesk/postdesk.toml"))
+}
+
+fn problems(text: &str) -> Vec<String> {
+    match parse(text) {
+        Err(ConfigError::Invalid { problems, .. }) => {
+            problems.iter().map(|p| p.to_string()).collect()
+        }
+        Err(e) => panic!("expected problems, got {e}"),
+        Ok(_) => panic!("expected problems, got a valid config"),
+    }
+}
+
+const MINIMAL: &str = r#"
+[database]
+url = "sqlite://test.db"
+[smtp]
+host = "127.0.0.1"
+port = 2525
+security = "none"
+[[mailbox]]
+name = "support"
+address = "Support@Example.com"
+"#;
+
+#[test]
+fn the_example_parses() {
+    // SAFETY: tests in this module only read these variables.
+    unsafe {
+        std::env::set_var("POSTDESK_SMTP_PASSWORD", "x");
+        std::env::set_var("POSTDESK_IMAP_PASSWORD", "y");
+    }
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/config.example.toml"))
+        .unwrap();
+    let c = parse(&text).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(c.mailboxes.len(), 1);
+    assert_eq!(
+        c.mailboxes[0].after_ingest,
+        AfterIngest::Move("Processed".into())
+    );
+    assert_eq!(c.agents.len(), 2);
+    assert_eq!(c.sla["standard"].escalation.len(), 2);
+    assert_eq!(c.sla["standard"].warn_before, Some(Share::Percent(80)));
+    assert_eq!(c.calendars["office"].hours.days[0].len(), 2);
+    assert_eq!(c.smtp.password.as_ref().unwrap().expose(), "x");
+    assert_eq!(format!("{:?}", c.smtp.password), "Some(Secret(***))");
+    assert_eq!(c.database.url, "sqlite:///etc/postdesk/postdesk.db");
+}
+
+#[test]
+fn defaults_fill_a_minimal_config() {
+    let c = parse(MINIMAL).unwrap();
+    let m = &c.mailboxes[0];
+    assert_eq!(m.address, "support@example.com");
+    assert_eq!(m.folder, "INBOX");
+    assert!(m.imap.is_none());
+    assert_eq!(m.after_ingest, AfterIngest::Seen);
+    assert_eq!(
+        c.policy(&m.sla).first_response,
+        SignedDuration::from_hours(24)
+    );
+    assert_eq!(c.threading.tag_prefix, "#");
+    assert_eq!(c.limits.acks_per_hour, 3);
+}
+
+#[test]
+fn five_mistakes_are_five_problems() {
+    let text = r#"
+[database]
+url = "mysql://nope"
+[smtp]
+host = "127.0.0.1"
+port = "abc"
+security = "ssl"
+[[mailbox]]
+name = "support"
+address = "support@example.com"
+poll_interval = "soon"
+colour = "blue"
+"#;
+    let p = problems(text);
+    assert_eq!(p.len(), 5, "{p:#?}");
+    assert!(p.contains(&r#"database.url: expected "sqlite://FILE" or "postgres://USER@HOST/DB", got "mysql://nope""#.to_string()));
+    assert!(p.contains(&r#"smtp.port: expected an integer 1-65535, got "abc""#.to_string()));
+    assert!(
+        p.contains(&r#"smtp.security: expected one of tls, starttls, none, got "ssl""#.to_string())
+    );
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with(r#"mailbox[0].poll_interval: expected a duration like "90s""#))
+    );
+    assert!(p.contains(&"mailbox[0].colour: unknown key".to_string()));
+}
+
+#[test]
+fn imap_port_problem_names_its_path() {
+    let text = format!("{MINIMAL}imap = {{ host = \"h\", port = \"abc\" }}\n");
+    assert_eq!(
+        problems(&text),
+        vec![r#"mailbox[0].imap.port: expected an integer 1-65535, got "abc""#]
+    );
+}
+
+#[test]
+fn secrets_never_inline_and_missing_env_is_named() {
+    let text =
+        format!("{MINIMAL}imap = {{ host = \"h\", username = \"u\", password = \"hunter2\" }}\n");
+    let p = problems(&text);
+    assert!(
+        p[0].starts_with("mailbox[0].imap.password: secrets are not read from the config file"),
+        "{p:?}"
+    );
+    assert!(!p.iter().any(|x| x.contains("hunter2")));
+    let text = format!(
+        "{MINIMAL}imap = {{ host = \"h\", username = \"u\", password_env = \"POSTDESK_TEST_UNSET_VAR\" }}\n"
+    );
+    assert_eq!(
+        problems(&text),
+        vec![
+            "mailbox[0].imap.password_env: environment variable POSTDESK_TEST_UNSET_VAR is not set"
+        ]
+    );
+}
+
+#[test]
+fn cross_references_are_checked() {
+    let text = format!(
+        "{MINIMAL}sla = \"gold\"\nagents = [\"carol@example.com\"]\n[sla.standard]\ncalendar = \"nowhere\"\nwarn_before = \"30h\"\n[[sla.standard.escalation]]\nafter = \"breach\"\nnotify = []\n"
+    );
+    let p = problems(&text);
+    assert!(
+        p.iter().any(|x| x
+            .starts_with("mailbox[0].sla: expected the name of an [sla.NAME] policy (standard)")),
+        "{p:#?}"
+    );
+    assert!(p.iter().any(|x| {
+        x.starts_with("mailbox[0].agents[0]: \"carol@example.com\" is not an [[agent]] email")
+    }));
+    assert!(p.iter().any(|x| x.starts_with("sla.standard.calendar:")));
+    assert!(p.iter().any(|x| x.starts_with("sla.standard.warn_before: must be shorter than first_response")));
+    assert!(p.iter().any(|x| {
+        x.starts_with("sla.standard.escalation[0].notify: expected at least one recipient")
+    }));
+}
+
+#[test]
+fn calendars_and_agents_are_validated() {
+    let text = format!(
+        "{MINIMAL}[[agent]]\nemail = \"a@example.com\"\ntimezone = \"Mars/Olympus\"\n[calendar.office]\ntimezone = \"Europe/Athens\"\nhours = {{ mon-fri = \"09:00-13:00,12:00-18:00\" }}\nholidays = [\"25/12/2026\"]\n"
+    );
+    let p = problems(&text);
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("agent[0].timezone: expected an IANA time zone")),
+        "{p:#?}"
+    );
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("calendar.office.hours.mon-fri:") && x.contains("overlaps"))
+    );
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("calendar.office.holidays[0]:"))
+    );
+}
+
+#[test]
+fn duplicates_and_missing_sections() {
+    let text = "[[mailbox]]\nname = \"a\"\naddress = \"a@x.example\"\n[[mailbox]]\nname = \"a\"\naddress = \"a@x.example\"\n";
+    let p = problems(text);
+    assert!(
+        p.contains(&"database: is required (a table with url)".to_string()),
+        "{p:#?}"
+    );
+    assert!(p.iter().any(|x| x.starts_with("smtp: is required")));
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("mailbox[1].name: \"a\" is used twice"))
+    );
+    assert!(p.iter().any(|x| x.starts_with("mailbox[1].address:")));
+}
+
+#[test]
+fn syntax_errors_name_the_file() {
+    let e = parse("[database\nurl = 1").unwrap_err();
+    assert!(
+        e.to_string().starts_with("/etc/postdesk/postdesk.toml:"),
+        "{e}"
+    );
+}

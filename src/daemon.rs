@@ -1,0 +1,100 @@
+//! The daemon: one task per IMAP mailbox and the outbox worker, started
+//! together and stopped together. Tasks stop between units of work; after a
+//! grace period anything still running is dropped, which rolls back an open
+//! transaction rather than committing half of it.
+
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::imap::MailboxWorker;
+use crate::ingest::Pipeline;
+use crate::outbox::OutboxWorker;
+use crate::smtp::Mailer;
+use crate::store::Store;
+use crate::templates::Templates;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How long tasks get to finish after shutdown is requested.
+pub const GRACE: Duration = Duration::from_secs(8);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Smtp(#[from] crate::smtp::SmtpSetupError),
+}
+
+/// A name for this process in row claims: host, pid and a random part.
+pub fn instance_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into());
+    let mut b = [0u8; 4];
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        u32::from_le_bytes(b)
+    )
+}
+
+/// Runs until `shutdown` is cancelled, then stops every task.
+pub async fn run(
+    config: Arc<Config>,
+    store: Store,
+    templates: Arc<Templates>,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    let key = store.token_key().await?;
+    let wake = Arc::new(Notify::new());
+    let pipeline = Arc::new(Pipeline {
+        config: config.clone(),
+        store: store.clone(),
+        templates,
+        key,
+        clock: clock.clone(),
+        outbox_wake: wake.clone(),
+    });
+    let mailer = Mailer::new(&config.smtp, config.outbox.idle_timeout.unsigned_abs())?;
+    let tracker = TaskTracker::new();
+    tracker.spawn(
+        OutboxWorker {
+            store: store.clone(),
+            mailer,
+            clock: clock.clone(),
+            config: config.outbox.clone(),
+            wake,
+            owner: instance_name(),
+        }
+        .run(shutdown.clone()),
+    );
+    for mailbox in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
+        tracker.spawn(
+            MailboxWorker {
+                pipeline: pipeline.clone(),
+                mailbox: mailbox.clone(),
+            }
+            .run(shutdown.clone()),
+        );
+    }
+    tracker.close();
+    tracing::info!(
+        mailboxes = config.mailboxes.iter().filter(|m| m.imap.is_some()).count(),
+        "postdesk running"
+    );
+    shutdown.cancelled().await;
+    tracing::info!("shutting down");
+    if tokio::time::timeout(GRACE, tracker.wait()).await.is_err() {
+        tracing::warn!(
+            "tasks still busy after {GRACE:?}; stopping them (open transactions roll back)"
+        );
+    }
+    store.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,148 @@
+//! Outbound messages: the bytes of a mail we send, with the headers that keep
+//! threads together and loops away (Message-ID carrying the recipient's
+//! token, In-Reply-To/References, Reply-To, Auto-Submitted,
+//! X-Auto-Response-Suppress and our loop header).
+
+use super::classify::LOOP_HEADER;
+use super::model::Address;
+use jiff::Timestamp;
+use mail_builder::MessageBuilder;
+use mail_builder::headers::address::Address as MbAddress;
+use mail_builder::headers::message_id::MessageId;
+use mail_builder::headers::raw::Raw;
+
+/// Everything that goes into one outbound mail.
+#[derive(Debug, Clone)]
+pub struct Draft<'a> {
+    pub from: &'a Address,
+    pub to: &'a [Address],
+    pub cc: &'a [Address],
+    pub reply_to: Option<&'a str>,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub html: Option<&'a str>,
+    /// Without angle brackets.
+    pub message_id: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    /// Oldest first.
+    pub references: &'a [String],
+    /// `auto-replied`, `auto-generated`, or None for a relayed human reply.
+    pub auto_submitted: Option<&'a str>,
+    /// The value of our loop header: the sending mailbox's address.
+    pub loop_marker: &'a str,
+    pub date: Timestamp,
+    pub language: Option<&'a str>,
+}
+
+/// Our Message-ID for a mail to the holder of `token`: `pd.TOKEN.NONCE@domain`.
+pub fn message_id(token: &str, nonce: &str, domain: &str) -> String {
+    format!("pd.{token}.{nonce}@{domain}")
+}
+
+fn mb_address(a: &Address) -> MbAddress<'_> {
+    MbAddress::new_address(a.name.as_deref(), a.email.as_str())
+}
+
+fn mb_list(list: &[Address]) -> MbAddress<'_> {
+    MbAddress::new_list(list.iter().map(mb_address).collect())
+}
+
+/// The mail as bytes (RFC 5322, CRLF line ends).
+pub fn compose(d: &Draft<'_>) -> Vec<u8> {
+    let mut b = MessageBuilder::new()
+        .from(mb_address(d.from))
+        .to(mb_list(d.to))
+        .subject(d.subject)
+        .message_id(d.message_id)
+        .date(d.date.as_second())
+        .header("X-Auto-Response-Suppress", Raw::new("All"))
+        .header(LOOP_HEADER, Raw::new(d.loop_marker));
+    if !d.cc.is_empty() {
+        b = b.cc(mb_list(d.cc));
+    }
+    if let Some(r) = d.reply_to {
+        b = b.reply_to(MbAddress::new_address(d.from.name.as_deref(), r));
+    }
+    if let Some(irt) = d.in_reply_to {
+        b = b.in_reply_to(irt);
+    }
+    if !d.references.is_empty() {
+        b = b.references(MessageId::new_list(d.references.iter().map(String::as_str)));
+    }
+    if let Some(a) = d.auto_submitted {
+        b = b.header("Auto-Submitted", Raw::new(a));
+    }
+    if let Some(l) = d.language {
+        b = b.header("Content-Language", Raw::new(l));
+    }
+    b = b.text_body(d.text);
+    if let Some(h) = d.html {
+        b = b.html_body(h);
+    }
+    b.write_to_vec().expect("writing to a Vec cannot fail")
+}
+
+/// References for a reply to a message: its References, then its own ID,
+/// keeping the first and the latest ones when the chain grows long.
+pub fn reply_references(parent_refs: &[String], parent_id: &str) -> Vec<String> {
+    let mut refs: Vec<String> = parent_refs.to_vec();
+    refs.push(parent_id.to_string());
+    refs.dedup();
+    const MAX: usize = 20;
+    if refs.len() > MAX {
+        let mut kept = vec![refs[0].clone()];
+        kept.extend_from_slice(&refs[refs.len() - (MAX - 1)..]);
+        refs = kept;
+    }
+    refs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::parse::parse;
+
+    #[test]
+    fn composed_mail_parses_back_with_every_header() {
+        let from = Address::new("support@example.com", Some("Support"));
+        let to = [Address::new("jane@example.org", Some("Jane Ω"))];
+        let refs = reply_references(&["a@x".to_string()], "b@x");
+        let raw = compose(&Draft {
+            from: &from,
+            to: &to,
+            cc: &[],
+            reply_to: Some("support+1-abc@example.com"),
+            subject: "[#1] Ünïcode subject",
+            text: "Hello\nthere",
+            html: None,
+            message_id: "pd.1-abc.n1@example.com",
+            in_reply_to: Some("b@x"),
+            references: &refs,
+            auto_submitted: Some("auto-replied"),
+            loop_marker: "support@example.com",
+            date: "2026-11-26T10:00:00Z".parse().unwrap(),
+            language: Some("en"),
+        });
+        let p = parse(&raw);
+        assert_eq!(p.message_id, "pd.1-abc.n1@example.com");
+        assert_eq!(p.subject, "[#1] Ünïcode subject");
+        assert_eq!(p.in_reply_to, vec!["b@x"]);
+        assert_eq!(p.references, vec!["a@x", "b@x"]);
+        assert_eq!(p.header("auto-submitted"), Some("auto-replied"));
+        assert_eq!(p.header("x-auto-response-suppress"), Some("All"));
+        assert_eq!(p.header("x-postdesk-loop"), Some("support@example.com"));
+        assert_eq!(p.reply_to[0].email, "support+1-abc@example.com");
+        assert_eq!(p.to[0].name.as_deref(), Some("Jane Ω"));
+        assert!(p.text.contains("there"));
+        assert!(p.flags.is_empty(), "{:?}", p.flags);
+    }
+
+    #[test]
+    fn long_reference_chains_keep_root_and_latest() {
+        let refs: Vec<String> = (0..30).map(|i| format!("{i}@x")).collect();
+        let r = reply_references(&refs, "new@x");
+        assert_eq!(r.len(), 20);
+        assert_eq!(r[0], "0@x");
+        assert_eq!(r.last().unwrap(), "new@x");
+    }
+}

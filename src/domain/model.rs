@@ -1,0 +1,132 @@
+//! The vocabulary of the domain: ticket status and priority, message kinds and
+//! directions, the outcome of an ingest, the kinds of outbound mail. Each has
+//! one spelling, used in the database, the CLI and the JSON contract.
+
+use std::fmt;
+
+macro_rules! spelled_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const NAMES: &'static [&'static str] = &[$($text),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+spelled_enum!(
+    /// Where a ticket stands.
+    Status { Open => "open", Pending => "pending", Resolved => "resolved", Closed => "closed" }
+);
+
+spelled_enum!(
+    Priority { Low => "low", Normal => "normal", High => "high", Urgent => "urgent" }
+);
+
+spelled_enum!(
+    /// What a message is, as far as answering it goes.
+    Kind {
+        Customer => "customer",
+        Agent => "agent",
+        AutoReply => "autoreply",
+        Bounce => "bounce",
+        List => "list",
+        Loop => "loop",
+    }
+);
+
+spelled_enum!(
+    Direction { In => "in", Out => "out" }
+);
+
+spelled_enum!(
+    /// What ingest did with a message.
+    Action { Created => "created", Appended => "appended", Duplicate => "duplicate", Ignored => "ignored" }
+);
+
+spelled_enum!(
+    /// Why we send a mail; also the template's event name.
+    OutKind {
+        Ack => "ack",
+        AgentNotify => "agent_notify",
+        AgentReply => "agent_reply",
+        SlaWarning => "sla_warning",
+        Escalation => "escalation",
+        Closed => "closed",
+        Survey => "survey",
+        CommandResult => "command_result",
+    }
+);
+
+spelled_enum!(
+    /// Delivery state of an outbox row.
+    OutStatus { Queued => "queued", Sent => "sent", Failed => "failed", Bounced => "bounced" }
+);
+
+impl Kind {
+    /// Mail written by a machine: stored, never answered, never a reply that moves a clock.
+    pub fn is_automatic(self) -> bool {
+        matches!(
+            self,
+            Kind::AutoReply | Kind::Bounce | Kind::List | Kind::Loop
+        )
+    }
+}
+
+/// An email address with an optional display name. The address is lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Address {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+impl Address {
+    pub fn new(email: &str, name: Option<&str>) -> Self {
+        Address {
+            email: email.trim().to_lowercase(),
+            name: name
+                .map(|n| n.trim().trim_matches('"').trim().to_string())
+                .filter(|n| !n.is_empty() && !n.eq_ignore_ascii_case(email.trim())),
+        }
+    }
+
+    pub fn local_part(&self) -> &str {
+        self.email
+            .rsplit_once('@')
+            .map_or(self.email.as_str(), |(l, _)| l)
+    }
+
+    pub fn domain(&self) -> &str {
+        self.email.rsplit_once('@').map_or("", |(_, d)| d)
+    }
+}
+
+/// Marks on a stored message.
+pub mod flags {
+    /// The message could not be parsed as RFC 5322 (or had no usable header).
+    pub const MALFORMED: &str = "malformed";
+    /// No Message-ID: it was given one made from the SHA-256 of its bytes.
+    pub const NO_MESSAGE_ID: &str = "no-message-id";
+    /// Raw 8-bit bytes in the header.
+    pub const EIGHT_BIT_HEADERS: &str = "8bit-headers";
+    /// Larger than `limits.max_message_size`: only the head is kept.
+    pub const TRUNCATED: &str = "truncated";
+    /// No sender address: nobody to answer.
+    pub const NO_SENDER: &str = "no-sender";
+}

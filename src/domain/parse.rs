@@ -1,0 +1,411 @@
+//! Raw bytes to [`ParsedMail`]: the facts the later stages need, pulled out of
+//! a message once. Parsing never fails: what cannot be understood is flagged
+//! (see [`flags`]) and the raw bytes are kept by the caller regardless.
+
+use super::model::{Address, flags};
+use jiff::Timestamp;
+use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
+
+/// Longest body text kept for templates and notifications, in bytes.
+const MAX_TEXT: usize = 256 * 1024;
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attachment {
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: usize,
+}
+
+/// What we know about one message.
+#[derive(Debug, Clone, Default)]
+pub struct ParsedMail {
+    /// Without angle brackets; made from the SHA-256 of the bytes when absent.
+    pub message_id: String,
+    pub from: Option<Address>,
+    pub reply_to: Vec<Address>,
+    pub to: Vec<Address>,
+    pub cc: Vec<Address>,
+    /// Decoded, unfolded; empty when absent.
+    pub subject: String,
+    pub date: Option<Timestamp>,
+    pub in_reply_to: Vec<String>,
+    /// Oldest first, as written.
+    pub references: Vec<String>,
+    /// Top-level header fields: lower-cased name, unfolded raw value.
+    pub headers: Vec<(String, String)>,
+    /// `type/subtype` of the top-level part, lower-cased.
+    pub content_type: String,
+    /// Parameters of the top-level Content-Type (lower-cased names).
+    pub content_type_params: Vec<(String, String)>,
+    /// The readable text (HTML converted), at most [`MAX_TEXT`] bytes.
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    /// Message-IDs found inside attached messages or `text/rfc822-headers`
+    /// parts (what a bounce or a forward refers to).
+    pub embedded_message_ids: Vec<String>,
+    /// See [`flags`].
+    pub flags: Vec<&'static str>,
+    pub size: usize,
+}
+
+impl ParsedMail {
+    /// The first value of a header field (name in any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header field.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn has_flag(&self, flag: &str) -> bool {
+        self.flags.contains(&flag)
+    }
+
+    /// Where an answer goes: Reply-To if given, else From.
+    pub fn reply_address(&self) -> Option<&Address> {
+        self.reply_to.first().or(self.from.as_ref())
+    }
+
+    /// Every recipient address of the envelope and header: To, Cc,
+    /// Delivered-To, X-Original-To (lower-cased, unique).
+    pub fn recipient_addresses(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .to
+            .iter()
+            .chain(&self.cc)
+            .map(|a| a.email.clone())
+            .collect();
+        for name in ["delivered-to", "x-original-to", "envelope-to"] {
+            for v in self.headers_named(name) {
+                out.push(strip_angles(v).to_lowercase());
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
+/// `<id@host>` → `id@host`.
+pub fn strip_angles(s: &str) -> &str {
+    s.trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim()
+}
+
+/// The SHA-256 of `raw`, in hex.
+pub fn sha256_hex(raw: &[u8]) -> String {
+    let d = ring::digest::digest(&ring::digest::SHA256, raw);
+    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The Message-ID given to a message that has none.
+pub fn synthetic_message_id(raw: &[u8]) -> String {
+    format!("sha256-{}@postdesk.invalid", sha256_hex(raw))
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 995
+        && !id.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
+}
+
+fn ids(v: &HeaderValue<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    match v {
+        HeaderValue::Text(t) => out.push(t.to_string()),
+        HeaderValue::TextList(l) => out.extend(l.iter().map(|t| t.to_string())),
+        _ => {}
+    }
+    out.retain(|id| valid_id(id));
+    out
+}
+
+fn addresses(v: Option<&mail_parser::Address<'_>>) -> Vec<Address> {
+    v.map(|a| {
+        a.iter()
+            .filter_map(|x| {
+                let email = x.address()?;
+                email.contains('@').then(|| Address::new(email, x.name()))
+            })
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
+fn unfold(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let mut last_space = false;
+    for c in v.chars() {
+        let c = if c == '\r' || c == '\n' || c == '\t' {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    out.trim().to_string()
+}
+
+/// The header block: the bytes before the first empty line.
+fn header_block(raw: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while i < raw.len() {
+        let end = raw[i..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |p| i + p);
+        let line = &raw[i..end];
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return &raw[..i];
+        }
+        i = end + 1;
+    }
+    raw
+}
+
+/// True when every line of the header block is a field or a continuation.
+fn header_block_well_formed(block: &[u8]) -> bool {
+    let mut first = true;
+    for line in block.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        if line[0] == b' ' || line[0] == b'\t' {
+            if first {
+                return false;
+            }
+            continue;
+        }
+        // mbox "From " separator lines are tolerated at the very top.
+        if first && line.starts_with(b"From ") {
+            first = false;
+            continue;
+        }
+        first = false;
+        let Some(colon) = line.iter().position(|&b| b == b':') else {
+            return false;
+        };
+        let name = &line[..colon];
+        if name.is_empty() || !name.iter().all(|&b| (33..=126).contains(&b)) {
+            return false;
+        }
+    }
+    !first
+}
+
+fn to_timestamp(d: &mail_parser::DateTime) -> Option<Timestamp> {
+    if !d.is_valid() {
+        return None;
+    }
+    Timestamp::from_second(d.to_timestamp()).ok()
+}
+
+fn truncate_utf8(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// Converts HTML to readable plain text.
+pub fn html_to_text(html: &str) -> String {
+    html2text::from_read(html.as_bytes(), 78).unwrap_or_else(|_| html.to_string())
+}
+
+/// Extracts everything the pipeline needs from `raw`. Never fails.
+pub fn parse(raw: &[u8]) -> ParsedMail {
+    let mut p = ParsedMail {
+        size: raw.len(),
+        ..ParsedMail::default()
+    };
+    let block = header_block(raw);
+    if block.iter().any(|&b| b >= 0x80) {
+        p.flags.push(flags::EIGHT_BIT_HEADERS);
+    }
+    let well_formed = header_block_well_formed(block);
+
+    let parsed = MessageParser::default().parse(raw);
+    let Some(msg) = parsed.filter(|m| !m.headers().is_empty()) else {
+        p.flags.push(flags::MALFORMED);
+        p.flags.push(flags::NO_MESSAGE_ID);
+        p.flags.push(flags::NO_SENDER);
+        p.message_id = synthetic_message_id(raw);
+        p.text = truncate_utf8(String::from_utf8_lossy(raw).into_owned(), MAX_TEXT);
+        return p;
+    };
+    if !well_formed {
+        p.flags.push(flags::MALFORMED);
+    }
+
+    p.message_id = match msg.message_id().map(strip_angles) {
+        Some(id) if valid_id(id) => id.to_string(),
+        _ => {
+            p.flags.push(flags::NO_MESSAGE_ID);
+            synthetic_message_id(raw)
+        }
+    };
+    p.from = addresses(msg.from()).into_iter().next();
+    if p.from.is_none() {
+        p.flags.push(flags::NO_SENDER);
+    }
+    p.reply_to = addresses(msg.reply_to());
+    p.to = msg.all_to().flat_map(|a| addresses(Some(a))).collect();
+    p.cc = msg.all_cc().flat_map(|a| addresses(Some(a))).collect();
+    p.subject = msg.subject().map(unfold).unwrap_or_default();
+    p.date = msg.date().and_then(to_timestamp);
+    p.in_reply_to = ids(msg.in_reply_to());
+    p.references = ids(msg.references());
+    p.headers = msg
+        .headers_raw()
+        .map(|(n, v)| (n.to_ascii_lowercase(), unfold(v)))
+        .collect();
+    if let Some(ct) = msg.root_part().content_type() {
+        p.content_type = match ct.subtype() {
+            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
+            None => ct.ctype().to_ascii_lowercase(),
+        };
+        if let Some(attrs) = ct.attributes() {
+            p.content_type_params = attrs
+                .iter()
+                .map(|a| (a.name.to_ascii_lowercase(), a.value.to_string()))
+                .collect();
+        }
+    } else {
+        p.content_type = "text/plain".into();
+    }
+
+    let text = if msg.text_body_count() > 0 && msg.text_part(0).is_some_and(|t| !t.is_text_html()) {
+        msg.body_text(0).map(|t| t.into_owned())
+    } else if msg.html_body_count() > 0 {
+        msg.body_html(0).map(|h| html_to_text(&h))
+    } else {
+        msg.body_text(0).map(|t| t.into_owned())
+    };
+    p.text = truncate_utf8(text.unwrap_or_default(), MAX_TEXT);
+
+    for part in msg.attachments() {
+        let content_type = part
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(s) => format!("{}/{}", ct.ctype(), s),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into())
+            .to_ascii_lowercase();
+        if let Some(inner) = part.message() {
+            if let Some(id) = inner.message_id() {
+                p.embedded_message_ids.push(strip_angles(id).to_string());
+            }
+        } else if content_type == "text/rfc822-headers"
+            && let Some(inner) = MessageParser::default().parse_headers(part.contents())
+            && let Some(id) = inner.message_id()
+        {
+            p.embedded_message_ids.push(strip_angles(id).to_string());
+        }
+        p.attachments.push(Attachment {
+            name: part.attachment_name().map(str::to_string),
+            content_type,
+            size: part.len(),
+        });
+    }
+    p.embedded_message_ids.retain(|id| valid_id(id));
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_message() {
+        let raw = b"From: \"Jane Doe\" <Jane@Example.COM>\r\nTo: support@example.com\r\nSubject: =?utf-8?q?Caf=C3=A9?= broken\r\nMessage-ID: <abc@x.example>\r\nIn-Reply-To: <p1@y>\r\nReferences: <p0@y> <p1@y>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0200\r\n\r\nHello\r\n";
+        let p = parse(raw);
+        assert_eq!(p.message_id, "abc@x.example");
+        assert_eq!(
+            p.from,
+            Some(Address::new("jane@example.com", Some("Jane Doe")))
+        );
+        assert_eq!(p.subject, "Café broken");
+        assert_eq!(p.in_reply_to, vec!["p1@y"]);
+        assert_eq!(p.references, vec!["p0@y", "p1@y"]);
+        assert_eq!(p.date.unwrap().to_string(), "2026-11-24T08:00:00Z");
+        assert!(p.text.starts_with("Hello"));
+        assert!(p.flags.is_empty(), "{:?}", p.flags);
+    }
+
+    #[test]
+    fn no_message_id_gets_a_stable_synthetic_one() {
+        let raw = b"From: a@b.example\r\nSubject: x\r\n\r\nbody\r\n";
+        let a = parse(raw);
+        assert!(a.has_flag(flags::NO_MESSAGE_ID));
+        assert_eq!(a.message_id, parse(raw).message_id);
+        assert!(a.message_id.starts_with("sha256-"));
+        assert_ne!(
+            a.message_id,
+            parse(b"From: a@b.example\r\nSubject: y\r\n\r\nbody\r\n").message_id
+        );
+    }
+
+    #[test]
+    fn garbage_and_empty_are_flagged_not_fatal() {
+        for raw in [
+            &b""[..],
+            b"\x00\x01\x02 not a mail",
+            b"just some text without headers\n",
+        ] {
+            let p = parse(raw);
+            assert!(p.has_flag(flags::MALFORMED), "{raw:?} -> {:?}", p.flags);
+            assert!(!p.message_id.is_empty());
+        }
+    }
+
+    #[test]
+    fn header_line_without_colon_is_malformed() {
+        let raw = b"From: a@b.example\r\nThis is not a header\r\nSubject: x\r\n\r\nbody";
+        assert!(parse(raw).has_flag(flags::MALFORMED));
+    }
+
+    #[test]
+    fn eight_bit_header_is_flagged() {
+        let raw = "From: a@b.example\r\nSubject: caf\u{e9}\r\n\r\nbody".as_bytes();
+        let mut bytes = raw.to_vec();
+        bytes.push(0xff);
+        assert!(parse(&bytes).has_flag(flags::EIGHT_BIT_HEADERS));
+    }
+
+    #[test]
+    fn html_only_becomes_text() {
+        let raw = b"From: a@b.example\r\nContent-Type: text/html\r\n\r\n<p>Hello <b>there</b></p><p>Second</p>";
+        let p = parse(raw);
+        assert!(
+            p.text.contains("Hello") && p.text.contains("Second"),
+            "{:?}",
+            p.text
+        );
+        assert!(!p.text.contains("<p>"));
+    }
+}

@@ -1,0 +1,317 @@
+//! The write transaction of one ingest: look-ups for threading and the
+//! writes of the decision, committed together or not at all.
+
+use super::{Result, col, from_ms, join_list, ms, placeholders, spelled};
+use crate::domain::decide::TicketView;
+use crate::domain::model::{Address, Direction, OutKind, Status};
+use jiff::Timestamp;
+use sqlx::{Any, Transaction};
+use std::collections::HashMap;
+
+pub struct Tx {
+    tx: Transaction<'static, Any>,
+}
+
+pub struct NewTicket<'a> {
+    pub mailbox: &'a str,
+    pub subject: &'a str,
+    pub normalized_subject: &'a str,
+    pub customer: Option<&'a Address>,
+    pub language: &'a str,
+    pub sla_policy: &'a str,
+    pub follows: Option<i64>,
+    pub created_at: Timestamp,
+    pub first_response_due: Option<Timestamp>,
+}
+
+pub struct TicketUpdate {
+    pub number: i64,
+    pub status: Option<Status>,
+    pub customer_activity: bool,
+    pub at: Timestamp,
+}
+
+pub struct NewMessage<'a> {
+    pub message_id: &'a str,
+    pub ticket: Option<i64>,
+    pub mailbox: &'a str,
+    pub direction: Direction,
+    pub kind: &'a str,
+    pub from: Option<&'a Address>,
+    pub subject: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    pub references: &'a [String],
+    pub received_at: Timestamp,
+    pub flags: &'a [&'a str],
+    pub raw: &'a [u8],
+}
+
+pub struct NewOutbox<'a> {
+    pub ticket: Option<i64>,
+    pub mailbox: &'a str,
+    pub kind: OutKind,
+    pub message_id: &'a str,
+    pub in_reply_to: Option<&'a str>,
+    pub env_from: &'a str,
+    pub recipients: &'a [String],
+    pub subject: &'a str,
+    pub created_at: Timestamp,
+}
+
+impl Tx {
+    pub(super) fn new(tx: Transaction<'static, Any>) -> Self {
+        Tx { tx }
+    }
+
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    /// If `message_id` is stored: the ticket it belongs to (None when it has none).
+    pub async fn stored_message(&mut self, message_id: &str) -> Result<Option<Option<i64>>> {
+        let row = sqlx::query("SELECT ticket FROM messages WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| col::<Option<i64>>(&r, "ticket")).transpose()
+    }
+
+    /// The ticket of each of `ids` that is stored and belongs to a ticket.
+    pub async fn tickets_of(&mut self, ids: &[String]) -> Result<HashMap<String, i64>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(200) {
+            let sql = format!(
+                "SELECT message_id, ticket FROM messages WHERE ticket IS NOT NULL AND message_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for row in q.fetch_all(&mut *self.tx).await? {
+                out.insert(col(&row, "message_id")?, col(&row, "ticket")?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn ticket_view(&mut self, number: i64) -> Result<Option<TicketView>> {
+        let row = sqlx::query("SELECT number, status, updated_at FROM tickets WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(TicketView {
+            number: col(&row, "number")?,
+            status: spelled(&col::<String>(&row, "status")?, Status::parse)?,
+            updated_at: from_ms(col(&row, "updated_at")?)?,
+        }))
+    }
+
+    /// The ticket's language (for templates of mail about it).
+    pub async fn ticket_language(&mut self, number: i64) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT language FROM tickets WHERE number = $1")
+            .bind(number)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| col(&r, "language")).transpose()
+    }
+
+    /// Participant addresses of a ticket, lower-cased.
+    pub async fn participants(&mut self, number: i64) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT email FROM participants WHERE ticket = $1")
+            .bind(number)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        rows.iter().map(|r| col(r, "email")).collect()
+    }
+
+    /// Outbox rows of `kind` to `recipient` created since `since`.
+    pub async fn count_sent_to(
+        &mut self,
+        kind: OutKind,
+        recipient: &str,
+        since: Timestamp,
+    ) -> Result<u32> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM outbox WHERE first_recipient = $1 AND kind = $2 AND created_at >= $3",
+        )
+        .bind(recipient)
+        .bind(kind.as_str())
+        .bind(ms(since))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(col::<i64>(&row, "n")?.max(0) as u32)
+    }
+
+    /// Creates a ticket with the next number.
+    pub async fn create_ticket(&mut self, t: &NewTicket<'_>) -> Result<i64> {
+        let row = sqlx::query(
+            "UPDATE counters SET value = value + 1 WHERE name = 'ticket' RETURNING value",
+        )
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let number: i64 = col(&row, "value")?;
+        sqlx::query(
+            "INSERT INTO tickets (number, mailbox, subject, normalized_subject, status, priority, \
+             customer_email, customer_name, language, sla_policy, follows, created_at, updated_at, \
+             last_customer_at, first_response_due) \
+             VALUES ($1, $2, $3, $4, 'open', 'normal', $5, $6, $7, $8, $9, $10, $10, $10, $11)",
+        )
+        .bind(number)
+        .bind(t.mailbox)
+        .bind(t.subject)
+        .bind(t.normalized_subject)
+        .bind(t.customer.map(|c| c.email.as_str()))
+        .bind(t.customer.and_then(|c| c.name.as_deref()))
+        .bind(t.language)
+        .bind(t.sla_policy)
+        .bind(t.follows)
+        .bind(ms(t.created_at))
+        .bind(t.first_response_due.map(ms))
+        .execute(&mut *self.tx)
+        .await?;
+        if let Some(c) = t.customer {
+            self.add_participant(number, c, "customer").await?;
+        }
+        Ok(number)
+    }
+
+    pub async fn update_ticket(&mut self, u: &TicketUpdate) -> Result<()> {
+        let at = ms(u.at);
+        sqlx::query(
+            "UPDATE tickets SET \
+               status = COALESCE($2, status), \
+               updated_at = CASE WHEN updated_at > $3 THEN updated_at ELSE $3 END, \
+               last_customer_at = CASE WHEN $4 = 1 THEN $3 ELSE last_customer_at END, \
+               resolved_at = CASE WHEN $2 = 'open' THEN NULL ELSE resolved_at END \
+             WHERE number = $1",
+        )
+        .bind(u.number)
+        .bind(u.status.map(|s| s.as_str()))
+        .bind(at)
+        .bind(i64::from(u.customer_activity))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Adds a participant unless already there.
+    pub async fn add_participant(&mut self, ticket: i64, who: &Address, role: &str) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO participants (ticket, email, name, role) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (ticket, email) DO NOTHING",
+        )
+        .bind(ticket)
+        .bind(who.email.as_str())
+        .bind(who.name.as_deref())
+        .bind(role)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn insert_message(&mut self, m: &NewMessage<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO messages (message_id, ticket, mailbox, direction, kind, from_email, from_name, \
+             subject, in_reply_to, refs, received_at, flags, size, raw) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(m.message_id)
+        .bind(m.ticket)
+        .bind(m.mailbox)
+        .bind(m.direction.as_str())
+        .bind(m.kind)
+        .bind(m.from.map(|a| a.email.as_str()))
+        .bind(m.from.and_then(|a| a.name.as_deref()))
+        .bind(m.subject)
+        .bind(m.in_reply_to)
+        .bind(join_list(m.references))
+        .bind(ms(m.received_at))
+        .bind(m.flags.join(","))
+        .bind(m.raw.len() as i64)
+        .bind(m.raw)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn add_event(
+        &mut self,
+        ticket: Option<i64>,
+        message_id: Option<&str>,
+        at: Timestamp,
+        what: &str,
+        detail: &str,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO events (ticket, message_id, at, what, detail) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(ticket)
+        .bind(message_id)
+        .bind(ms(at))
+        .bind(what)
+        .bind(detail)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Queues a mail whose bytes are already stored as an outbound message.
+    pub async fn enqueue(&mut self, o: &NewOutbox<'_>) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO outbox (ticket, mailbox, kind, message_id, in_reply_to, env_from, recipients, \
+             first_recipient, subject, status, attempts, next_attempt_at, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', 0, $10, $10)",
+        )
+        .bind(o.ticket)
+        .bind(o.mailbox)
+        .bind(o.kind.as_str())
+        .bind(o.message_id)
+        .bind(o.in_reply_to)
+        .bind(o.env_from)
+        .bind(join_list(o.recipients))
+        .bind(o.recipients.first().map(String::as_str).unwrap_or_default())
+        .bind(o.subject)
+        .bind(ms(o.created_at))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that IMAP message `uid` was committed: it still needs its
+    /// after-ingest action, and the mailbox's position moves past it.
+    pub async fn record_imap(
+        &mut self,
+        mailbox: &str,
+        uidvalidity: u32,
+        uid: u32,
+        at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO imap_pending (mailbox, uidvalidity, uid) VALUES ($1, $2, $3) \
+             ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .bind(i64::from(uid))
+        .execute(&mut *self.tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (mailbox) DO UPDATE SET \
+               last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity \
+                               AND mailbox_state.last_uid > excluded.last_uid \
+                          THEN mailbox_state.last_uid ELSE excluded.last_uid END, \
+               uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
+        )
+        .bind(mailbox)
+        .bind(i64::from(uidvalidity))
+        .bind(i64::from(uid))
+        .bind(ms(at))
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+}

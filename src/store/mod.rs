@@ -1,0 +1,254 @@
+//! Storage: one interface in domain terms over two backends, SQLite (the
+//! default: one file, WAL) and PostgreSQL (several daemons on one database).
+//!
+//! Both backends run the same SQL through `sqlx::Any`; where they differ
+//! (how a write transaction starts, row claiming) the [`Backend`] says so at
+//! that one place. Timestamps are integer milliseconds in both schemas, so
+//! the two cannot drift apart in meaning. Migrations live in
+//! `migrations/sqlite` and `migrations/postgres` with the same versions.
+
+mod ingest_tx;
+mod mailbox;
+mod outbox;
+mod read;
+
+pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketUpdate, Tx};
+pub use outbox::OutboxJob;
+pub use read::{EventRow, MessageRow, OutboxRow, TicketDetail, TicketSummary};
+
+use crate::config::DatabaseConfig;
+use crate::domain::token::TokenKey;
+use jiff::Timestamp;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{Any, AnyPool, Executor, Row};
+use std::str::FromStr;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or written right now (a retry may work).
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] sqlx::Error),
+    #[error("database error: {0}")]
+    Query(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unexpected data in the database: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, StoreError::Unavailable(_))
+    }
+
+    /// A unique constraint refused the write (someone else stored it first).
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Query(e) => e
+                .as_database_error()
+                .is_some_and(|d| d.is_unique_violation()),
+            _ => false,
+        }
+    }
+}
+
+/// SQLite primary result codes that mean "not now" rather than "wrong":
+/// BUSY, LOCKED, NOMEM, READONLY, IOERR, FULL, CANTOPEN, PROTOCOL.
+const SQLITE_TRANSIENT: &[i64] = &[5, 6, 7, 8, 10, 13, 14, 15];
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        let transient = match &e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => true,
+            sqlx::Error::Database(d) => {
+                let code = d.code().map(|c| c.to_string()).unwrap_or_default();
+                match code.parse::<i64>() {
+                    // SQLite: extended code; the primary code is its low byte.
+                    Ok(n) => SQLITE_TRANSIENT.contains(&(n & 0xff)),
+                    // PostgreSQL SQLSTATE: connection (08), resources (53),
+                    // operator intervention (57), read-only transaction.
+                    Err(_) => {
+                        code.starts_with("08")
+                            || code.starts_with("53")
+                            || code.starts_with("57")
+                            || code == "25006"
+                    }
+                }
+            }
+            _ => false,
+        };
+        if transient {
+            StoreError::Unavailable(e)
+        } else {
+            StoreError::Query(e)
+        }
+    }
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+pub fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+pub fn from_ms(v: i64) -> Result<Timestamp> {
+    Timestamp::from_millisecond(v).map_err(|e| StoreError::Corrupt(format!("timestamp {v}: {e}")))
+}
+
+pub fn opt_from_ms(v: Option<i64>) -> Result<Option<Timestamp>> {
+    v.map(from_ms).transpose()
+}
+
+/// A column of a row, with a clear error when it is not what we wrote.
+pub(crate) fn col<'r, T>(row: &'r AnyRow, name: &str) -> Result<T>
+where
+    T: sqlx::Decode<'r, Any> + sqlx::Type<Any>,
+{
+    row.try_get(name)
+        .map_err(|e| StoreError::Corrupt(format!("column {name}: {e}")))
+}
+
+/// The database, shared by every task of the daemon.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+impl Store {
+    pub async fn connect(cfg: &DatabaseConfig) -> Result<Store> {
+        sqlx::any::install_default_drivers();
+        let (backend, url) = if cfg.url.starts_with("sqlite:") {
+            (Backend::Sqlite, sqlite_url(&cfg.url))
+        } else {
+            (Backend::Postgres, cfg.url.clone())
+        };
+        let busy_ms = cfg.busy_timeout.as_millis().max(0);
+        let mut opts = AnyPoolOptions::new()
+            .max_connections(cfg.max_connections)
+            .acquire_timeout(std::time::Duration::from_secs(30));
+        if backend == Backend::Sqlite {
+            opts = opts.after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};"
+                    )))
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
+        let pool = opts.connect(&url).await?;
+        Ok(Store { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Applies the migrations of this backend that are not applied yet.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => {
+                sqlx::migrate!("./migrations/sqlite")
+                    .run(&self.pool)
+                    .await?
+            }
+            Backend::Postgres => {
+                sqlx::migrate!("./migrations/postgres")
+                    .run(&self.pool)
+                    .await?
+            }
+        }
+        Ok(())
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once,
+    /// so a transaction never fails half-way because another writer came first.
+    pub async fn begin(&self) -> Result<Tx> {
+        Ok(Tx::new(self.begin_raw().await?))
+    }
+
+    /// The reply-token key, generated on first use and the same for every
+    /// instance on this database from then on.
+    pub async fn token_key(&self) -> Result<TokenKey> {
+        let mut fresh = [0u8; 32];
+        ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut fresh)
+            .map_err(|_| StoreError::Corrupt("the system random generator failed".into()))?;
+        sqlx::query("INSERT INTO settings (name, value) VALUES ('token_secret', $1) ON CONFLICT (name) DO NOTHING")
+            .bind(fresh.to_vec())
+            .execute(&self.pool)
+            .await?;
+        let row = sqlx::query("SELECT value FROM settings WHERE name = 'token_secret'")
+            .fetch_one(&self.pool)
+            .await?;
+        let secret: Vec<u8> = col(&row, "value")?;
+        Ok(TokenKey::new(&secret))
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// `sqlite://file.db` → a URL that creates the file if it is missing.
+fn sqlite_url(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        return url.to_string();
+    }
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}mode=rwc")
+}
+
+/// A `?`-free list of `$n` placeholders starting at `first`: `$2, $3, $4`.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Joins a list for a TEXT column (space-separated: ids and addresses have no spaces).
+pub(crate) fn join_list(items: &[String]) -> String {
+    items.join(" ")
+}
+
+pub(crate) fn split_list(s: &str) -> Vec<String> {
+    s.split([' ', ','])
+        .filter(|x| !x.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// Parses a spelled enum column.
+pub(crate) fn spelled<T>(v: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+    parse(v).ok_or_else(|| StoreError::Corrupt(format!("unknown value {v:?}")))
+}
+
+impl FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s {
+            "sqlite" => Ok(Backend::Sqlite),
+            "postgres" => Ok(Backend::Postgres),
+            _ => Err(format!("unknown backend {s}")),
+        }
+    }
+}

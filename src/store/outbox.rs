@@ -1,0 +1,184 @@
+//! The outbox queue: claiming due rows with a lease (so a crashed sender's
+//! rows go back to the queue, and on PostgreSQL two instances never take the
+//! same row), and recording each attempt's outcome.
+
+use super::{Backend, Result, Store, col, from_ms, ms, split_list};
+use jiff::{SignedDuration, Timestamp};
+
+/// A row claimed for sending, with the bytes to send.
+#[derive(Debug, Clone)]
+pub struct OutboxJob {
+    pub id: i64,
+    pub ticket: Option<i64>,
+    pub kind: String,
+    pub message_id: String,
+    pub env_from: String,
+    pub recipients: Vec<String>,
+    pub attempts: u32,
+    pub created_at: Timestamp,
+    pub raw: Vec<u8>,
+}
+
+impl Store {
+    /// Claims up to `limit` rows that are due at `now` for `lease`.
+    pub async fn claim_outbox(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease: SignedDuration,
+        limit: u32,
+    ) -> Result<Vec<OutboxJob>> {
+        let until = now.checked_add(lease).unwrap_or(now);
+        let lock = match self.backend {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let mut tx = self.begin_raw().await?;
+        let sql = format!(
+            "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
+             AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at, id LIMIT $2{lock}"
+        );
+        let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ms(now))
+            .bind(i64::from(limit))
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| col(r, "id"))
+            .collect::<Result<_>>()?;
+        let mut jobs = Vec::with_capacity(ids.len());
+        for id in ids {
+            sqlx::query("UPDATE outbox SET claimed_by = $2, claimed_until = $3 WHERE id = $1")
+                .bind(id)
+                .bind(owner)
+                .bind(ms(until))
+                .execute(&mut *tx)
+                .await?;
+            let r = sqlx::query(
+                "SELECT o.id, o.ticket, o.kind, o.message_id, o.env_from, o.recipients, o.attempts, \
+                 o.created_at, m.raw FROM outbox o JOIN messages m ON m.message_id = o.message_id WHERE o.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            jobs.push(OutboxJob {
+                id,
+                ticket: col(&r, "ticket")?,
+                kind: col(&r, "kind")?,
+                message_id: col(&r, "message_id")?,
+                env_from: col(&r, "env_from")?,
+                recipients: split_list(&col::<String>(&r, "recipients")?),
+                attempts: col::<i64>(&r, "attempts")?.max(0) as u32,
+                created_at: from_ms(col(&r, "created_at")?)?,
+                raw: col(&r, "raw")?,
+            });
+        }
+        tx.commit().await?;
+        Ok(jobs)
+    }
+
+    /// When the next queued row falls due (None: nothing queued).
+    pub async fn next_outbox_due(&self) -> Result<Option<Timestamp>> {
+        let row = sqlx::query(
+            "SELECT MIN(CASE WHEN claimed_until IS NOT NULL AND claimed_until > next_attempt_at \
+             THEN claimed_until ELSE next_attempt_at END) AS due FROM outbox WHERE status = 'queued'",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        col::<Option<i64>>(&row, "due")?.map(from_ms).transpose()
+    }
+
+    /// The row was accepted by the SMTP server.
+    pub async fn outbox_sent(&self, job: &OutboxJob, at: Timestamp) -> Result<()> {
+        let mut tx = self.begin_raw().await?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $2, last_error = NULL, \
+             claimed_by = NULL, claimed_until = NULL WHERE id = $1",
+        )
+        .bind(job.id)
+        .bind(ms(at))
+        .execute(&mut *tx)
+        .await?;
+        let detail = format!("{} to {}", job.kind, job.recipients.join(", "));
+        insert_event(&mut tx, job, at, "sent", &detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A failed attempt: try again at `next`, or fail the row when None.
+    pub async fn outbox_attempt_failed(
+        &self,
+        job: &OutboxJob,
+        error: &str,
+        next: Option<Timestamp>,
+        at: Timestamp,
+    ) -> Result<()> {
+        let status = if next.is_some() { "queued" } else { "failed" };
+        let mut tx = self.begin_raw().await?;
+        sqlx::query(
+            "UPDATE outbox SET status = $2, attempts = attempts + 1, last_error = $3, \
+             next_attempt_at = COALESCE($4, next_attempt_at), claimed_by = NULL, claimed_until = NULL \
+             WHERE id = $1",
+        )
+        .bind(job.id)
+        .bind(status)
+        .bind(error)
+        .bind(next.map(ms))
+        .execute(&mut *tx)
+        .await?;
+        let (what, detail) = match next {
+            Some(t) => (
+                "delivery deferred",
+                format!(
+                    "{} to {}: {error}; next try at {t}",
+                    job.kind,
+                    job.recipients.join(", ")
+                ),
+            ),
+            None => (
+                "delivery failed",
+                format!("{} to {}: {error}", job.kind, job.recipients.join(", ")),
+            ),
+        };
+        insert_event(&mut tx, job, at, what, &detail).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Gives back rows this owner claimed but did not attempt (at shutdown).
+    pub async fn release_outbox_claims(&self, owner: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND status = 'queued'")
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// A plain transaction for multi-statement work outside ingest.
+    pub(super) async fn begin_raw(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        Ok(match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        })
+    }
+}
+
+async fn insert_event(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    job: &OutboxJob,
+    at: Timestamp,
+    what: &str,
+    detail: &str,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO events (ticket, message_id, at, what, detail) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(job.ticket)
+    .bind(job.message_id.as_str())
+    .bind(ms(at))
+    .bind(what)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

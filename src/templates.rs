@@ -1,0 +1,327 @@
+//! The mail templates: minijinja files `<lang>/<event>.txt` whose first line
+//! is `Subject: ...`. Built-in copies ship inside the binary; files under
+//! `templates_dir` override them one by one. Every template is compiled and
+//! rendered with a sample ticket at start (and by `postdesk check`), so a
+//! broken template is found before any mail needs it.
+
+use crate::domain::model::OutKind;
+use minijinja::{Environment, UndefinedBehavior, Value};
+use serde::Serialize;
+use std::path::Path;
+
+/// Languages we ship, the first is the fallback.
+pub const LANGUAGES: &[&str] = &["en", "el", "pl"];
+
+/// Built-in templates: (language, event, source).
+const BUILTIN: &[(&str, &str, &str)] = &[
+    ("en", "ack", include_str!("../templates/en/ack.txt")),
+    ("el", "ack", include_str!("../templates/el/ack.txt")),
+    ("pl", "ack", include_str!("../templates/pl/ack.txt")),
+];
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template {name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no template for {event} in {lang} or en")]
+    Missing { event: String, lang: String },
+}
+
+/// A rendered template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct TicketVars {
+    pub number: i64,
+    /// `[#42]`
+    pub tag: String,
+    pub subject: String,
+    pub status: String,
+    pub priority: String,
+    pub created_at: String,
+    pub due_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct PersonVars {
+    pub name: Option<String>,
+    pub email: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MessageVars {
+    pub text: String,
+    pub subject: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct SlaVars {
+    pub target: String,
+    pub due_at: String,
+    pub remaining: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct MailboxVars {
+    pub name: String,
+    pub address: String,
+    pub display_name: String,
+}
+
+/// The variables every template sees (DESIGN §7).
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Vars {
+    pub ticket: TicketVars,
+    pub customer: PersonVars,
+    pub agent: Option<PersonVars>,
+    pub message: MessageVars,
+    pub sla: SlaVars,
+    pub mailbox: MailboxVars,
+}
+
+impl Vars {
+    /// A plausible ticket for checking templates.
+    pub fn sample() -> Vars {
+        Vars {
+            ticket: TicketVars {
+                number: 42,
+                tag: "[#42]".into(),
+                subject: "Printer on floor 2 is broken".into(),
+                status: "open".into(),
+                priority: "normal".into(),
+                created_at: "2026-11-26 09:15 UTC".into(),
+                due_at: Some("2026-11-27 09:15 UTC".into()),
+            },
+            customer: PersonVars {
+                name: Some("Jane Doe".into()),
+                email: "jane@example.org".into(),
+            },
+            agent: Some(PersonVars {
+                name: Some("Alice".into()),
+                email: "alice@example.com".into(),
+            }),
+            message: MessageVars {
+                text: "Hello,\nthe printer shows error E42.\nJane".into(),
+                subject: "Printer on floor 2 is broken".into(),
+            },
+            sla: SlaVars {
+                target: "first_response".into(),
+                due_at: "2026-11-27 09:15 UTC".into(),
+                remaining: "1d".into(),
+            },
+            mailbox: MailboxVars {
+                name: "support".into(),
+                address: "support@example.com".into(),
+                display_name: "Example Support".into(),
+            },
+        }
+    }
+}
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
+    }
+}
+
+fn name(lang: &str, event: &str) -> String {
+    format!("{lang}/{event}.txt")
+}
+
+impl Templates {
+    /// The built-in templates, overridden by files in `dir`; all checked.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, Vec<TemplateError>> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .trim_blocks(true)
+                .build()
+                .expect("default delimiters"),
+        );
+        let mut errors = Vec::new();
+        let add = |env: &mut Environment<'static>,
+                   errors: &mut Vec<TemplateError>,
+                   n: String,
+                   src: String| {
+            if let Err(e) = env.add_template_owned(n.clone(), src) {
+                errors.push(TemplateError::Invalid {
+                    name: n,
+                    message: e.to_string(),
+                });
+            }
+        };
+        for (lang, event, src) in BUILTIN {
+            add(&mut env, &mut errors, name(lang, event), src.to_string());
+        }
+        if let Some(dir) = dir {
+            for lang in LANGUAGES {
+                for event in OutKind::NAMES {
+                    let path = dir.join(lang).join(format!("{event}.txt"));
+                    match std::fs::read_to_string(&path) {
+                        Ok(src) => add(&mut env, &mut errors, name(lang, event), src),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(source) => errors.push(TemplateError::Read {
+                            path: path.display().to_string(),
+                            source,
+                        }),
+                    }
+                }
+            }
+        }
+        let t = Templates { env };
+        if errors.is_empty() {
+            errors.extend(t.check());
+        }
+        if errors.is_empty() {
+            Ok(t)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Renders every template with [`Vars::sample`].
+    fn check(&self) -> Vec<TemplateError> {
+        let vars = Vars::sample();
+        let mut errors = Vec::new();
+        for (n, _) in self.env.templates() {
+            let (lang, event) = n
+                .trim_end_matches(".txt")
+                .split_once('/')
+                .unwrap_or(("en", n));
+            if let Err(e) = self.render(lang, event, &vars) {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Is there a template for `event` (in any language)?
+    pub fn has(&self, event: &str) -> bool {
+        self.env.get_template(&name("en", event)).is_ok()
+    }
+
+    /// Renders `event` in `lang`, falling back to English.
+    pub fn render(&self, lang: &str, event: &str, vars: &Vars) -> Result<Rendered, TemplateError> {
+        let n = name(lang, event);
+        let tmpl =
+            match self.env.get_template(&n) {
+                Ok(t) => t,
+                Err(_) => self.env.get_template(&name("en", event)).map_err(|_| {
+                    TemplateError::Missing {
+                        event: event.into(),
+                        lang: lang.into(),
+                    }
+                })?,
+            };
+        let out = tmpl
+            .render(Value::from(minijinja::value::Serde(vars)))
+            .map_err(|e| TemplateError::Invalid {
+                name: tmpl.name().to_string(),
+                message: format!("{e:#}"),
+            })?;
+        split_subject(&out).ok_or_else(|| TemplateError::Invalid {
+            name: tmpl.name().to_string(),
+            message: "the first line must be \"Subject: ...\"".into(),
+        })
+    }
+}
+
+fn split_subject(out: &str) -> Option<Rendered> {
+    let (first, rest) = out.split_once('\n').unwrap_or((out, ""));
+    let subject = first
+        .trim_end_matches('\r')
+        .strip_prefix("Subject:")?
+        .trim()
+        .to_string();
+    let body = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))
+        .unwrap_or(rest);
+    Some(Rendered {
+        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        body: body.to_string(),
+    })
+}
+
+/// The template language: the mailbox's, else the customer's
+/// Content-Language when we ship it, else English.
+pub fn pick_language(mailbox: Option<&str>, content_language: Option<&str>) -> &'static str {
+    let find = |l: &str| {
+        let l = l.trim().to_lowercase();
+        let primary = l
+            .split(['-', '_', ',', ';'])
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_string();
+        LANGUAGES.iter().copied().find(|x| *x == primary)
+    };
+    mailbox
+        .and_then(find)
+        .or_else(|| content_language.and_then(find))
+        .unwrap_or(LANGUAGES[0])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtins_render_in_every_language() {
+        let t = Templates::load(None).unwrap();
+        for lang in LANGUAGES {
+            let r = t.render(lang, "ack", &Vars::sample()).unwrap();
+            assert!(r.subject.starts_with("[#42] "), "{lang}: {}", r.subject);
+            assert!(r.body.contains("[#42]"));
+            assert!(r.body.contains("2026-11-27 09:15 UTC"));
+        }
+    }
+
+    #[test]
+    fn overrides_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("en")).unwrap();
+        std::fs::write(
+            dir.path().join("en/ack.txt"),
+            "Subject: hi {{ ticket.nope }}\nbody",
+        )
+        .unwrap();
+        let errs = Templates::load(Some(dir.path())).unwrap_err();
+        assert!(errs[0].to_string().contains("en/ack.txt"), "{}", errs[0]);
+        std::fs::write(dir.path().join("en/ack.txt"), "no subject line\n").unwrap();
+        assert!(Templates::load(Some(dir.path())).is_err());
+        std::fs::write(
+            dir.path().join("en/ack.txt"),
+            "Subject: {{ ticket.tag }} thanks\n\nWe got it.\n",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let r = t.render("en", "ack", &Vars::sample()).unwrap();
+        assert_eq!(r.subject, "[#42] thanks");
+        assert_eq!(r.body, "We got it.\n");
+    }
+
+    #[test]
+    fn language_choice() {
+        assert_eq!(pick_language(Some("pl"), Some("el")), "pl");
+        assert_eq!(pick_language(None, Some("el-GR")), "el");
+        assert_eq!(pick_language(None, Some("de")), "en");
+        assert_eq!(pick_language(None, None), "en");
+    }
+}
