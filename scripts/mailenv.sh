@@ -60,10 +60,20 @@ start() {
   chown postfix "$ROOT/postfix/data"
   local imap=$((BASE + 143)) imaps=$((BASE + 993)) lmtp=$((BASE + 24)) smtp=$((BASE + 25))
 
+  # A private CA (what postdesk is told to trust through ca_file) and a
+  # server certificate it signed, for localhost and 127.0.0.1.
   if [ ! -s "$ROOT/tls/cert.pem" ]; then
+    local t=$ROOT/tls
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
-      -subj /CN=localhost -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" \
-      -keyout "$ROOT/tls/key.pem" -out "$ROOT/tls/cert.pem" 2>/dev/null
+      -subj "/CN=postdesk test CA" -addext "basicConstraints=critical,CA:TRUE" \
+      -addext "keyUsage=critical,keyCertSign,cRLSign" \
+      -keyout "$t/ca.key" -out "$t/ca.pem" 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+      -subj /CN=localhost -keyout "$t/key.pem" -out "$t/server.csr" 2>/dev/null
+    printf 'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n' > "$t/server.ext"
+    openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+      -days 3650 -extfile "$t/server.ext" -out "$t/cert.pem" 2>/dev/null
+    chmod 644 "$t"/*.pem
   fi
 
   cat > "$ROOT/dovecot.conf" <<CONF
@@ -177,7 +187,7 @@ POSTDESK_MAILENV_IMAP_PORT=$imap
 POSTDESK_MAILENV_IMAPS_PORT=$imaps
 POSTDESK_MAILENV_LMTP_PORT=$lmtp
 POSTDESK_MAILENV_SMTP_PORT=$smtp
-POSTDESK_MAILENV_CA=$ROOT/tls/cert.pem
+POSTDESK_MAILENV_CA=$ROOT/tls/ca.pem
 POSTDESK_MAILENV_DOMAIN=example.test
 POSTDESK_MAILENV_PASSWORD=secret
 ENV

@@ -28,11 +28,27 @@ pub enum DaemonError {
     Smtp(#[from] crate::smtp::SmtpSetupError),
 }
 
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "host".into())
+}
+
+/// Is `owner` (an [`instance_name`]) a process of this host that has exited?
+pub fn owner_is_dead(owner: &str) -> bool {
+    let mut parts = owner.rsplitn(3, ':');
+    let (_rand, pid, host) = (parts.next(), parts.next(), parts.next());
+    match (host, pid.and_then(|p| p.parse::<u32>().ok())) {
+        (Some(h), Some(pid)) if h == hostname() => {
+            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
+    }
+}
+
 /// A name for this process in row claims: host, pid and a random part.
 pub fn instance_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "host".into());
+    let host = hostname();
     let mut b = [0u8; 4];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b);
     format!(
@@ -70,6 +86,7 @@ pub async fn run(
             config: config.outbox.clone(),
             wake,
             owner: instance_name(),
+            claim_lease: crate::outbox::claim_lease(config.smtp.timeout),
         }
         .run(shutdown.clone()),
     );
@@ -97,4 +114,22 @@ pub async fn run(
     store.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_owners_are_recognised_only_on_this_host() {
+        let me = instance_name();
+        assert!(!owner_is_dead(&me));
+        let host = hostname();
+        assert!(
+            owner_is_dead(&format!("{host}:4000000000:abcd"))
+                || !std::path::Path::new("/proc").exists()
+        );
+        assert!(!owner_is_dead("some-other-host:1:abcd"));
+        assert!(!owner_is_dead("garbage"));
+    }
 }

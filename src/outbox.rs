@@ -1,8 +1,18 @@
 //! The outbox worker: sends queued mail through SMTP, oldest due first,
 //! sleeping until the next row falls due or ingest wakes it. 4xx and
 //! connection errors are retried on the configured schedule; 5xx fails the
-//! row. A row is marked sent only after the server accepted it, so a crash
-//! can at worst send a mail again, never lose it.
+//! row.
+//!
+//! Exactly once across crashes: the moment the message body has been
+//! written and only the final dot is left, a line goes to the
+//! [`SentJournal`] (appended to a file: no lock to wait for); the server's
+//! answer adds another. Before any row is claimed again, the database
+//! catches up from the journal: accepted rows are sent; a row whose dot went
+//! out but whose answer never came back (the process died while the server
+//! was answering) is in doubt and is treated as delivered, with an event
+//! saying so. A crash before the dot leaves the row queued, to be sent again
+//! in full. So a mail is never sent twice; only a crash in the microseconds
+//! between the journal line and the dot leaving could lose one.
 
 use crate::clock::Clock;
 use crate::config::OutboxConfig;
@@ -10,17 +20,126 @@ use crate::domain::retry::next_attempt;
 use crate::smtp::{Mailer, SendOutcome};
 use crate::store::{Store, StoreError};
 use jiff::SignedDuration;
+use jiff::Timestamp;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-/// How long a claim on a row lasts before another sender may take it.
-const CLAIM_LEASE: SignedDuration = SignedDuration::from_secs(300);
-/// Rows claimed per round.
-const BATCH: u32 = 20;
+/// Rows claimed per round: few, so that after a crash only a few rows wait
+/// for their claim to expire.
+pub const BATCH: u32 = 5;
 /// The longest sleep, so rows queued by another process are seen.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// Long enough to send a whole batch when every send takes the full SMTP timeout.
+pub fn claim_lease(smtp_timeout: SignedDuration) -> SignedDuration {
+    smtp_timeout.max(SignedDuration::from_secs(1)) * (BATCH as i32 + 1)
+}
+
+/// What the journal knows about one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Noted {
+    /// The server accepted it.
+    Accepted,
+    /// The final dot was about to go out when the record ends: the server may
+    /// have accepted it. Treated as delivered, so it is never sent twice.
+    InDoubt,
+    /// The server answered the dot with a refusal: nothing to settle.
+    Refused,
+}
+
+/// What happened to rows between the final dot and the database update:
+/// appended to a file beside the database (SQLite), or kept in memory
+/// (PostgreSQL), so that a crash cannot make an accepted mail look unsent.
+#[derive(Debug, Default)]
+pub struct SentJournal {
+    path: Option<PathBuf>,
+    memory: Vec<String>,
+}
+
+impl SentJournal {
+    pub fn new(path: Option<PathBuf>) -> Self {
+        SentJournal {
+            path,
+            memory: Vec::new(),
+        }
+    }
+
+    fn note(&mut self, tag: char, id: i64, at: Timestamp) {
+        let line = format!("{tag} {id} {}", at.as_millisecond());
+        match &self.path {
+            Some(path) => {
+                let written = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+                if let Err(e) = written {
+                    tracing::warn!(path = %path.display(), error = %e, "cannot write the outbox journal");
+                    self.memory.push(line);
+                }
+            }
+            None => self.memory.push(line),
+        }
+    }
+
+    /// The body is written; the final dot goes next.
+    pub fn at_dot(&mut self, id: i64, at: Timestamp) {
+        self.note('D', id, at);
+    }
+
+    /// The server answered the dot.
+    pub fn answered(&mut self, id: i64, accepted: bool, at: Timestamp) {
+        self.note(if accepted { 'S' } else { 'F' }, id, at);
+    }
+
+    /// The last word on each row noted and not yet cleared, including by an earlier process.
+    pub fn entries(&self) -> Vec<(i64, Noted, Timestamp)> {
+        let mut lines = self.memory.clone();
+        if let Some(path) = &self.path
+            && let Ok(f) = std::fs::File::open(path)
+        {
+            lines.extend(std::io::BufReader::new(f).lines().map_while(Result::ok));
+        }
+        let mut last: std::collections::BTreeMap<i64, (Noted, Timestamp)> = Default::default();
+        for line in lines {
+            let mut p = line.split_whitespace();
+            let (Some(tag), Some(Ok(id)), Some(Ok(ms))) =
+                (p.next(), p.next().map(str::parse), p.next().map(str::parse))
+            else {
+                continue;
+            };
+            let Ok(at) = Timestamp::from_millisecond(ms) else {
+                continue;
+            };
+            let noted = match tag {
+                "S" => Noted::Accepted,
+                "D" => Noted::InDoubt,
+                "F" => Noted::Refused,
+                _ => continue,
+            };
+            last.insert(id, (noted, at));
+        }
+        last.into_iter().map(|(id, (n, at))| (id, n, at)).collect()
+    }
+
+    /// Forgets everything: the database holds it now.
+    pub fn clear(&mut self) {
+        self.memory.clear();
+        if let Some(path) = &self.path
+            && let Err(e) = std::fs::OpenOptions::new()
+                .write(true)
+                .open(path)
+                .and_then(|f| f.set_len(0))
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::warn!(path = %path.display(), error = %e, "cannot clear the outbox journal");
+        }
+    }
+}
 
 pub struct OutboxWorker {
     pub store: Store,
@@ -30,14 +149,18 @@ pub struct OutboxWorker {
     pub wake: Arc<Notify>,
     /// Names this process in claims.
     pub owner: String,
+    /// How long a claim lasts before another sender may take the row: see [`claim_lease`].
+    pub claim_lease: SignedDuration,
 }
 
 impl OutboxWorker {
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(server = self.mailer.server(), "outbox worker started");
+        let mut journal = SentJournal::new(self.store.sent_journal_path());
+        self.release_dead_claims().await;
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
-            let wait = match self.drain(&shutdown).await {
+            let wait = match self.drain(&shutdown, &mut journal).await {
                 Ok(()) => {
                     failures = 0;
                     self.until_next_due().await
@@ -50,11 +173,15 @@ impl OutboxWorker {
                     wait
                 }
             };
+            self.mailer.close_if_idle().await;
             tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = self.wake.notified() => {}
                 _ = tokio::time::sleep(wait) => {}
             }
+        }
+        if let Err(e) = self.settle(&mut journal).await {
+            tracing::warn!(error = %e, "outbox: sent mail not yet recorded; the next start records it");
         }
         if let Err(e) = self.store.release_outbox_claims(&self.owner).await {
             tracing::warn!(error = %e, "outbox: cannot release claims; they expire by themselves");
@@ -76,13 +203,59 @@ impl OutboxWorker {
         }
     }
 
+    /// Rows claimed by a process of this host that died need not wait for
+    /// their claims to expire (the journal says what it managed to send).
+    async fn release_dead_claims(&self) {
+        let owners = match self.store.outbox_claim_owners().await {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox: cannot list claims");
+                return;
+            }
+        };
+        for owner in owners.iter().filter(|o| crate::daemon::owner_is_dead(o)) {
+            tracing::info!(owner = %owner, "outbox: releasing the claims of a process that is gone");
+            if let Err(e) = self.store.release_outbox_claims(owner).await {
+                tracing::warn!(error = %e, "outbox: cannot release claims");
+            }
+        }
+    }
+
+    /// Records in the database what the journal holds, then clears it.
+    async fn settle(&self, journal: &mut SentJournal) -> Result<(), StoreError> {
+        let entries = journal.entries();
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let done: Vec<(i64, Timestamp, bool)> = entries
+            .into_iter()
+            .filter_map(|(id, noted, at)| match noted {
+                Noted::Accepted => Some((id, at, false)),
+                Noted::InDoubt => {
+                    tracing::warn!(outbox = id, "delivery in doubt: stopped while the server was answering the final dot; treated as delivered so it is never sent twice");
+                    Some((id, at, true))
+                }
+                Noted::Refused => None,
+            })
+            .collect();
+        self.store.outbox_sent(&done).await?;
+        journal.clear();
+        Ok(())
+    }
+
     /// Sends everything that is due; stops between mails at shutdown.
-    async fn drain(&self, shutdown: &CancellationToken) -> Result<(), StoreError> {
+    async fn drain(
+        &mut self,
+        shutdown: &CancellationToken,
+        journal: &mut SentJournal,
+    ) -> Result<(), StoreError> {
         loop {
+            // Before claiming: nothing accepted earlier may look unsent.
+            self.settle(journal).await?;
             let now = self.clock.now();
             let jobs = self
                 .store
-                .claim_outbox(&self.owner, now, CLAIM_LEASE, BATCH)
+                .claim_outbox(&self.owner, now, self.claim_lease, BATCH)
                 .await?;
             if jobs.is_empty() {
                 return Ok(());
@@ -91,18 +264,29 @@ impl OutboxWorker {
                 if shutdown.is_cancelled() {
                     return Ok(());
                 }
+                let clock = self.clock.clone();
                 let outcome = self
                     .mailer
-                    .send(&job.env_from, &job.recipients, &job.raw)
+                    .send(&job.env_from, &job.recipients, &job.raw, || {
+                        journal.at_dot(job.id, clock.now())
+                    })
                     .await;
                 let now = self.clock.now();
                 match outcome {
                     SendOutcome::Sent => {
+                        journal.answered(job.id, true, now);
                         tracing::info!(ticket = job.ticket, message_id = %job.message_id, kind = %job.kind,
                             to = %job.recipients.join(","), "sent");
-                        self.store.outbox_sent(&job, now).await?;
+                        self.store.outbox_sent(&[(job.id, now, false)]).await?;
+                    }
+                    SendOutcome::InDoubt(e) => {
+                        // The journal's dot line stands: settled as delivered, never resent.
+                        tracing::warn!(ticket = job.ticket, message_id = %job.message_id, error = %e,
+                            "delivery in doubt: the server did not answer the end of the message; treated as delivered so it is never sent twice");
+                        self.store.outbox_sent(&[(job.id, now, true)]).await?;
                     }
                     SendOutcome::Temporary(e) => {
+                        journal.answered(job.id, false, now);
                         let next = next_attempt(
                             &self.config.retry,
                             job.attempts + 1,
@@ -125,6 +309,7 @@ impl OutboxWorker {
                             .await?;
                     }
                     SendOutcome::Permanent(e) => {
+                        journal.answered(job.id, false, now);
                         tracing::error!(ticket = job.ticket, message_id = %job.message_id, error = %e,
                             "delivery failed permanently");
                         self.store
@@ -134,5 +319,40 @@ impl OutboxWorker {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_journal_survives_a_new_process_until_cleared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.outbox-sent");
+        let t: Timestamp = "2026-11-26T10:00:00Z".parse().unwrap();
+        let mut a = SentJournal::new(Some(path.clone()));
+        a.at_dot(7, t);
+        a.answered(7, true, t);
+        a.at_dot(3, t); // the process dies while the server answers
+        a.at_dot(9, t);
+        a.answered(9, false, t);
+        // A new process sees what the old one noted; the last word counts.
+        let mut b = SentJournal::new(Some(path.clone()));
+        assert_eq!(
+            b.entries(),
+            vec![
+                (3, Noted::InDoubt, t),
+                (7, Noted::Accepted, t),
+                (9, Noted::Refused, t)
+            ]
+        );
+        b.clear();
+        assert!(SentJournal::new(Some(path)).entries().is_empty());
+        let mut m = SentJournal::new(None);
+        m.at_dot(1, t);
+        assert_eq!(m.entries(), vec![(1, Noted::InDoubt, t)]);
+        m.clear();
+        assert!(m.entries().is_empty());
     }
 }

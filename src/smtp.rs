@@ -1,13 +1,20 @@
-//! Sending over SMTP with lettre: one pooled transport per daemon, TLS,
-//! STARTTLS or plain as configured, and every failure sorted into "try
-//! again later" or "will never work".
+//! Sending over SMTP: one connection kept open and reused (TLS, STARTTLS or
+//! plain as configured), every failure sorted into "try again later" or
+//! "will never work".
+//!
+//! The SMTP conversation is driven step by step (lettre's connection API)
+//! rather than through a transport, for one reason: the caller is told the
+//! moment the whole message has been written and only the final dot is left
+//! to send. From then until the server answers, a crash leaves the mail in
+//! doubt; before it, the mail surely was not accepted. The outbox uses this
+//! to never send a mail twice after a crash (see `outbox`).
 
 use crate::config::{Security, ServerConfig};
-use lettre::address::Envelope;
-use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
-use lettre::transport::smtp::{AsyncSmtpTransport, PoolConfig};
-use lettre::{AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use std::time::{Duration, Instant};
 
 /// The outcome of one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +24,9 @@ pub enum SendOutcome {
     Temporary(String),
     /// 5xx or an unusable address: retrying will not help.
     Permanent(String),
+    /// The message and its final dot went out but no answer came back: the
+    /// server may have accepted it.
+    InDoubt(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -27,89 +37,242 @@ pub enum SmtpSetupError {
     Ca(#[from] crate::tls::TlsError),
 }
 
-#[derive(Clone)]
+/// RFC 5321 §4.5.3.2.6: wait this long for the answer to the final dot.
+const DATA_END_TIMEOUT: Duration = Duration::from_secs(600);
+/// A kept connection unused this long is checked with NOOP before reuse.
+const RECHECK_AFTER: Duration = Duration::from_secs(5);
+
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
-    server: String,
+    cfg: ServerConfig,
+    tls: Option<TlsParameters>,
+    hello: ClientId,
+    idle_timeout: Duration,
+    conn: Option<(AsyncSmtpConnection, Instant)>,
 }
 
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mailer")
-            .field("server", &self.server)
+            .field("server", &self.server())
             .finish()
     }
 }
 
+/// An error from lettre, sorted.
+fn sort(e: &lettre::transport::smtp::Error) -> SendOutcome {
+    if e.is_permanent() {
+        SendOutcome::Permanent(crate::error_chain(e))
+    } else {
+        SendOutcome::Temporary(crate::error_chain(e))
+    }
+}
+
 impl Mailer {
-    pub fn new(
-        cfg: &ServerConfig,
-        idle_timeout: std::time::Duration,
-    ) -> Result<Mailer, SmtpSetupError> {
+    pub fn new(cfg: &ServerConfig, idle_timeout: Duration) -> Result<Mailer, SmtpSetupError> {
         crate::tls::install_crypto_provider();
-        let tls_params = || -> Result<TlsParameters, SmtpSetupError> {
-            let mut b = TlsParameters::builder(cfg.host.clone());
-            if let Some(ca) = &cfg.ca_file {
-                let pem = std::fs::read(ca)
-                    .map_err(|e| SmtpSetupError::Tls(format!("{}: {e}", ca.display())))?;
-                crate::tls::read_ca_file(ca)?;
-                b = b.add_root_certificate(
-                    Certificate::from_pem(&pem).map_err(|e| SmtpSetupError::Tls(e.to_string()))?,
-                );
-            }
-            b.build_rustls()
-                .map_err(|e| SmtpSetupError::Tls(e.to_string()))
-        };
         let tls = match cfg.security {
-            Security::Tls => Tls::Wrapper(tls_params()?),
-            Security::StartTls => Tls::Required(tls_params()?),
-            Security::None => Tls::None,
+            Security::None => None,
+            Security::Tls | Security::StartTls => {
+                let mut b = TlsParameters::builder(cfg.host.clone());
+                if let Some(ca) = &cfg.ca_file {
+                    crate::tls::read_ca_file(ca)?;
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| SmtpSetupError::Tls(format!("{}: {e}", ca.display())))?;
+                    let cert = Certificate::from_pem(&pem)
+                        .map_err(|e| SmtpSetupError::Tls(e.to_string()))?;
+                    b = b.add_root_certificate(cert);
+                }
+                Some(
+                    b.build_rustls()
+                        .map_err(|e| SmtpSetupError::Tls(e.to_string()))?,
+                )
+            }
         };
-        let mut b = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.host.as_str())
-            .port(cfg.port)
-            .tls(tls)
-            .timeout(Some(cfg.timeout.unsigned_abs()))
-            .pool_config(PoolConfig::new().max_size(4).idle_timeout(idle_timeout));
-        if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
-            b = b.credentials(Credentials::new(user.clone(), pass.expose().to_string()));
-        }
         Ok(Mailer {
-            transport: b.build(),
-            server: format!("{}:{}", cfg.host, cfg.port),
+            cfg: cfg.clone(),
+            tls,
+            hello: ClientId::default(),
+            idle_timeout,
+            conn: None,
         })
     }
 
+    pub fn server(&self) -> String {
+        format!("{}:{}", self.cfg.host, self.cfg.port)
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        let timeout = Some(self.cfg.timeout.unsigned_abs());
+        let addr = (self.cfg.host.as_str(), self.cfg.port);
+        let mut conn = match self.cfg.security {
+            Security::Tls => {
+                AsyncSmtpConnection::connect_tokio1(
+                    addr,
+                    timeout,
+                    &self.hello,
+                    self.tls.clone(),
+                    None,
+                )
+                .await?
+            }
+            Security::StartTls => {
+                let mut c =
+                    AsyncSmtpConnection::connect_tokio1(addr, timeout, &self.hello, None, None)
+                        .await?;
+                let params = self.tls.clone().expect("TLS parameters for STARTTLS");
+                c.starttls(params, &self.hello).await?;
+                c
+            }
+            Security::None => {
+                AsyncSmtpConnection::connect_tokio1(addr, timeout, &self.hello, None, None).await?
+            }
+        };
+        if let (Some(user), Some(pass)) = (&self.cfg.username, &self.cfg.password) {
+            let creds = Credentials::new(user.clone(), pass.expose().to_string());
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
+                .await?;
+        }
+        Ok(conn)
+    }
+
+    /// The kept connection if it is still good, else a new one.
+    async fn connection(&mut self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        if let Some((mut c, used)) = self.conn.take() {
+            let idle = used.elapsed();
+            if idle < self.idle_timeout
+                && (idle < RECHECK_AFTER || c.test_connected().await)
+                && !c.has_broken()
+            {
+                return Ok(c);
+            }
+            c.abort().await;
+        }
+        self.connect().await
+    }
+
+    /// Closes the kept connection if it has been idle too long.
+    pub async fn close_if_idle(&mut self) {
+        if let Some((_, used)) = &self.conn
+            && used.elapsed() >= self.idle_timeout
+            && let Some((mut c, _)) = self.conn.take()
+        {
+            let _ = c.quit().await;
+        }
+    }
+
     /// Sends `raw` from `from` to `to` (the envelope; headers are in `raw`).
-    pub async fn send(&self, from: &str, to: &[String], raw: &[u8]) -> SendOutcome {
+    /// `at_dot` runs once the message has been written, just before the
+    /// final dot: from then on the server may have accepted it.
+    pub async fn send(
+        &mut self,
+        from: &str,
+        to: &[String],
+        raw: &[u8],
+        at_dot: impl FnOnce(),
+    ) -> SendOutcome {
         let parse = |a: &str| {
             a.parse::<lettre::Address>()
                 .map_err(|e| format!("invalid address {a:?}: {e}"))
         };
-        let envelope = (|| -> Result<Envelope, String> {
-            let to: Vec<_> = to.iter().map(|a| parse(a)).collect::<Result<_, _>>()?;
-            Envelope::new(Some(parse(from)?), to).map_err(|e| e.to_string())
-        })();
-        let envelope = match envelope {
-            Ok(e) => e,
-            Err(e) => return SendOutcome::Permanent(e),
+        let (from, to) = match (
+            parse(from),
+            to.iter().map(|a| parse(a)).collect::<Result<Vec<_>, _>>(),
+        ) {
+            (Ok(f), Ok(t)) if !t.is_empty() => (f, t),
+            (Err(e), _) | (_, Err(e)) => return SendOutcome::Permanent(e),
+            _ => return SendOutcome::Permanent("no recipients".into()),
         };
-        match self.transport.send_raw(&envelope, raw).await {
-            Ok(_) => SendOutcome::Sent,
-            Err(e) if e.is_permanent() => SendOutcome::Permanent(crate::error_chain(&e)),
-            Err(e) => SendOutcome::Temporary(crate::error_chain(&e)),
+        let mut conn = match tokio::time::timeout(
+            self.cfg.timeout.unsigned_abs() * 2,
+            self.connection(),
+        )
+        .await
+        {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => {
+                return SendOutcome::Temporary(format!(
+                    "cannot connect to {}: {}",
+                    self.server(),
+                    crate::error_chain(&e)
+                ));
+            }
+            Err(_) => {
+                return SendOutcome::Temporary(format!(
+                    "cannot connect to {}: timed out",
+                    self.server()
+                ));
+            }
+        };
+        let step = self.cfg.timeout.unsigned_abs();
+        let envelope = async {
+            let mut params = Vec::new();
+            if !raw.is_ascii() && conn.server_info().supports_feature(Extension::EightBitMime) {
+                params.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+            }
+            conn.command(Mail::new(Some(from), params)).await?;
+            for r in to {
+                conn.command(Rcpt::new(r, vec![])).await?;
+            }
+            conn.command(Data).await
+        };
+        match tokio::time::timeout(step * 4, envelope).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                conn.abort().await;
+                return sort(&e);
+            }
+            Err(_) => {
+                conn.abort().await;
+                return SendOutcome::Temporary("the SMTP server stopped answering".into());
+            }
+        }
+        // The body goes out as one part; when the iterator is asked for the
+        // next part, the whole body has been written and only the dot is left.
+        let mut at_dot = Some(at_dot);
+        let parts = std::iter::once(raw).chain(std::iter::from_fn(|| {
+            if let Some(f) = at_dot.take() {
+                f();
+            }
+            None
+        }));
+        let answer = tokio::time::timeout(DATA_END_TIMEOUT, conn.message_iter(parts)).await;
+        let dot_sent = at_dot.is_none();
+        match answer {
+            Ok(Ok(_)) => {
+                self.conn = Some((conn, Instant::now()));
+                SendOutcome::Sent
+            }
+            // The server answered with a refusal.
+            Ok(Err(e)) if e.is_transient() || e.is_permanent() => {
+                conn.abort().await;
+                sort(&e)
+            }
+            Ok(Err(e)) => {
+                conn.abort().await;
+                let msg = crate::error_chain(&e);
+                if dot_sent {
+                    SendOutcome::InDoubt(msg)
+                } else {
+                    SendOutcome::Temporary(msg)
+                }
+            }
+            Err(_) => {
+                conn.abort().await;
+                SendOutcome::InDoubt(format!(
+                    "no answer to the end of the message within {DATA_END_TIMEOUT:?}"
+                ))
+            }
         }
     }
 
     /// Opens a connection and says hello (for `postdesk check --connect`).
-    pub async fn test_connection(&self) -> Result<(), String> {
-        match self.transport.test_connection().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(format!("{} did not accept the connection", self.server)),
-            Err(e) => Err(format!("{}: {}", self.server, crate::error_chain(&e))),
+    pub async fn test_connection(&mut self) -> Result<(), String> {
+        match self.connect().await {
+            Ok(mut c) => {
+                let _ = c.quit().await;
+                Ok(())
+            }
+            Err(e) => Err(format!("{}: {}", self.server(), crate::error_chain(&e))),
         }
-    }
-
-    pub fn server(&self) -> &str {
-        &self.server
     }
 }

@@ -9,7 +9,7 @@ use crate::store::Store;
 use std::path::Path;
 
 pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
-    let (config, _templates) = load(path)?;
+    let (config, _templates) = load(path, crate::config::Secrets::Read)?;
     println!(
         "{}: configuration and templates are valid ({} mailbox(es), {} agent(s), {} SLA polic(ies), {} calendar(s))",
         path.display(),
@@ -74,7 +74,7 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
         }
     }
     match Mailer::new(&config.smtp, std::time::Duration::from_secs(5)) {
-        Ok(mailer) => match mailer.test_connection().await {
+        Ok(mut mailer) => match mailer.test_connection().await {
             Ok(()) => println!("ok   smtp {}", mailer.server()),
             Err(e) => fail(exit::TEMPFAIL, format!("smtp {e}")),
         },

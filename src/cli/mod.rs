@@ -6,7 +6,7 @@ mod ingest;
 mod show;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ConfigError, LogFormat};
+use crate::config::{Config, ConfigError, LogFormat, Secrets};
 use crate::store::{Store, StoreError};
 use crate::templates::Templates;
 use clap::{Parser, Subcommand};
@@ -188,7 +188,8 @@ fn init_logging(format: LogFormat, default_level: &str) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -196,8 +197,11 @@ fn init_logging(format: LogFormat, default_level: &str) {
 }
 
 /// Loads and checks the configuration and the templates.
-fn load(path: &std::path::Path) -> Result<(Arc<Config>, Arc<Templates>), Failure> {
-    let config = Config::load(path)?;
+fn load(
+    path: &std::path::Path,
+    secrets: Secrets,
+) -> Result<(Arc<Config>, Arc<Templates>), Failure> {
+    let config = Config::load_with(path, secrets)?;
     let templates = Templates::load(config.templates_dir.as_deref()).map_err(|errs| {
         let list: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
         Failure::new(
@@ -223,7 +227,7 @@ async fn dispatch(cli: Cli) -> CliResult {
     match cli.command {
         Command::Check { connect } => check::run(&cli.config, connect).await,
         Command::Run => {
-            let (config, templates) = load(&cli.config)?;
+            let (config, templates) = load(&cli.config, Secrets::Read)?;
             init_logging(config.log_format, "info");
             let store = open_store(&config).await?;
             let shutdown = tokio_util::sync::CancellationToken::new();
@@ -234,7 +238,7 @@ async fn dispatch(cli: Cli) -> CliResult {
             Ok(exit::OK)
         }
         Command::Migrate => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
             open_store(&config).await?;
             println!("database is up to date");
@@ -246,7 +250,7 @@ async fn dispatch(cli: Cli) -> CliResult {
             received_at,
             files,
         } => {
-            let (config, templates) = load(&cli.config)?;
+            let (config, templates) = load(&cli.config, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
             ingest::run(
                 config,
@@ -260,7 +264,7 @@ async fn dispatch(cli: Cli) -> CliResult {
             .await
         }
         Command::Tickets { command } => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
             let store = open_store(&config).await?;
             match command {
@@ -275,7 +279,7 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Outbox {
             command: OutboxCommand::List { status, json },
         } => {
-            let config = Config::load(&cli.config)?;
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
             let store = open_store(&config).await?;
             show::outbox(&store, status.as_deref(), json).await

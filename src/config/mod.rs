@@ -159,6 +159,8 @@ pub struct DatabaseConfig {
     pub url: String,
     pub max_connections: u32,
     pub busy_timeout: SignedDuration,
+    /// How long to keep trying to reach the database before giving up.
+    pub connect_timeout: SignedDuration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,23 +241,35 @@ fn render_problems(file: &Path, problems: &[Problem]) -> String {
 pub const DEFAULT_SLA: &str = "default";
 
 impl Config {
+    /// Loads, checks, and reads every secret (for `run` and `check`).
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
+        Config::load_with(file, Secrets::Read)
+    }
+
+    /// Loads and checks; with [`Secrets::Skip`], passwords are neither read
+    /// nor required (commands that only use the database).
+    pub fn load_with(file: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
             file: file.to_path_buf(),
             source,
         })?;
-        Config::parse(&text, file)
+        Config::parse_with(&text, file, secrets)
     }
 
     /// Parses and checks `text`; `file` names it in errors and anchors relative paths.
     pub fn parse(text: &str, file: &Path) -> Result<Config, ConfigError> {
+        Config::parse_with(text, file, Secrets::Read)
+    }
+
+    pub fn parse_with(text: &str, file: &Path, secrets: Secrets) -> Result<Config, ConfigError> {
         let table: toml::Table = toml::from_str(text).map_err(|e| ConfigError::Syntax {
             file: file.to_path_buf(),
             message: e.to_string().trim_end().replace('\n', "\n  "),
         })?;
         let problems = Problems::default();
         let base = file.parent().unwrap_or(Path::new("."));
-        let cfg = read_config(&Node::root(&table, &problems), base, file);
+        let ctx = Ctx { base, secrets };
+        let cfg = read_config(&Node::root(&table, &problems), &ctx, file);
         if problems.is_empty() {
             Ok(cfg.expect("a config without problems is complete"))
         } else {
@@ -286,6 +300,19 @@ impl Config {
     }
 }
 
+/// Whether loading reads the secrets (`password_env`, `password_file`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    Read,
+    Skip,
+}
+
+/// What every part of a walk needs: where relative paths start, and whether to read secrets.
+struct Ctx<'a> {
+    base: &'a Path,
+    secrets: Secrets,
+}
+
 fn resolve_path(base: &Path, p: &str) -> PathBuf {
     let p = Path::new(p);
     if p.is_absolute() {
@@ -296,7 +323,8 @@ fn resolve_path(base: &Path, p: &str) -> PathBuf {
 }
 
 /// Reads everything it can; returns None if anything was wrong.
-fn read_config(root: &Node<'_>, base: &Path, file: &Path) -> Option<Config> {
+fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
+    let base = ctx.base;
     let log_format = match root.opt_choice("log_format", &["text", "json"]) {
         Some("json") => LogFormat::Json,
         _ => LogFormat::Text,
@@ -315,7 +343,7 @@ fn read_config(root: &Node<'_>, base: &Path, file: &Path) -> Option<Config> {
         }
     };
     let smtp = match root.table("smtp") {
-        Some(n) => read_server(&n, base, 587),
+        Some(n) => read_server(&n, ctx, 587),
         None => {
             if !root.has("smtp") {
                 root.problem("smtp", "is required (a table with host, port, security)");
@@ -373,7 +401,7 @@ fn read_config(root: &Node<'_>, base: &Path, file: &Path) -> Option<Config> {
         .unwrap_or_default();
     let mailboxes: Vec<MailboxConfig> = mailbox_nodes
         .iter()
-        .filter_map(|n| read_mailbox(n, base, &policy_names, &agent_emails))
+        .filter_map(|n| read_mailbox(n, ctx, &policy_names, &agent_emails))
         .collect();
     check_unique(
         root,
@@ -431,6 +459,9 @@ fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
     let busy_timeout = n
         .opt_duration("busy_timeout")
         .unwrap_or(SignedDuration::from_secs(10));
+    let connect_timeout = n
+        .opt_duration("connect_timeout")
+        .unwrap_or(SignedDuration::from_secs(10));
     n.finish();
     let url = url?;
     let url = if url.starts_with("sqlite:") {
@@ -448,6 +479,7 @@ fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
         url,
         max_connections,
         busy_timeout,
+        connect_timeout,
     })
 }
 
@@ -467,7 +499,7 @@ fn normalize_sqlite_url(url: &str, base: &Path) -> String {
     }
 }
 
-fn read_secret(n: &Node<'_>, base: &Path) -> Option<Secret> {
+fn read_secret(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<Secret> {
     if n.has("password") {
         n.get("password");
         n.problem(
@@ -486,6 +518,7 @@ fn read_secret(n: &Node<'_>, base: &Path) -> Option<Secret> {
             );
             None
         }
+        _ if ctx.secrets == Secrets::Skip => None,
         (Some(var), None) => match std::env::var(&var) {
             Ok(v) if !v.is_empty() => Some(Secret(v)),
             _ => {
@@ -497,7 +530,7 @@ fn read_secret(n: &Node<'_>, base: &Path) -> Option<Secret> {
             }
         },
         (None, Some(path)) => {
-            let path = resolve_path(base, &path);
+            let path = resolve_path(ctx.base, &path);
             match std::fs::read_to_string(&path) {
                 Ok(v) => Some(Secret(v.trim_end_matches(['\r', '\n']).to_string())),
                 Err(e) => {
@@ -513,7 +546,7 @@ fn read_secret(n: &Node<'_>, base: &Path) -> Option<Secret> {
     }
 }
 
-fn read_server(n: &Node<'_>, base: &Path, default_port: i64) -> Option<ServerConfig> {
+fn read_server(n: &Node<'_>, ctx: &Ctx<'_>, default_port: i64) -> Option<ServerConfig> {
     let host = n.req_str("host");
     let security = match n.opt_choice("security", &["tls", "starttls", "none"]) {
         Some("tls") => Security::Tls,
@@ -527,11 +560,11 @@ fn read_server(n: &Node<'_>, base: &Path, default_port: i64) -> Option<ServerCon
     };
     let port = n.opt_int("port", 1, 65535).unwrap_or(port_default) as u16;
     let username = n.opt_str("username");
-    let password = read_secret(n, base);
-    if password.is_some() && username.is_none() {
+    let password = read_secret(n, ctx);
+    if (n.has("password_env") || n.has("password_file")) && username.is_none() {
         n.problem("username", "is required when a password is given");
     }
-    let ca_file = n.opt_str("ca_file").map(|p| resolve_path(base, &p));
+    let ca_file = n.opt_str("ca_file").map(|p| resolve_path(ctx.base, &p));
     if let Some(p) = &ca_file
         && !p.is_file()
     {
@@ -694,7 +727,7 @@ pub fn looks_like_address(s: &str) -> bool {
 
 fn read_mailbox(
     n: &Node<'_>,
-    base: &Path,
+    ctx: &Ctx<'_>,
     policies: &[String],
     agents: &[String],
 ) -> Option<MailboxConfig> {
@@ -727,7 +760,7 @@ fn read_mailbox(
         .opt_str("display_name")
         .unwrap_or_else(|| "Support".into());
     let folder = n.opt_str("folder").unwrap_or_else(|| "INBOX".into());
-    let imap = n.table("imap").and_then(|t| read_server(&t, base, 143));
+    let imap = n.table("imap").and_then(|t| read_server(&t, ctx, 143));
     let idle = n.opt_bool("idle").unwrap_or(true);
     let poll_interval = n
         .opt_duration("poll_interval")

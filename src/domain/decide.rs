@@ -169,7 +169,12 @@ fn ack_target(i: &Inputs<'_>, events: &mut Vec<(&'static str, String)>) -> Optio
         events.push(("not acknowledged", "no sender address".into()));
         return None;
     };
-    if is_ours(&to.email, &Us { addresses: i.rules.our_addresses }) {
+    if is_ours(
+        &to.email,
+        &Us {
+            addresses: i.rules.our_addresses,
+        },
+    ) {
         events.push((
             "not acknowledged",
             format!("{} is our own address", to.email),

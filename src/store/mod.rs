@@ -123,6 +123,8 @@ where
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database file, for SQLite on disk.
+    sqlite_path: Option<String>,
 }
 
 impl Store {
@@ -136,7 +138,7 @@ impl Store {
         let busy_ms = cfg.busy_timeout.as_millis().max(0);
         let mut opts = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
-            .acquire_timeout(std::time::Duration::from_secs(30));
+            .acquire_timeout(cfg.connect_timeout.unsigned_abs());
         if backend == Backend::Sqlite {
             opts = opts.after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -150,7 +152,21 @@ impl Store {
             });
         }
         let pool = opts.connect(&url).await?;
-        Ok(Store { pool, backend })
+        let sqlite_path = (backend == Backend::Sqlite)
+            .then(|| {
+                url.trim_start_matches("sqlite:")
+                    .trim_start_matches("//")
+                    .split('?')
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .filter(|p| !p.is_empty() && !p.contains(":memory:"));
+        Ok(Store {
+            pool,
+            backend,
+            sqlite_path,
+        })
     }
 
     pub fn backend(&self) -> Backend {
@@ -158,9 +174,16 @@ impl Store {
     }
 
     /// Applies the migrations of this backend that are not applied yet.
+    /// PostgreSQL serialises concurrent migrators with an advisory lock; for
+    /// SQLite, processes starting together take an exclusive lock on
+    /// `<database>.migrate.lock` first.
     pub async fn migrate(&self) -> Result<()> {
         match self.backend {
             Backend::Sqlite => {
+                let _lock = match &self.sqlite_path {
+                    Some(path) => Some(lock_file(&format!("{path}.migrate.lock")).await?),
+                    None => None,
+                };
                 sqlx::migrate!("./migrations/sqlite")
                     .run(&self.pool)
                     .await?
@@ -206,6 +229,23 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Takes an exclusive advisory lock on `path` (created if missing), held until the file is dropped.
+async fn lock_file(path: &str) -> Result<std::fs::File> {
+    let path = path.to_string();
+    tokio::task::spawn_blocking(move || {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        f.lock()?;
+        Ok::<_, std::io::Error>(f)
+    })
+    .await
+    .map_err(|e| StoreError::Corrupt(format!("lock task: {e}")))?
+    .map_err(|e| StoreError::Unavailable(sqlx::Error::Io(e)))
 }
 
 /// `sqlite://file.db` → a URL that creates the file if it is missing.

@@ -88,21 +88,51 @@ impl Store {
         col::<Option<i64>>(&row, "due")?.map(from_ms).transpose()
     }
 
-    /// The row was accepted by the SMTP server.
-    pub async fn outbox_sent(&self, job: &OutboxJob, at: Timestamp) -> Result<()> {
+    /// Rows the SMTP server accepted (or, with `in_doubt`, may have accepted:
+    /// see `outbox`), with when: marked sent, each once (a row already
+    /// marked is left alone), in one transaction.
+    pub async fn outbox_sent(&self, sent: &[(i64, Timestamp, bool)]) -> Result<()> {
+        if sent.is_empty() {
+            return Ok(());
+        }
         let mut tx = self.begin_raw().await?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $2, last_error = NULL, \
-             claimed_by = NULL, claimed_until = NULL WHERE id = $1",
-        )
-        .bind(job.id)
-        .bind(ms(at))
-        .execute(&mut *tx)
-        .await?;
-        let detail = format!("{} to {}", job.kind, job.recipients.join(", "));
-        insert_event(&mut tx, job, at, "sent", &detail).await?;
+        for &(id, at, in_doubt) in sent {
+            let row = sqlx::query(
+                "UPDATE outbox SET status = 'sent', attempts = attempts + 1, sent_at = $2, last_error = NULL, \
+                 claimed_by = NULL, claimed_until = NULL WHERE id = $1 AND status = 'queued' \
+                 RETURNING ticket, kind, recipients, message_id",
+            )
+            .bind(id)
+            .bind(ms(at))
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(r) = row {
+                let mut detail = format!(
+                    "{} to {}",
+                    col::<String>(&r, "kind")?,
+                    col::<String>(&r, "recipients")?
+                );
+                if in_doubt {
+                    detail.push_str(
+                        " (in doubt: the server's answer to the end of the message never arrived; \
+                         treated as delivered so it is never sent twice)",
+                    );
+                }
+                let ticket: Option<i64> = col(&r, "ticket")?;
+                let message_id: String = col(&r, "message_id")?;
+                insert_event(&mut tx, ticket, &message_id, at, "sent", &detail).await?;
+            }
+        }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Where the outbox worker notes accepted mail before the database
+    /// records it (SQLite on disk only; see `outbox::SentJournal`).
+    pub fn sent_journal_path(&self) -> Option<std::path::PathBuf> {
+        self.sqlite_path
+            .as_ref()
+            .map(|p| format!("{p}.outbox-sent").into())
     }
 
     /// A failed attempt: try again at `next`, or fail the row when None.
@@ -140,9 +170,17 @@ impl Store {
                 format!("{} to {}: {error}", job.kind, job.recipients.join(", ")),
             ),
         };
-        insert_event(&mut tx, job, at, what, &detail).await?;
+        insert_event(&mut tx, job.ticket, &job.message_id, at, what, &detail).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Owners holding claims on queued rows now.
+    pub async fn outbox_claim_owners(&self) -> Result<Vec<String>> {
+        let rows = sqlx::query("SELECT DISTINCT claimed_by FROM outbox WHERE status = 'queued' AND claimed_by IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| col(r, "claimed_by")).collect()
     }
 
     /// Gives back rows this owner claimed but did not attempt (at shutdown).
@@ -165,7 +203,8 @@ impl Store {
 
 async fn insert_event(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    job: &OutboxJob,
+    ticket: Option<i64>,
+    message_id: &str,
     at: Timestamp,
     what: &str,
     detail: &str,
@@ -173,8 +212,8 @@ async fn insert_event(
     sqlx::query(
         "INSERT INTO events (ticket, message_id, at, what, detail) VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(job.ticket)
-    .bind(job.message_id.as_str())
+    .bind(ticket)
+    .bind(message_id)
     .bind(ms(at))
     .bind(what)
     .bind(detail)

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs every test of postdesk against real servers: starts a private Dovecot
+# and Postfix on loopback (scripts/mailenv.sh), makes sure PostgreSQL runs
+# (scripts/postgres.sh), runs `cargo test`, and stops the mail servers again.
+# Extra arguments go to `cargo test` (e.g. scripts/test.sh --test mail_flow).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/mailenv.sh install
+scripts/postgres.sh ensure
+
+root=$(mktemp -d /tmp/postdesk-mailenv.XXXXXX)
+chmod 755 "$root"
+cleanup() { scripts/mailenv.sh stop "$root" || true; rm -rf "$root"; }
+trap cleanup EXIT
+scripts/mailenv.sh start "$root" "${POSTDESK_TEST_BASEPORT:-12000}"
+
+export POSTDESK_MAILENV=$root
+export POSTDESK_CORPUS=${POSTDESK_CORPUS:-$(cd .. && pwd)/shared/corpus}
+export POSTDESK_TEST_PG=${POSTDESK_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
+cargo test --locked "$@"

@@ -1,0 +1,333 @@
+//! The command line without mail servers: `ingest` of bad and odd input,
+//! the JSON contract, exit codes, and `check` on a broken configuration.
+
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_postdesk");
+
+struct Cli {
+    dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+impl Cli {
+    fn new() -> Cli {
+        Cli::with_db(None)
+    }
+
+    fn with_db(url: Option<&str>) -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("postdesk.toml");
+        let url = url
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("t.db").display()));
+        std::fs::write(
+            &config,
+            format!(
+                "[database]\nurl = \"{url}\"\nconnect_timeout = \"1s\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
+                 [[mailbox]]\nname = \"support\"\naddress = \"support@example.com\"\n"
+            ),
+        )
+        .unwrap();
+        Cli { dir, config }
+    }
+
+    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut c = Command::new(BIN)
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut pipe = c.stdin.take().unwrap();
+        pipe.write_all(stdin.unwrap_or_default()).unwrap();
+        drop(pipe);
+        c.wait_with_output().unwrap()
+    }
+
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    /// `ingest --json` of `files`; every line parsed.
+    fn ingest(&self, extra: &[&str], files: &[&Path]) -> Vec<Value> {
+        let mut args = vec!["ingest", "--mailbox", "support", "--json"];
+        args.extend_from_slice(extra);
+        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+        args.extend(names.iter().map(String::as_str));
+        let out = self.run(&args, None);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(args, None);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
+const GOOD: &[u8] = b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Hello\r\nMessage-ID: <good-1@example.org>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nHi there\r\n";
+
+#[test]
+fn ingest_speaks_the_json_contract_and_is_idempotent() {
+    let c = Cli::new();
+    let f = c.file("good.eml", GOOD);
+    let first = c.ingest(&[], &[&f]);
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0]["ticket"], 1);
+    assert_eq!(first[0]["action"], "created");
+    assert_eq!(first[0]["kind"], "customer");
+    assert_eq!(first[0]["message_id"], "good-1@example.org");
+    let again = c.ingest(&[], &[&f]);
+    assert_eq!(again[0]["action"], "duplicate");
+    assert_eq!(again[0]["ticket"], 1);
+
+    // Text output, from stdin.
+    let out = c.run(&["ingest", "--mailbox", "support"], Some(GOOD));
+    assert!(out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("ticket=1 action=duplicate kind=customer")
+    );
+
+    let list = c.json(&["tickets", "list", "--json"]);
+    let t = &list[0];
+    for key in [
+        "number",
+        "subject",
+        "status",
+        "priority",
+        "mailbox",
+        "customer",
+        "assignee",
+        "created_at",
+        "messages",
+        "message_ids",
+        "sla",
+    ] {
+        assert!(t.get(key).is_some(), "tickets list lacks {key}: {t}");
+    }
+    assert_eq!(
+        t["messages"], 2,
+        "the message and its queued acknowledgement"
+    );
+    assert_eq!(t["sla"]["breached"], false);
+    let show = c.json(&["tickets", "show", "1", "--json"]);
+    assert_eq!(show["messages"][0]["from"], "jane@example.org");
+    assert_eq!(show["messages"][0]["from_name"], "Jane");
+    assert_eq!(show["messages"][0]["subject"], "Hello");
+    assert!(show["events"].as_array().unwrap().len() >= 2);
+    let outbox = c.json(&["outbox", "list", "--json"]);
+    assert_eq!(outbox[0]["kind"], "ack");
+    assert_eq!(outbox[0]["status"], "queued");
+    assert_eq!(outbox[0]["to"][0], "jane@example.org");
+    assert_eq!(outbox[0]["in_reply_to"], "good-1@example.org");
+    assert_eq!(outbox[0]["subject"], "[#1] Hello");
+}
+
+#[test]
+fn bad_input_is_stored_and_flagged_never_dropped() {
+    let c = Cli::new();
+    let files = [
+        c.file("malformed.eml", b"From: x@example.org\r\nSubject: broken mime\r\nMessage-ID: <bad-mime@example.org>\r\nContent-Type: multipart/mixed; boundary=\"zzz\"\r\n\r\n--zzz\r\nContent-Type: text/plain\r\n\r\npart without end\r\n--zz"),
+        c.file("no-id.eml", b"From: y@example.org\r\nSubject: no id\r\n\r\nbody\r\n"),
+        c.file("8bit.eml", b"From: =?utf-8?q?Zo=C3=AB?= <z@example.org>\r\nSubject: Caf\xe9 cr\xe8me \xff\r\nMessage-ID: <eight@example.org>\r\n\r\nbody\r\n"),
+        c.file("empty.eml", b""),
+        c.file("garbage.eml", b"\x00\x01\x02 this is not mail at all\n"),
+    ];
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let out = c.ingest(&[], &refs);
+    assert_eq!(out.len(), 5);
+    let tickets = c.json(&["tickets", "list", "--json"]);
+    let all_ids: Vec<String> = tickets
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|t| t["message_ids"].as_array().unwrap().clone())
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    for o in &out {
+        let id = o["message_id"].as_str().unwrap();
+        assert!(
+            all_ids.contains(&id.to_string()),
+            "{id} not stored in a ticket"
+        );
+    }
+    let flags_of = |ticket: &Value| -> Vec<String> {
+        let n = ticket.as_i64().unwrap().to_string();
+        let show = c.json(&["tickets", "show", &n, "--json"]);
+        show["messages"][0]["flags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f.as_str().unwrap().to_string())
+            .collect()
+    };
+    assert!(flags_of(&out[1]["ticket"]).contains(&"no-message-id".to_string()));
+    assert!(
+        out[1]["message_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256-")
+    );
+    assert!(flags_of(&out[2]["ticket"]).contains(&"8bit-headers".to_string()));
+    assert!(flags_of(&out[3]["ticket"]).contains(&"malformed".to_string()));
+    assert!(flags_of(&out[4]["ticket"]).contains(&"malformed".to_string()));
+    // Nobody to answer for the empty and garbage files: no acknowledgement queued.
+    let outbox = c.json(&["outbox", "list", "--json"]);
+    let acked: Vec<i64> = outbox
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["ticket"].as_i64().unwrap())
+        .collect();
+    assert!(!acked.contains(&out[3]["ticket"].as_i64().unwrap()));
+}
+
+#[test]
+fn mbox_files_split_and_received_at_sets_the_clock() {
+    let c = Cli::new();
+    let mbox = b"From jane@example.org Tue Nov 24 10:00:00 2026\nFrom: jane@example.org\nSubject: one\nMessage-ID: <mb1@example.org>\nDate: Tue, 24 Nov 2026 10:00:00 +0000\n\nfirst\n>From the archive\n\nFrom bob@example.org Tue Nov 24 11:00:00 2026\nFrom: bob@example.org\nSubject: two\nMessage-ID: <mb2@example.org>\nDate: Tue, 24 Nov 2026 11:00:00 +0000\n\nsecond\n";
+    let f = c.file("old.mbox", mbox);
+    let out = c.ingest(&["--received-at", "date-header"], &[&f]);
+    assert_eq!(out.len(), 2);
+    let show = c.json(&["tickets", "show", "1", "--json"]);
+    assert_eq!(show["created_at"], "2026-11-24T10:00:00Z");
+    assert_eq!(show["sla"]["first_response_due"], "2026-11-25T10:00:00Z");
+    let g = c.file(
+        "x.eml",
+        b"From: k@example.org\nSubject: later\nMessage-ID: <k1@example.org>\n\nx\n",
+    );
+    c.ingest(&["--received-at", "2026-01-02T03:04:05Z"], &[&g]);
+    let show = c.json(&["tickets", "show", "3", "--json"]);
+    assert_eq!(show["created_at"], "2026-01-02T03:04:05Z");
+}
+
+#[test]
+fn exit_codes_follow_the_contract() {
+    let c = Cli::new();
+    let bad_time = c.run(
+        &[
+            "ingest",
+            "--mailbox",
+            "support",
+            "--received-at",
+            "yesterday",
+        ],
+        Some(GOOD),
+    );
+    assert_eq!(bad_time.status.code(), Some(64));
+    let bad_box = c.run(&["ingest", "--mailbox", "nope"], Some(GOOD));
+    assert_eq!(bad_box.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad_box.stderr).contains("no mailbox named \"nope\""));
+    assert_eq!(c.run(&["frobnicate"], None).status.code(), Some(64));
+
+    // The database cannot be opened: a temporary failure, so an MTA retries.
+    let unreachable = Cli::with_db(Some("sqlite:///nonexistent-dir/sub/t.db"));
+    let out = unreachable.run(&["ingest", "--mailbox", "support"], Some(GOOD));
+    assert_eq!(
+        out.status.code(),
+        Some(75),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pg = Cli::with_db(Some("postgres://nobody@127.0.0.1:1/none"));
+    assert_eq!(
+        pg.run(&["ingest", "--mailbox", "support"], Some(GOOD))
+            .status
+            .code(),
+        Some(75)
+    );
+
+    let missing = Command::new(BIN)
+        .args(["--config", "/nonexistent/postdesk.toml", "check"])
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(78));
+}
+
+#[test]
+fn check_reports_every_mistake_at_once() {
+    let c = Cli::new();
+    std::fs::write(
+        &c.config,
+        "[database]\nurl = \"mysql://x\"\n[smtp]\nhost = \"h\"\nport = \"abc\"\nsecurity = \"ssl\"\n\
+         [[mailbox]]\nname = \"support\"\naddress = \"not-an-address\"\nlanguage = \"xx\"\n",
+    )
+    .unwrap();
+    let out = c.run(&["check"], None);
+    assert_eq!(out.status.code(), Some(78));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("5 problem(s)"), "{err}");
+    for path in [
+        "database.url:",
+        "smtp.port:",
+        "smtp.security:",
+        "mailbox[0].address:",
+        "mailbox[0].language:",
+    ] {
+        assert!(err.contains(path), "{path} missing from:\n{err}");
+    }
+    let good = Cli::new();
+    let out = good.run(&["check"], None);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_hostile_corpus_is_stored_without_a_crash() {
+    let corpus = std::env::var("POSTDESK_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
+    let dir = corpus.join("hostile");
+    if !dir.is_dir() {
+        eprintln!(
+            "SKIPPED: no corpus at {} (set POSTDESK_CORPUS)",
+            corpus.display()
+        );
+        return;
+    }
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+    files.sort();
+    let c = Cli::new();
+    let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let out = c.ingest(&["--received-at", "2026-11-01T00:00:00Z"], &refs);
+    assert_eq!(out.len(), files.len());
+    // Every one was stored: ingesting them again finds each of them.
+    let again = c.ingest(&[], &refs);
+    let stored = again.iter().filter(|o| o["action"] == "duplicate").count();
+    assert_eq!(stored, files.len(), "{again:#?}");
+    eprintln!(
+        "hostile corpus: {stored} of {} messages stored, 0 crashes",
+        files.len()
+    );
+}

@@ -1,0 +1,498 @@
+//! Test support: the real mail servers started by `scripts/mailenv.sh`
+//! (found through `POSTDESK_MAILENV`, the instance's root directory), a
+//! postdesk configuration per test with its own addresses, the daemon as a
+//! child process, SMTP sending, and reading delivered mail from the Maildirs.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_postdesk");
+
+/// The running mail servers.
+#[derive(Debug, Clone)]
+pub struct MailEnv {
+    pub root: PathBuf,
+    pub imap_port: u16,
+    pub smtp_port: u16,
+    pub lmtp_port: u16,
+    pub ca: PathBuf,
+}
+
+impl MailEnv {
+    /// The servers of `POSTDESK_MAILENV`; fails the test with directions when absent.
+    pub fn get() -> MailEnv {
+        let root = std::env::var("POSTDESK_MAILENV").unwrap_or_else(|_| {
+            panic!(
+                "POSTDESK_MAILENV is not set: these tests need the real mail servers. \
+                 Run scripts/test.sh, or start them with `scripts/mailenv.sh start DIR 11000` \
+                 and set POSTDESK_MAILENV=DIR"
+            )
+        });
+        let env = std::fs::read_to_string(Path::new(&root).join("env")).unwrap_or_else(|e| {
+            panic!("cannot read {root}/env ({e}): is the mail environment started?")
+        });
+        let get = |k: &str| -> String {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("{k} missing from {root}/env"))
+                .to_string()
+        };
+        MailEnv {
+            root: PathBuf::from(get("POSTDESK_MAILENV_ROOT")),
+            imap_port: get("POSTDESK_MAILENV_IMAP_PORT").parse().unwrap(),
+            smtp_port: get("POSTDESK_MAILENV_SMTP_PORT").parse().unwrap(),
+            lmtp_port: get("POSTDESK_MAILENV_LMTP_PORT").parse().unwrap(),
+            ca: PathBuf::from(get("POSTDESK_MAILENV_CA")),
+        }
+    }
+
+    /// Every message delivered to `user@example.test`, in any folder.
+    pub fn delivered(&self, user: &str) -> Vec<Vec<u8>> {
+        let dir = self
+            .root
+            .join("mail/example.test")
+            .join(user)
+            .join("Maildir");
+        let mut out = Vec::new();
+        let mut dirs = vec![dir.clone()];
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                if e.file_name().to_string_lossy().starts_with('.') && e.path().is_dir() {
+                    dirs.push(e.path());
+                }
+            }
+        }
+        for d in dirs {
+            for sub in ["new", "cur"] {
+                if let Ok(rd) = std::fs::read_dir(d.join(sub)) {
+                    for e in rd.flatten() {
+                        if let Ok(b) = std::fs::read(e.path()) {
+                            out.push(b);
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Waits until `user` has at least `n` messages; returns them.
+    pub fn wait_delivered(&self, user: &str, n: usize, timeout: Duration) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let got = self.delivered(user);
+            if got.len() >= n || Instant::now() > deadline {
+                return got;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends `raw` over SMTP through Postfix.
+    pub fn send(&self, from: &str, to: &[&str], raw: &[u8]) {
+        smtp_send(self.smtp_port, from, to, raw)
+            .unwrap_or_else(|e| panic!("SMTP send failed: {e}"));
+    }
+
+    /// Makes Postfix answer `reply` (e.g. `451 4.3.0 Try later`) for `rcpt`,
+    /// or accept it again when `reply` is None.
+    pub fn set_recipient_access(&self, rcpt: &str, reply: Option<&str>) {
+        let path = self.root.join("postfix/recipient_access");
+        let current = std::fs::read_to_string(&path).unwrap_or_default();
+        let mut lines: Vec<String> = current
+            .lines()
+            .filter(|l| !l.starts_with(&format!("{rcpt} ")))
+            .map(str::to_string)
+            .collect();
+        if let Some(r) = reply {
+            lines.push(format!("{rcpt} {r}"));
+        }
+        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let st = Command::new("bash")
+            .arg(repo().join("scripts/mailenv.sh"))
+            .args(["reload", self.root.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "postfix reload failed");
+    }
+}
+
+/// A minimal SMTP client (no TLS; loopback only), so tests speak the protocol themselves.
+pub fn smtp_send(port: u16, from: &str, to: &[&str], raw: &[u8]) -> Result<(), String> {
+    use std::io::{BufRead, BufReader, Write};
+    let s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut w = s;
+    let expect = |r: &mut BufReader<std::net::TcpStream>, code: &str| -> Result<(), String> {
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).map_err(|e| e.to_string())?;
+            if !line.starts_with(code) {
+                return Err(format!("expected {code}, got {line:?}"));
+            }
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(());
+            }
+        }
+    };
+    expect(&mut r, "220")?;
+    let cmd = |w: &mut std::net::TcpStream, c: String| {
+        w.write_all(c.as_bytes()).map_err(|e| e.to_string())
+    };
+    cmd(&mut w, "EHLO test.example\r\n".into())?;
+    expect(&mut r, "250")?;
+    cmd(&mut w, format!("MAIL FROM:<{from}>\r\n"))?;
+    expect(&mut r, "250")?;
+    for t in to {
+        cmd(&mut w, format!("RCPT TO:<{t}>\r\n"))?;
+        expect(&mut r, "250")?;
+    }
+    cmd(&mut w, "DATA\r\n".into())?;
+    expect(&mut r, "354")?;
+    let mut body = Vec::with_capacity(raw.len() + 8);
+    for line in raw.split_inclusive(|&b| b == b'\n') {
+        if line.starts_with(b".") {
+            body.push(b'.');
+        }
+        body.extend_from_slice(line);
+    }
+    if !body.ends_with(b"\n") {
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b".\r\n");
+    w.write_all(&body).map_err(|e| e.to_string())?;
+    expect(&mut r, "250")?;
+    cmd(&mut w, "QUIT\r\n".into())?;
+    Ok(())
+}
+
+/// Counts rows of the test's SQLite database.
+pub fn sqlite_count(db: &Path, sql: &str) -> i64 {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+            .await
+            .unwrap();
+        let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        n
+    })
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A short random tag so each test run gets fresh mailboxes.
+pub fn run_tag() -> String {
+    let mut b = [0u8; 6];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut b).unwrap();
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// One test's postdesk: its directory, config, database and addresses.
+pub struct Setup {
+    pub env: MailEnv,
+    pub dir: tempfile::TempDir,
+    /// `support-<tag>`: the local part of the support mailbox.
+    pub support: String,
+    pub tag: String,
+    pub config: PathBuf,
+}
+
+/// Options of a test configuration.
+pub struct Options {
+    pub idle: bool,
+    pub poll_interval: &'static str,
+    pub after_ingest: &'static str,
+    pub retry: &'static str,
+    pub extra: String,
+    pub database_url: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            idle: true,
+            poll_interval: "2s",
+            after_ingest: "move:Processed",
+            retry: r#"["1s", "2s"]"#,
+            extra: String::new(),
+            database_url: None,
+        }
+    }
+}
+
+impl Setup {
+    pub fn new(name: &str) -> Setup {
+        Setup::with(name, Options::default())
+    }
+
+    pub fn with(name: &str, o: Options) -> Setup {
+        let env = MailEnv::get();
+        let tag = format!("{name}-{}", run_tag());
+        let support = format!("support-{tag}");
+        // POSTDESK_TEST_KEEP=1 keeps each test's directory (config, database, daemon.log).
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("postdesk-{name}-"))
+            .disable_cleanup(std::env::var_os("POSTDESK_TEST_KEEP").is_some())
+            .tempdir()
+            .unwrap();
+        let db = o
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("postdesk.db").display()));
+        let config = dir.path().join("postdesk.toml");
+        let text = format!(
+            r#"
+[database]
+url = "{db}"
+
+[smtp]
+host = "127.0.0.1"
+port = {smtp}
+security = "starttls"
+ca_file = "{ca}"
+timeout = "5s"
+
+[outbox]
+retry = {retry}
+idle_timeout = "1s"
+
+[[mailbox]]
+name = "support"
+address = "{support}@example.test"
+display_name = "Test Support"
+imap = {{ host = "localhost", port = {imap}, security = "starttls", username = "{support}@example.test", password_env = "POSTDESK_TEST_IMAP_PASSWORD", ca_file = "{ca}", timeout = "10s" }}
+idle = {idle}
+poll_interval = "{poll}"
+after_ingest = "{after}"
+{extra}
+"#,
+            smtp = env.smtp_port,
+            imap = env.imap_port,
+            ca = env.ca.display(),
+            retry = o.retry,
+            idle = o.idle,
+            poll = o.poll_interval,
+            after = o.after_ingest,
+            extra = o.extra,
+        );
+        std::fs::write(&config, text).unwrap();
+        Setup {
+            env,
+            dir,
+            support,
+            tag,
+            config,
+        }
+    }
+
+    pub fn support_address(&self) -> String {
+        format!("{}@example.test", self.support)
+    }
+
+    /// A per-test address: `customer-<tag>@example.test` for `user("customer")`.
+    pub fn user(&self, who: &str) -> String {
+        format!("{who}-{}", self.tag)
+    }
+
+    pub fn addr(&self, who: &str) -> String {
+        format!("{}@example.test", self.user(who))
+    }
+
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(BIN);
+        c.arg("--config")
+            .arg(&self.config)
+            .env("POSTDESK_TEST_IMAP_PASSWORD", "secret")
+            .env("POSTDESK_LOG", "info,sqlx=warn");
+        c
+    }
+
+    /// Runs a postdesk command to completion.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// Runs a command that must succeed and parses its stdout as JSON.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "postdesk {args:?} failed: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "postdesk {args:?}: not JSON ({e}): {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
+        })
+    }
+
+    pub fn tickets(&self) -> Vec<serde_json::Value> {
+        self.json(&["tickets", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub fn outbox(&self) -> Vec<serde_json::Value> {
+        self.json(&["outbox", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Starts `postdesk run`; its log goes to `daemon.log` in the test directory.
+    pub fn start(&self) -> Daemon {
+        let log = self.dir.path().join("daemon.log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log)
+            .unwrap();
+        let child = self
+            .command()
+            .arg("run")
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap();
+        Daemon {
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// Polls `f` until it returns Some, or panics after `timeout` naming `what`.
+    pub fn wait_for<T>(
+        &self,
+        what: &str,
+        timeout: Duration,
+        mut f: impl FnMut() -> Option<T>,
+    ) -> T {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = f() {
+                return v;
+            }
+            if Instant::now() > deadline {
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("daemon.log")).unwrap_or_default();
+                panic!("timed out waiting for {what}\n--- daemon log ---\n{log}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// A running `postdesk run`; killed when dropped.
+pub struct Daemon {
+    child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().unwrap().id() as i32
+    }
+
+    fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .args([sig, &self.pid().to_string()])
+            .status();
+    }
+
+    /// SIGTERM, then waits; returns the exit status and how long it took.
+    pub fn stop(mut self) -> (std::process::ExitStatus, Duration) {
+        let start = Instant::now();
+        self.signal("-TERM");
+        let mut child = self.child.take().unwrap();
+        let deadline = start + Duration::from_secs(30);
+        loop {
+            if let Some(st) = child.try_wait().unwrap() {
+                return (st, start.elapsed());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("postdesk did not stop within 30 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// A plain customer message.
+pub fn mail(
+    from: &str,
+    to: &str,
+    subject: &str,
+    message_id: &str,
+    extra_headers: &str,
+    body: &str,
+) -> Vec<u8> {
+    format!(
+        "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{message_id}>\r\nDate: Thu, 26 Nov 2026 10:00:00 +0000\r\n{extra_headers}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n"
+    )
+    .into_bytes()
+}
+
+/// A header's value in raw mail (first occurrence, unfolded).
+pub fn header(raw: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(raw);
+    let mut lines = text.split("\r\n").flat_map(|l| l.split('\n')).peekable();
+    let prefix = format!("{}:", name.to_lowercase());
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            return None;
+        }
+        if line.to_lowercase().starts_with(&prefix) {
+            let mut v = line[prefix.len()..].trim().to_string();
+            while let Some(next) = lines.peek() {
+                if next.starts_with(' ') || next.starts_with('\t') {
+                    v.push(' ');
+                    v.push_str(next.trim());
+                    lines.next();
+                } else {
+                    break;
+                }
+            }
+            return Some(v);
+        }
+    }
+    None
+}
