@@ -28,10 +28,18 @@ pub enum DaemonError {
     Smtp(#[from] crate::smtp::SmtpSetupError),
 }
 
-fn hostname() -> String {
+pub fn hostname() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "host".into())
+}
+
+/// Is process `pid` of host `host` known to have exited? Only processes of
+/// this host can be known; a reused pid looks alive, which is the safe side.
+pub fn process_is_gone(host: &str, pid: u32) -> bool {
+    host == hostname()
+        && pid != std::process::id()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// Is `owner` (an [`instance_name`]) a process of this host that has exited?
@@ -39,9 +47,7 @@ pub fn owner_is_dead(owner: &str) -> bool {
     let mut parts = owner.rsplitn(3, ':');
     let (_rand, pid, host) = (parts.next(), parts.next(), parts.next());
     match (host, pid.and_then(|p| p.parse::<u32>().ok())) {
-        (Some(h), Some(pid)) if h == hostname() => {
-            pid != std::process::id() && !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
+        (Some(h), Some(pid)) => process_is_gone(h, pid),
         _ => false,
     }
 }
@@ -87,6 +93,7 @@ pub async fn run(
             wake,
             owner: instance_name(),
             claim_lease: crate::outbox::claim_lease(config.smtp.timeout),
+            journal_dir: Some(config.outbox.journal_dir.clone()),
         }
         .run(shutdown.clone()),
     );

@@ -51,38 +51,71 @@ pub enum Noted {
     Refused,
 }
 
-/// What happened to rows between the final dot and the database update:
-/// appended to a file beside the database (SQLite), or kept in memory
-/// (PostgreSQL), so that a crash cannot make an accepted mail look unsent.
+/// What happened to rows between the final dot and the database update,
+/// appended line by line to a file of this process in the journal
+/// directory (`outbox-journal.HOST.PID`), so that a crash cannot make an
+/// accepted mail look unsent. A starting process also settles the journals
+/// of processes of this host that are gone. Without a directory the journal
+/// lives in memory only.
 #[derive(Debug, Default)]
 pub struct SentJournal {
-    path: Option<PathBuf>,
+    dir: Option<PathBuf>,
     memory: Vec<String>,
+    /// Journals of gone processes read by the last [`SentJournal::entries`].
+    orphans: Vec<PathBuf>,
 }
 
+const JOURNAL_PREFIX: &str = "outbox-journal.";
+
 impl SentJournal {
-    pub fn new(path: Option<PathBuf>) -> Self {
+    pub fn new(dir: Option<PathBuf>) -> Self {
         SentJournal {
-            path,
+            dir,
             memory: Vec::new(),
+            orphans: Vec::new(),
         }
+    }
+
+    fn own_path(&self) -> Option<PathBuf> {
+        let name = format!(
+            "{JOURNAL_PREFIX}{}.{}",
+            crate::daemon::hostname(),
+            std::process::id()
+        );
+        self.dir.as_ref().map(|d| d.join(name))
+    }
+
+    /// Journals left by processes of this host that are gone.
+    fn orphan_paths(&self) -> Vec<PathBuf> {
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        rd.flatten()
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                let (host, pid) = name.strip_prefix(JOURNAL_PREFIX)?.rsplit_once('.')?;
+                crate::daemon::process_is_gone(host, pid.parse().ok()?).then(|| e.path())
+            })
+            .collect()
     }
 
     fn note(&mut self, tag: char, id: i64, at: Timestamp) {
         let line = format!("{tag} {id} {}", at.as_millisecond());
-        match &self.path {
-            Some(path) => {
-                let written = std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(path)
-                    .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
-                if let Err(e) = written {
-                    tracing::warn!(path = %path.display(), error = %e, "cannot write the outbox journal");
-                    self.memory.push(line);
-                }
-            }
-            None => self.memory.push(line),
+        let Some(path) = self.own_path() else {
+            self.memory.push(line);
+            return;
+        };
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
+        if let Err(e) = written {
+            tracing::warn!(path = %path.display(), error = %e, "cannot write the outbox journal");
+            self.memory.push(line);
         }
     }
 
@@ -96,13 +129,19 @@ impl SentJournal {
         self.note(if accepted { 'S' } else { 'F' }, id, at);
     }
 
-    /// The last word on each row noted and not yet cleared, including by an earlier process.
-    pub fn entries(&self) -> Vec<(i64, Noted, Timestamp)> {
+    /// The last word on each row noted and not yet cleared, by this process
+    /// or by gone processes of this host.
+    pub fn entries(&mut self) -> Vec<(i64, Noted, Timestamp)> {
         let mut lines = self.memory.clone();
-        if let Some(path) = &self.path
-            && let Ok(f) = std::fs::File::open(path)
+        self.orphans = self.orphan_paths();
+        for path in self
+            .own_path()
+            .into_iter()
+            .chain(self.orphans.iter().cloned())
         {
-            lines.extend(std::io::BufReader::new(f).lines().map_while(Result::ok));
+            if let Ok(f) = std::fs::File::open(&path) {
+                lines.extend(std::io::BufReader::new(f).lines().map_while(Result::ok));
+            }
         }
         let mut last: std::collections::BTreeMap<i64, (Noted, Timestamp)> = Default::default();
         for line in lines {
@@ -126,17 +165,27 @@ impl SentJournal {
         last.into_iter().map(|(id, (n, at))| (id, n, at)).collect()
     }
 
-    /// Forgets everything: the database holds it now.
+    /// Forgets what [`SentJournal::entries`] returned: the database holds it now.
     pub fn clear(&mut self) {
         self.memory.clear();
-        if let Some(path) = &self.path
+        if let Some(path) = self.own_path()
             && let Err(e) = std::fs::OpenOptions::new()
                 .write(true)
-                .open(path)
+                .open(&path)
                 .and_then(|f| f.set_len(0))
             && e.kind() != std::io::ErrorKind::NotFound
         {
             tracing::warn!(path = %path.display(), error = %e, "cannot clear the outbox journal");
+        }
+        for path in self.orphans.drain(..) {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+
+    /// Removes this process's journal file at a clean stop.
+    pub fn remove(&mut self) {
+        if let Some(path) = self.own_path() {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -151,12 +200,14 @@ pub struct OutboxWorker {
     pub owner: String,
     /// How long a claim lasts before another sender may take the row: see [`claim_lease`].
     pub claim_lease: SignedDuration,
+    /// Where the [`SentJournal`] lives.
+    pub journal_dir: Option<PathBuf>,
 }
 
 impl OutboxWorker {
     pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(server = self.mailer.server(), "outbox worker started");
-        let mut journal = SentJournal::new(self.store.sent_journal_path());
+        let mut journal = SentJournal::new(self.journal_dir.clone());
         self.release_dead_claims().await;
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
@@ -180,8 +231,11 @@ impl OutboxWorker {
                 _ = tokio::time::sleep(wait) => {}
             }
         }
-        if let Err(e) = self.settle(&mut journal).await {
-            tracing::warn!(error = %e, "outbox: sent mail not yet recorded; the next start records it");
+        match self.settle(&mut journal).await {
+            Ok(()) => journal.remove(),
+            Err(e) => {
+                tracing::warn!(error = %e, "outbox: sent mail not yet recorded; the next start records it")
+            }
         }
         if let Err(e) = self.store.release_outbox_claims(&self.owner).await {
             tracing::warn!(error = %e, "outbox: cannot release claims; they expire by themselves");
@@ -327,28 +381,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_journal_survives_a_new_process_until_cleared() {
+    fn the_journal_survives_its_process_and_settles_gone_ones() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db.outbox-sent");
         let t: Timestamp = "2026-11-26T10:00:00Z".parse().unwrap();
-        let mut a = SentJournal::new(Some(path.clone()));
+        let mut a = SentJournal::new(Some(dir.path().to_path_buf()));
         a.at_dot(7, t);
         a.answered(7, true, t);
         a.at_dot(3, t); // the process dies while the server answers
         a.at_dot(9, t);
         a.answered(9, false, t);
-        // A new process sees what the old one noted; the last word counts.
-        let mut b = SentJournal::new(Some(path.clone()));
+        // A journal left by a process of this host that is gone.
+        let gone = dir.path().join(format!(
+            "{JOURNAL_PREFIX}{}.4000000000",
+            crate::daemon::hostname()
+        ));
+        std::fs::write(&gone, format!("D 11 {}\n", t.as_millisecond())).unwrap();
+        // Another host's journal is not ours to settle.
+        let other = dir.path().join(format!("{JOURNAL_PREFIX}elsewhere.1"));
+        std::fs::write(&other, format!("D 12 {}\n", t.as_millisecond())).unwrap();
+
+        let mut b = SentJournal::new(Some(dir.path().to_path_buf()));
         assert_eq!(
             b.entries(),
             vec![
                 (3, Noted::InDoubt, t),
                 (7, Noted::Accepted, t),
-                (9, Noted::Refused, t)
+                (9, Noted::Refused, t),
+                (11, Noted::InDoubt, t)
             ]
         );
         b.clear();
-        assert!(SentJournal::new(Some(path)).entries().is_empty());
+        assert!(!gone.exists());
+        assert!(other.exists());
+        assert!(
+            SentJournal::new(Some(dir.path().to_path_buf()))
+                .entries()
+                .is_empty()
+        );
+
         let mut m = SentJournal::new(None);
         m.at_dot(1, t);
         assert_eq!(m.entries(), vec![(1, Noted::InDoubt, t)]);

@@ -1,29 +1,39 @@
 //! The command line without mail servers: `ingest` of bad and odd input,
 //! the JSON contract, exit codes, and `check` on a broken configuration.
 
+#[macro_use]
+mod common;
+
+use common::{Db, PgDatabase, run_tag, test_database};
 use serde_json::Value;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-const BIN: &str = env!("CARGO_BIN_EXE_postdesk");
+const BIN: &str = common::BIN;
+
+on_both_databases!(
+    ingest_speaks_the_json_contract_and_is_idempotent,
+    bad_input_is_stored_and_flagged_never_dropped,
+    mbox_files_split_and_received_at_sets_the_clock,
+    the_hostile_corpus_is_stored_without_a_crash
+);
 
 struct Cli {
     dir: tempfile::TempDir,
     config: PathBuf,
+    _pg: Option<PgDatabase>,
 }
 
 impl Cli {
-    fn new() -> Cli {
-        Cli::with_db(None)
+    fn new(db: Db) -> Cli {
+        let dir = tempfile::tempdir().unwrap();
+        let (url, pg) = test_database(db, dir.path(), &format!("cli-{}", run_tag()));
+        Cli::with_db(dir, &url, pg)
     }
 
-    fn with_db(url: Option<&str>) -> Cli {
-        let dir = tempfile::tempdir().unwrap();
+    fn with_db(dir: tempfile::TempDir, url: &str, pg: Option<PgDatabase>) -> Cli {
         let config = dir.path().join("postdesk.toml");
-        let url = url
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("t.db").display()));
         std::fs::write(
             &config,
             format!(
@@ -32,7 +42,11 @@ impl Cli {
             ),
         )
         .unwrap();
-        Cli { dir, config }
+        Cli {
+            dir,
+            config,
+            _pg: pg,
+        }
     }
 
     fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
@@ -90,9 +104,8 @@ impl Cli {
 
 const GOOD: &[u8] = b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Hello\r\nMessage-ID: <good-1@example.org>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nHi there\r\n";
 
-#[test]
-fn ingest_speaks_the_json_contract_and_is_idempotent() {
-    let c = Cli::new();
+fn ingest_speaks_the_json_contract_and_is_idempotent(db: Db) {
+    let c = Cli::new(db);
     let f = c.file("good.eml", GOOD);
     let first = c.ingest(&[], &[&f]);
     assert_eq!(first.len(), 1);
@@ -146,19 +159,19 @@ fn ingest_speaks_the_json_contract_and_is_idempotent() {
     assert_eq!(outbox[0]["subject"], "[#1] Hello");
 }
 
-#[test]
-fn bad_input_is_stored_and_flagged_never_dropped() {
-    let c = Cli::new();
+fn bad_input_is_stored_and_flagged_never_dropped(db: Db) {
+    let c = Cli::new(db);
     let files = [
         c.file("malformed.eml", b"From: x@example.org\r\nSubject: broken mime\r\nMessage-ID: <bad-mime@example.org>\r\nContent-Type: multipart/mixed; boundary=\"zzz\"\r\n\r\n--zzz\r\nContent-Type: text/plain\r\n\r\npart without end\r\n--zz"),
         c.file("no-id.eml", b"From: y@example.org\r\nSubject: no id\r\n\r\nbody\r\n"),
         c.file("8bit.eml", b"From: =?utf-8?q?Zo=C3=AB?= <z@example.org>\r\nSubject: Caf\xe9 cr\xe8me \xff\r\nMessage-ID: <eight@example.org>\r\n\r\nbody\r\n"),
         c.file("empty.eml", b""),
         c.file("garbage.eml", b"\x00\x01\x02 this is not mail at all\n"),
+        c.file("nul.eml", b"From: =?utf-8?q?N=00L?= <n@example.org>\r\nSubject: =?utf-8?q?a=00b?=\r\nMessage-ID: <nul@example.org>\r\n\r\nx\r\n"),
     ];
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let out = c.ingest(&[], &refs);
-    assert_eq!(out.len(), 5);
+    assert_eq!(out.len(), 6);
     let tickets = c.json(&["tickets", "list", "--json"]);
     let all_ids: Vec<String> = tickets
         .as_array()
@@ -205,9 +218,8 @@ fn bad_input_is_stored_and_flagged_never_dropped() {
     assert!(!acked.contains(&out[3]["ticket"].as_i64().unwrap()));
 }
 
-#[test]
-fn mbox_files_split_and_received_at_sets_the_clock() {
-    let c = Cli::new();
+fn mbox_files_split_and_received_at_sets_the_clock(db: Db) {
+    let c = Cli::new(db);
     let mbox = b"From jane@example.org Tue Nov 24 10:00:00 2026\nFrom: jane@example.org\nSubject: one\nMessage-ID: <mb1@example.org>\nDate: Tue, 24 Nov 2026 10:00:00 +0000\n\nfirst\n>From the archive\n\nFrom bob@example.org Tue Nov 24 11:00:00 2026\nFrom: bob@example.org\nSubject: two\nMessage-ID: <mb2@example.org>\nDate: Tue, 24 Nov 2026 11:00:00 +0000\n\nsecond\n";
     let f = c.file("old.mbox", mbox);
     let out = c.ingest(&["--received-at", "date-header"], &[&f]);
@@ -226,7 +238,7 @@ fn mbox_files_split_and_received_at_sets_the_clock() {
 
 #[test]
 fn exit_codes_follow_the_contract() {
-    let c = Cli::new();
+    let c = Cli::new(Db::Sqlite);
     let bad_time = c.run(
         &[
             "ingest",
@@ -244,7 +256,11 @@ fn exit_codes_follow_the_contract() {
     assert_eq!(c.run(&["frobnicate"], None).status.code(), Some(64));
 
     // The database cannot be opened: a temporary failure, so an MTA retries.
-    let unreachable = Cli::with_db(Some("sqlite:///nonexistent-dir/sub/t.db"));
+    let unreachable = Cli::with_db(
+        tempfile::tempdir().unwrap(),
+        "sqlite:///nonexistent-dir/sub/t.db",
+        None,
+    );
     let out = unreachable.run(&["ingest", "--mailbox", "support"], Some(GOOD));
     assert_eq!(
         out.status.code(),
@@ -252,7 +268,11 @@ fn exit_codes_follow_the_contract() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let pg = Cli::with_db(Some("postgres://nobody@127.0.0.1:1/none"));
+    let pg = Cli::with_db(
+        tempfile::tempdir().unwrap(),
+        "postgres://nobody@127.0.0.1:1/none",
+        None,
+    );
     assert_eq!(
         pg.run(&["ingest", "--mailbox", "support"], Some(GOOD))
             .status
@@ -269,7 +289,7 @@ fn exit_codes_follow_the_contract() {
 
 #[test]
 fn check_reports_every_mistake_at_once() {
-    let c = Cli::new();
+    let c = Cli::new(Db::Sqlite);
     std::fs::write(
         &c.config,
         "[database]\nurl = \"mysql://x\"\n[smtp]\nhost = \"h\"\nport = \"abc\"\nsecurity = \"ssl\"\n\
@@ -289,7 +309,7 @@ fn check_reports_every_mistake_at_once() {
     ] {
         assert!(err.contains(path), "{path} missing from:\n{err}");
     }
-    let good = Cli::new();
+    let good = Cli::new(Db::Sqlite);
     let out = good.run(&["check"], None);
     assert_eq!(
         out.status.code(),
@@ -299,8 +319,7 @@ fn check_reports_every_mistake_at_once() {
     );
 }
 
-#[test]
-fn the_hostile_corpus_is_stored_without_a_crash() {
+fn the_hostile_corpus_is_stored_without_a_crash(db: Db) {
     let corpus = std::env::var("POSTDESK_CORPUS")
         .map(PathBuf::from)
         .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus"));
@@ -318,7 +337,7 @@ fn the_hostile_corpus_is_stored_without_a_crash() {
         .collect();
     files.retain(|p| p.extension().is_some_and(|e| e == "eml"));
     files.sort();
-    let c = Cli::new();
+    let c = Cli::new(db);
     let refs: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
     let out = c.ingest(&["--received-at", "2026-11-01T00:00:00Z"], &refs);
     assert_eq!(out.len(), files.len());

@@ -2,7 +2,13 @@
 //! temporary refusal is retried until it is accepted, a permanent one fails
 //! the row once and says so in the log.
 
+#[macro_use]
 mod common;
+
+on_both_databases!(
+    a_4xx_is_retried_until_delivered,
+    a_5xx_fails_the_row_and_is_logged
+);
 
 use common::*;
 use std::time::Duration;
@@ -15,9 +21,8 @@ fn row(s: &Setup) -> serde_json::Value {
     rows.into_iter().next().unwrap_or(serde_json::Value::Null)
 }
 
-#[test]
-fn a_4xx_is_retried_until_delivered() {
-    let s = Setup::new("tempfail");
+fn a_4xx_is_retried_until_delivered(db: Db) {
+    let s = Setup::new("tempfail", db);
     let customer = s.addr("customer");
     s.env
         .set_recipient_access(&customer, Some("451 4.3.0 Try again later"));
@@ -66,9 +71,8 @@ fn a_4xx_is_retried_until_delivered() {
     assert!(d.log().contains("delivery deferred"), "{}", d.log());
 }
 
-#[test]
-fn a_5xx_fails_the_row_and_is_logged() {
-    let s = Setup::new("permfail");
+fn a_5xx_fails_the_row_and_is_logged(db: Db) {
+    let s = Setup::new("permfail", db);
     let customer = s.addr("customer");
     s.env
         .set_recipient_access(&customer, Some("550 5.1.1 No such user here"));

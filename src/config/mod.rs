@@ -171,6 +171,9 @@ pub struct OutboxConfig {
     pub give_up_after: SignedDuration,
     /// Idle SMTP connections are closed after this long.
     pub idle_timeout: SignedDuration,
+    /// Where the outbox journal files live (default: beside the SQLite
+    /// database, or beside the configuration file).
+    pub journal_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -351,7 +354,19 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
             None
         }
     };
-    let outbox = read_outbox(root.table("outbox").as_ref());
+    let journal_default = database
+        .as_ref()
+        .and_then(|d| sqlite_file(&d.url))
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| {
+            if base.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                base.to_path_buf()
+            }
+        });
+    let outbox = read_outbox(root.table("outbox").as_ref(), ctx, journal_default);
     let threading = read_threading(root.table("threading").as_ref());
     let limits = read_limits(root.table("limits").as_ref());
     let calendars: BTreeMap<String, CalendarConfig> = root
@@ -483,6 +498,13 @@ fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
     })
 }
 
+/// The file of a `sqlite://FILE` URL (None for other URLs and in-memory databases).
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite:")?.trim_start_matches("//");
+    let path = rest.split('?').next().unwrap_or_default();
+    (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+}
+
 /// Relative SQLite paths are relative to the config file, not to the working directory.
 fn normalize_sqlite_url(url: &str, base: &Path) -> String {
     let rest = url.trim_start_matches("sqlite:").trim_start_matches("//");
@@ -591,49 +613,47 @@ fn read_server(n: &Node<'_>, ctx: &Ctx<'_>, default_port: i64) -> Option<ServerC
     })
 }
 
-fn read_outbox(n: Option<&Node<'_>>) -> Option<OutboxConfig> {
+/// `[outbox]`; `default_journal_dir` applies when `journal_dir` is not given.
+fn read_outbox(
+    n: Option<&Node<'_>>,
+    ctx: &Ctx<'_>,
+    default_journal_dir: PathBuf,
+) -> Option<OutboxConfig> {
     let default_retry = ["1m", "5m", "15m", "1h"]
         .map(|s| parse_duration(s).expect("valid"))
         .to_vec();
-    let Some(n) = n else {
-        return Some(OutboxConfig {
-            retry: default_retry,
-            give_up_after: SignedDuration::from_hours(72),
-            idle_timeout: SignedDuration::from_secs(60),
-        });
+    let mut o = OutboxConfig {
+        retry: default_retry,
+        give_up_after: SignedDuration::from_hours(72),
+        idle_timeout: SignedDuration::from_secs(60),
+        journal_dir: default_journal_dir,
     };
-    let retry = match n.opt_str_list("retry") {
-        None => default_retry,
-        Some(list) if list.is_empty() => {
-            n.problem("retry", "expected at least one duration");
-            default_retry
-        }
-        Some(list) => {
-            let parsed: Result<Vec<_>, _> = list.iter().map(|s| parse_duration(s)).collect();
-            match parsed {
-                Ok(v) if v.iter().all(|d| d.is_positive()) => v,
-                _ => {
-                    n.problem(
-                        "retry",
-                        format!(r#"expected durations like ["1m", "5m", "1h"], got {list:?}"#),
-                    );
-                    default_retry
-                }
-            }
-        }
-    };
-    let give_up_after = n
-        .opt_duration("give_up_after")
-        .unwrap_or(SignedDuration::from_hours(72));
-    let idle_timeout = n
-        .opt_duration("idle_timeout")
-        .unwrap_or(SignedDuration::from_secs(60));
+    let Some(n) = n else { return Some(o) };
+    match n.opt_str_list("retry") {
+        None => {}
+        Some(list) => match list
+            .iter()
+            .map(|s| parse_duration(s))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(v) if !v.is_empty() && v.iter().all(|d| d.is_positive()) => o.retry = v,
+            _ => n.problem(
+                "retry",
+                format!(r#"expected one or more durations like ["1m", "5m", "1h"], got {list:?}"#),
+            ),
+        },
+    }
+    if let Some(d) = n.opt_duration("give_up_after") {
+        o.give_up_after = d;
+    }
+    if let Some(d) = n.opt_duration("idle_timeout") {
+        o.idle_timeout = d;
+    }
+    if let Some(d) = n.opt_str("journal_dir") {
+        o.journal_dir = resolve_path(ctx.base, &d);
+    }
     n.finish();
-    Some(OutboxConfig {
-        retry,
-        give_up_after,
-        idle_timeout,
-    })
+    Some(o)
 }
 
 fn read_threading(n: Option<&Node<'_>>) -> Option<ThreadingConfig> {

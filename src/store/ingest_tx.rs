@@ -1,7 +1,7 @@
 //! The write transaction of one ingest: look-ups for threading and the
 //! writes of the decision, committed together or not at all.
 
-use super::{Result, col, from_ms, join_list, ms, placeholders, spelled};
+use super::{Result, col, from_ms, join_list, ms, placeholders, spelled, text};
 use crate::domain::decide::TicketView;
 use crate::domain::model::{Address, Direction, OutKind, Status};
 use jiff::Timestamp;
@@ -161,10 +161,10 @@ impl Tx {
         )
         .bind(number)
         .bind(t.mailbox)
-        .bind(t.subject)
-        .bind(t.normalized_subject)
+        .bind(text(t.subject))
+        .bind(text(t.normalized_subject))
         .bind(t.customer.map(|c| c.email.as_str()))
-        .bind(t.customer.and_then(|c| c.name.as_deref()))
+        .bind(t.customer.and_then(|c| c.name.as_deref()).map(text))
         .bind(t.language)
         .bind(t.sla_policy)
         .bind(t.follows)
@@ -205,7 +205,7 @@ impl Tx {
         )
         .bind(ticket)
         .bind(who.email.as_str())
-        .bind(who.name.as_deref())
+        .bind(who.name.as_deref().map(text))
         .bind(role)
         .execute(&mut *self.tx)
         .await?;
@@ -224,8 +224,8 @@ impl Tx {
         .bind(m.direction.as_str())
         .bind(m.kind)
         .bind(m.from.map(|a| a.email.as_str()))
-        .bind(m.from.and_then(|a| a.name.as_deref()))
-        .bind(m.subject)
+        .bind(m.from.and_then(|a| a.name.as_deref()).map(text))
+        .bind(text(m.subject))
         .bind(m.in_reply_to)
         .bind(join_list(m.references))
         .bind(ms(m.received_at))
@@ -252,7 +252,7 @@ impl Tx {
         .bind(message_id)
         .bind(ms(at))
         .bind(what)
-        .bind(detail)
+        .bind(text(detail))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -273,7 +273,7 @@ impl Tx {
         .bind(o.env_from)
         .bind(join_list(o.recipients))
         .bind(o.recipients.first().map(String::as_str).unwrap_or_default())
-        .bind(o.subject)
+        .bind(text(o.subject))
         .bind(ms(o.created_at))
         .execute(&mut *self.tx)
         .await?;

@@ -152,16 +152,7 @@ impl Store {
             });
         }
         let pool = opts.connect(&url).await?;
-        let sqlite_path = (backend == Backend::Sqlite)
-            .then(|| {
-                url.trim_start_matches("sqlite:")
-                    .trim_start_matches("//")
-                    .split('?')
-                    .next()
-                    .unwrap_or_default()
-                    .to_string()
-            })
-            .filter(|p| !p.is_empty() && !p.contains(":memory:"));
+        let sqlite_path = crate::config::sqlite_file(&cfg.url).map(|p| p.display().to_string());
         Ok(Store {
             pool,
             backend,
@@ -263,6 +254,12 @@ pub(crate) fn placeholders(first: usize, count: usize) -> String {
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// Text for a TEXT column: PostgreSQL refuses NUL characters, which decoded
+/// mail headers can contain; they become U+FFFD in both backends alike.
+pub(crate) fn text(s: &str) -> String {
+    s.replace('\0', "\u{fffd}")
 }
 
 /// Joins a list for a TEXT column (space-separated: ids and addresses have no spaces).

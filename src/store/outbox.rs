@@ -127,14 +127,6 @@ impl Store {
         Ok(())
     }
 
-    /// Where the outbox worker notes accepted mail before the database
-    /// records it (SQLite on disk only; see `outbox::SentJournal`).
-    pub fn sent_journal_path(&self) -> Option<std::path::PathBuf> {
-        self.sqlite_path
-            .as_ref()
-            .map(|p| format!("{p}.outbox-sent").into())
-    }
-
     /// A failed attempt: try again at `next`, or fail the row when None.
     pub async fn outbox_attempt_failed(
         &self,

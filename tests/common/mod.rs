@@ -169,17 +169,109 @@ pub fn smtp_send(port: u16, from: &str, to: &[&str], raw: &[u8]) -> Result<(), S
     Ok(())
 }
 
-/// Counts rows of the test's SQLite database.
-pub fn sqlite_count(db: &Path, sql: &str) -> i64 {
-    let rt = tokio::runtime::Builder::new_current_thread()
+/// Which database a test runs on. Every test that touches storage runs on both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite::NAME` and `postgres::NAME` tests from `fn NAME(db: Db)`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $name() { super::$name($crate::common::Db::Sqlite) } )*
+        }
+        mod postgres {
+            $( #[test] fn $name() { super::$name($crate::common::Db::Postgres) } )*
+        }
+    };
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .unwrap();
-    rt.block_on(async {
+        .unwrap()
+        .block_on(f)
+}
+
+/// The PostgreSQL server of the tests (`POSTDESK_TEST_PG`, a URL to an
+/// existing database whose role may create databases).
+pub fn pg_admin_url() -> String {
+    std::env::var("POSTDESK_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh PostgreSQL database for one test, dropped with this value.
+pub struct PgDatabase {
+    pub url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub fn create(tag: &str) -> PgDatabase {
+        let admin = pg_admin_url();
+        let name = format!("postdesk_test_{}", tag.replace('-', "_").to_lowercase());
+        block_on(async {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::PgConnection::connect(&admin)
+                .await
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "PostgreSQL tests need a server at {admin} (set POSTDESK_TEST_PG; \
+                     scripts/postgres.sh ensure starts one): {e}"
+                    )
+                });
+            c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .await
+                .unwrap();
+        });
+        let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin = pg_admin_url();
+        let name = self.name.clone();
+        let _ = block_on(async move {
+            use sqlx::{Connection, Executor};
+            let mut c = sqlx::PgConnection::connect(&admin).await?;
+            c.execute(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .await?;
+            Ok::<_, sqlx::Error>(())
+        });
+    }
+}
+
+/// A database for one test: a file in `dir`, or a fresh PostgreSQL database.
+pub fn test_database(db: Db, dir: &Path, tag: &str) -> (String, Option<PgDatabase>) {
+    match db {
+        Db::Sqlite => (
+            format!("sqlite://{}", dir.join("postdesk.db").display()),
+            None,
+        ),
+        Db::Postgres => {
+            let pg = PgDatabase::create(tag);
+            (pg.url.clone(), Some(pg))
+        }
+    }
+}
+
+/// `SELECT COUNT(*) ...` on a test database (either backend).
+pub fn count(url: &str, sql: &str) -> i64 {
+    block_on(async {
         use sqlx::Connection;
-        let mut c = sqlx::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-            .await
-            .unwrap();
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
         let (n,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(sql.to_string()))
             .fetch_one(&mut c)
             .await
@@ -203,6 +295,8 @@ pub fn run_tag() -> String {
 pub struct Setup {
     pub env: MailEnv,
     pub dir: tempfile::TempDir,
+    pub database_url: String,
+    _pg: Option<PgDatabase>,
     /// `support-<tag>`: the local part of the support mailbox.
     pub support: String,
     pub tag: String,
@@ -216,7 +310,7 @@ pub struct Options {
     pub after_ingest: &'static str,
     pub retry: &'static str,
     pub extra: String,
-    pub database_url: Option<String>,
+    pub db: Db,
 }
 
 impl Default for Options {
@@ -227,14 +321,20 @@ impl Default for Options {
             after_ingest: "move:Processed",
             retry: r#"["1s", "2s"]"#,
             extra: String::new(),
-            database_url: None,
+            db: Db::Sqlite,
         }
     }
 }
 
 impl Setup {
-    pub fn new(name: &str) -> Setup {
-        Setup::with(name, Options::default())
+    pub fn new(name: &str, db: Db) -> Setup {
+        Setup::with(
+            name,
+            Options {
+                db,
+                ..Options::default()
+            },
+        )
     }
 
     pub fn with(name: &str, o: Options) -> Setup {
@@ -247,10 +347,7 @@ impl Setup {
             .disable_cleanup(std::env::var_os("POSTDESK_TEST_KEEP").is_some())
             .tempdir()
             .unwrap();
-        let db = o
-            .database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("postdesk.db").display()));
+        let (db, pg) = test_database(o.db, dir.path(), &tag);
         let config = dir.path().join("postdesk.toml");
         let text = format!(
             r#"
@@ -291,6 +388,8 @@ after_ingest = "{after}"
         Setup {
             env,
             dir,
+            database_url: db,
+            _pg: pg,
             support,
             tag,
             config,
