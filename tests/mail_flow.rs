@@ -7,6 +7,7 @@
 mod common;
 
 on_both_databases!(
+    imaps_and_delete_after_ingest,
     customer_mail_becomes_a_ticket_and_the_ack_reaches_the_customer,
     replies_thread_into_the_ticket_without_a_second_ack,
     automatic_mail_gets_no_acknowledgement,
@@ -83,7 +84,11 @@ fn customer_mail_becomes_a_ticket_and_the_ack_reaches_the_customer(db: Db) {
         "{ids:?} lacks {ack_id}"
     );
 
-    // The message left INBOX for Processed only after it was committed.
+    // The message left INBOX for Processed (after it was committed).
+    s.wait_for("the move to Processed", WAIT, || {
+        (s.env.folder(&s.support, "INBOX") == 0 && s.env.folder(&s.support, "Processed") == 1)
+            .then_some(())
+    });
     let detail = s.json(&["tickets", "show", &n.to_string(), "--json"]);
     assert_eq!(detail["messages"][0]["direction"], "in");
     assert_eq!(detail["messages"][1]["direction"], "out");
@@ -409,4 +414,41 @@ fn sigkill_in_a_burst_loses_and_duplicates_nothing(db: Db) {
         );
     }
     drop(d);
+}
+
+fn imaps_and_delete_after_ingest(db: Db) {
+    let s = Setup::with(
+        "imaps",
+        Options {
+            imaps: true,
+            after_ingest: "delete",
+            db,
+            ..Options::default()
+        },
+    );
+    let d = s.start();
+    let customer = s.addr("customer");
+    s.env.send(
+        &customer,
+        &[&s.support_address()],
+        &mail(
+            &customer,
+            &s.support_address(),
+            "Over IMAPS",
+            &format!("tls-{}@client.example", s.tag),
+            "",
+            "x",
+        ),
+    );
+    assert_eq!(
+        s.env.wait_delivered(&s.user("customer"), 1, WAIT).len(),
+        1,
+        "{}",
+        d.log()
+    );
+    s.wait_for("the message deleted from INBOX", WAIT, || {
+        (s.env.folder(&s.support, "INBOX") == 0).then_some(())
+    });
+    assert_eq!(s.tickets().len(), 1);
+    assert!(d.log().contains("IMAP connected"));
 }

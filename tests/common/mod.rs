@@ -15,6 +15,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_postdesk");
 pub struct MailEnv {
     pub root: PathBuf,
     pub imap_port: u16,
+    pub imaps_port: u16,
     pub smtp_port: u16,
     pub lmtp_port: u16,
     pub ca: PathBuf,
@@ -42,10 +43,31 @@ impl MailEnv {
         MailEnv {
             root: PathBuf::from(get("POSTDESK_MAILENV_ROOT")),
             imap_port: get("POSTDESK_MAILENV_IMAP_PORT").parse().unwrap(),
+            imaps_port: get("POSTDESK_MAILENV_IMAPS_PORT").parse().unwrap(),
             smtp_port: get("POSTDESK_MAILENV_SMTP_PORT").parse().unwrap(),
             lmtp_port: get("POSTDESK_MAILENV_LMTP_PORT").parse().unwrap(),
             ca: PathBuf::from(get("POSTDESK_MAILENV_CA")),
         }
+    }
+
+    /// Messages of `user@example.test` in one folder (`INBOX`, or a folder name).
+    pub fn folder(&self, user: &str, folder: &str) -> usize {
+        let mut dir = self
+            .root
+            .join("mail/example.test")
+            .join(user)
+            .join("Maildir");
+        if folder != "INBOX" {
+            dir = dir.join(format!(".{folder}"));
+        }
+        ["new", "cur"]
+            .iter()
+            .map(|sub| {
+                std::fs::read_dir(dir.join(sub))
+                    .map(|rd| rd.count())
+                    .unwrap_or(0)
+            })
+            .sum()
     }
 
     /// Every message delivered to `user@example.test`, in any folder.
@@ -311,6 +333,8 @@ pub struct Options {
     pub retry: &'static str,
     pub extra: String,
     pub db: Db,
+    /// IMAP with implicit TLS (the IMAPS port) instead of STARTTLS.
+    pub imaps: bool,
 }
 
 impl Default for Options {
@@ -322,6 +346,7 @@ impl Default for Options {
             retry: r#"["1s", "2s"]"#,
             extra: String::new(),
             db: Db::Sqlite,
+            imaps: false,
         }
     }
 }
@@ -369,14 +394,19 @@ idle_timeout = "1s"
 name = "support"
 address = "{support}@example.test"
 display_name = "Test Support"
-imap = {{ host = "localhost", port = {imap}, security = "starttls", username = "{support}@example.test", password_env = "POSTDESK_TEST_IMAP_PASSWORD", ca_file = "{ca}", timeout = "10s" }}
+imap = {{ host = "localhost", port = {imap}, security = "{imap_security}", username = "{support}@example.test", password_env = "POSTDESK_TEST_IMAP_PASSWORD", ca_file = "{ca}", timeout = "10s" }}
 idle = {idle}
 poll_interval = "{poll}"
 after_ingest = "{after}"
 {extra}
 "#,
             smtp = env.smtp_port,
-            imap = env.imap_port,
+            imap = if o.imaps {
+                env.imaps_port
+            } else {
+                env.imap_port
+            },
+            imap_security = if o.imaps { "tls" } else { "starttls" },
             ca = env.ca.display(),
             retry = o.retry,
             idle = o.idle,
