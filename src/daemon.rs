@@ -74,14 +74,14 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     let key = store.token_key().await?;
     let wake = Arc::new(Notify::new());
-    let pipeline = Arc::new(Pipeline {
-        config: config.clone(),
-        store: store.clone(),
+    let pipeline = Arc::new(Pipeline::new(
+        config.clone(),
+        store.clone(),
         templates,
         key,
-        clock: clock.clone(),
-        outbox_wake: wake.clone(),
-    });
+        clock.clone(),
+        wake.clone(),
+    ));
     let mailer = Mailer::new(&config.smtp, config.outbox.idle_timeout.unsigned_abs())?;
     let tracker = TaskTracker::new();
     tracker.spawn(

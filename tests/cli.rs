@@ -4,11 +4,11 @@
 #[macro_use]
 mod common;
 
-use common::{Db, PgDatabase, run_tag, test_database};
+use common::Db;
+use common::cli::Cli;
 use serde_json::Value;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
 const BIN: &str = common::BIN;
 
@@ -18,89 +18,6 @@ on_both_databases!(
     mbox_files_split_and_received_at_sets_the_clock,
     the_hostile_corpus_is_stored_without_a_crash
 );
-
-struct Cli {
-    dir: tempfile::TempDir,
-    config: PathBuf,
-    _pg: Option<PgDatabase>,
-}
-
-impl Cli {
-    fn new(db: Db) -> Cli {
-        let dir = tempfile::tempdir().unwrap();
-        let (url, pg) = test_database(db, dir.path(), &format!("cli-{}", run_tag()));
-        Cli::with_db(dir, &url, pg)
-    }
-
-    fn with_db(dir: tempfile::TempDir, url: &str, pg: Option<PgDatabase>) -> Cli {
-        let config = dir.path().join("postdesk.toml");
-        std::fs::write(
-            &config,
-            format!(
-                "[database]\nurl = \"{url}\"\nconnect_timeout = \"1s\"\n[smtp]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"none\"\n\
-                 [[mailbox]]\nname = \"support\"\naddress = \"support@example.com\"\n"
-            ),
-        )
-        .unwrap();
-        Cli {
-            dir,
-            config,
-            _pg: pg,
-        }
-    }
-
-    fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut c = Command::new(BIN)
-            .arg("--config")
-            .arg(&self.config)
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut pipe = c.stdin.take().unwrap();
-        pipe.write_all(stdin.unwrap_or_default()).unwrap();
-        drop(pipe);
-        c.wait_with_output().unwrap()
-    }
-
-    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let p = self.dir.path().join(name);
-        std::fs::write(&p, bytes).unwrap();
-        p
-    }
-
-    /// `ingest --json` of `files`; every line parsed.
-    fn ingest(&self, extra: &[&str], files: &[&Path]) -> Vec<Value> {
-        let mut args = vec!["ingest", "--mailbox", "support", "--json"];
-        args.extend_from_slice(extra);
-        let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-        args.extend(names.iter().map(String::as_str));
-        let out = self.run(&args, None);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(args, None);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-}
 
 const GOOD: &[u8] = b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Hello\r\nMessage-ID: <good-1@example.org>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nHi there\r\n";
 

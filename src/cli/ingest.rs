@@ -68,14 +68,14 @@ pub async fn run(
 
     let store = open_store(&config).await?;
     let key = store.token_key().await?;
-    let pipeline = Pipeline {
-        config: config.clone(),
+    let pipeline = Pipeline::new(
+        config.clone(),
         store,
         templates,
         key,
         clock,
-        outbox_wake: Arc::new(Notify::new()),
-    };
+        Arc::new(Notify::new()),
+    );
     let mut out = std::io::stdout().lock();
     for (name, data) in inputs {
         let is_mbox = name.ends_with(".mbox") || mbox::is_mbox(&data);

@@ -97,6 +97,21 @@ pub async fn ticket(store: &Store, clock: &dyn Clock, number: i64, json: bool) -
     if let Some(f) = t.follows {
         println!("  follows ticket #{f}");
     }
+    println!("\nParticipants:");
+    for p in &d.participants {
+        let name = p
+            .name
+            .as_ref()
+            .map(|n| format!(" ({n})"))
+            .unwrap_or_default();
+        let stop = match (&p.suppressed_until, &p.suppressed_because) {
+            (Some(until), Some(why)) => {
+                format!("  NO AUTOMATIC MAIL until {}: {why}", short(*until))
+            }
+            _ => String::new(),
+        };
+        println!("  {:<9} {}{name}{stop}", p.role, p.email);
+    }
     println!("\nMessages:");
     for m in &d.messages {
         let flags = if m.flags.is_empty() {

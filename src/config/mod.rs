@@ -8,6 +8,7 @@ mod reader;
 pub use reader::{Problem, parse_duration};
 
 use crate::domain::calendar::WeeklyHours;
+use crate::domain::decide::Limits;
 use crate::domain::model::Priority;
 use jiff::SignedDuration;
 use reader::{Node, Problems};
@@ -81,6 +82,9 @@ pub struct MailboxConfig {
     pub language: Option<String>,
     /// Agent emails, lower-cased.
     pub agents: Vec<String>,
+    /// Mailing-list mail opens tickets (never acknowledged) instead of being
+    /// stored aside: for a mailbox that is itself subscribed to a list.
+    pub list_mail_opens_tickets: bool,
 }
 
 impl MailboxConfig {
@@ -180,16 +184,10 @@ pub struct OutboxConfig {
 pub struct ThreadingConfig {
     /// The text before the number in the subject tag: `#` gives `[#42]`.
     pub tag_prefix: String,
+    /// Also honour a tag from the mail domain of a participant.
+    pub tag_same_domain: bool,
     pub thread_window: SignedDuration,
     pub reopen_window: SignedDuration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LimitsConfig {
-    /// Acknowledgements to one address in an hour, at most.
-    pub acks_per_hour: u32,
-    /// Largest message accepted whole; bigger ones are stored truncated and flagged.
-    pub max_message_size: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,7 +206,7 @@ pub struct Config {
     pub smtp: ServerConfig,
     pub outbox: OutboxConfig,
     pub threading: ThreadingConfig,
-    pub limits: LimitsConfig,
+    pub limits: Limits,
     pub mailboxes: Vec<MailboxConfig>,
     pub agents: Vec<AgentConfig>,
     pub sla: BTreeMap<String, SlaPolicy>,
@@ -659,6 +657,7 @@ fn read_outbox(
 fn read_threading(n: Option<&Node<'_>>) -> Option<ThreadingConfig> {
     let mut t = ThreadingConfig {
         tag_prefix: "#".into(),
+        tag_same_domain: false,
         thread_window: SignedDuration::from_hours(24 * 7),
         reopen_window: SignedDuration::from_hours(24 * 14),
     };
@@ -668,6 +667,9 @@ fn read_threading(n: Option<&Node<'_>>) -> Option<ThreadingConfig> {
             n.problem("tag_prefix", format!(r##"expected text such as "#" or "Support #" without brackets or digits, got {p:?}"##));
         }
         t.tag_prefix = p;
+    }
+    if let Some(b) = n.opt_bool("tag_same_domain") {
+        t.tag_same_domain = b;
     }
     if let Some(d) = n.opt_duration("thread_window") {
         t.thread_window = d;
@@ -679,15 +681,25 @@ fn read_threading(n: Option<&Node<'_>>) -> Option<ThreadingConfig> {
     Some(t)
 }
 
-fn read_limits(n: Option<&Node<'_>>) -> Option<LimitsConfig> {
-    let mut l = LimitsConfig {
-        acks_per_hour: 3,
-        max_message_size: 50 * 1024 * 1024,
-    };
+fn read_limits(n: Option<&Node<'_>>) -> Option<Limits> {
+    let mut l = Limits::default();
     let Some(n) = n else { return Some(l) };
-    if let Some(v) = n.opt_int("acks_per_hour", 0, 1000) {
-        l.acks_per_hour = v as u32;
-    }
+    let count = |key: &str, into: &mut u32| {
+        if let Some(v) = n.opt_int(key, 0, 100_000) {
+            *into = v as u32;
+        }
+    };
+    count("acks_per_hour", &mut l.acks_per_hour);
+    count("auto_per_recipient", &mut l.auto_per_recipient);
+    count("auto_per_ticket", &mut l.auto_per_ticket);
+    let window = |key: &str, into: &mut SignedDuration| {
+        if let Some(d) = n.opt_duration(key) {
+            *into = d;
+        }
+    };
+    window("auto_recipient_window", &mut l.auto_recipient_window);
+    window("auto_ticket_window", &mut l.auto_ticket_window);
+    window("bounce_suppression", &mut l.bounce_suppression);
     if let Some(v) = n.opt_int("max_message_size", 1024, i64::MAX) {
         l.max_message_size = v as u64;
     }
@@ -801,6 +813,8 @@ fn read_mailbox(
         }
     };
     let fetch_batch = n.opt_int("fetch_batch", 1, 10_000).unwrap_or(100) as u32;
+    let list_mail_opens_tickets =
+        n.opt_choice("list_mail", &["ignore", "ticket"]) == Some("ticket");
     let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
     if n.has("sla") && !policies.contains(&sla) {
         n.problem(
@@ -851,6 +865,7 @@ fn read_mailbox(
         sla,
         language,
         agents: mailbox_agents,
+        list_mail_opens_tickets,
     })
 }
 

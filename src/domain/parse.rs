@@ -16,6 +16,17 @@ pub struct Attachment {
     pub size: usize,
 }
 
+/// One recipient of a delivery status notification (RFC 3464).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DsnRecipient {
+    /// Final-Recipient (or Original-Recipient), lower-cased.
+    pub recipient: String,
+    /// `failed`, `delayed`, `delivered`, `relayed`, `expanded`.
+    pub action: String,
+    /// `5.1.1`
+    pub status: String,
+}
+
 /// What we know about one message.
 #[derive(Debug, Clone, Default)]
 pub struct ParsedMail {
@@ -43,6 +54,13 @@ pub struct ParsedMail {
     /// Message-IDs found inside attached messages or `text/rfc822-headers`
     /// parts (what a bounce or a forward refers to).
     pub embedded_message_ids: Vec<String>,
+    /// `Message-ID:` lines quoted in the text (plain-text bounces quote the
+    /// returned message's header this way).
+    pub quoted_message_ids: Vec<String>,
+    /// The per-recipient fields of a delivery status notification, if any.
+    pub dsn: Vec<DsnRecipient>,
+    /// The conversation part of an Outlook `Thread-Index` (its first 22 bytes, hex).
+    pub thread_index: Option<String>,
     /// See [`flags`].
     pub flags: Vec<&'static str>,
     pub size: usize,
@@ -326,6 +344,11 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         {
             p.embedded_message_ids.push(strip_angles(id).to_string());
         }
+        if content_type == "message/delivery-status"
+            || content_type == "message/global-delivery-status"
+        {
+            p.dsn.extend(parse_dsn(part.contents()));
+        }
         p.attachments.push(Attachment {
             name: part.attachment_name().map(str::to_string),
             content_type,
@@ -333,7 +356,79 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         });
     }
     p.embedded_message_ids.retain(|id| valid_id(id));
+    p.quoted_message_ids = quoted_message_ids(&p.text);
+    p.thread_index = p.header("thread-index").and_then(thread_index_prefix);
     p
+}
+
+/// The conversation identifier of an Outlook Thread-Index: the first 22
+/// bytes of the base64-decoded value (a 6-byte time and a 16-byte GUID).
+pub fn thread_index_prefix(v: &str) -> Option<String> {
+    let clean: String = v
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '=')
+        .collect();
+    let bytes = data_encoding::BASE64_NOPAD.decode(clean.as_bytes()).ok()?;
+    (bytes.len() >= 22).then(|| bytes[..22].iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// `Message-ID: <...>` lines quoted in a text (plain-text bounces).
+fn quoted_message_ids(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines().take(2000) {
+        let l = line.trim_start_matches(['>', ' ', '\t']);
+        if let Some(head) = l.get(..11)
+            && head.eq_ignore_ascii_case("message-id:")
+        {
+            let id = strip_angles(&l[11..]);
+            if valid_id(id) && id.contains('@') {
+                out.push(id.to_string());
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// The per-recipient groups of a `message/delivery-status` body.
+fn parse_dsn(body: &[u8]) -> Vec<DsnRecipient> {
+    let text = String::from_utf8_lossy(body);
+    let mut out = Vec::new();
+    let mut cur = DsnRecipient::default();
+    let flush = |cur: &mut DsnRecipient, out: &mut Vec<DsnRecipient>| {
+        if !cur.recipient.is_empty() || !cur.action.is_empty() {
+            out.push(std::mem::take(cur));
+        }
+    };
+    for line in text.lines() {
+        let line = line.trim_end();
+        if line.is_empty() {
+            flush(&mut cur, &mut out);
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        match name.trim().to_ascii_lowercase().as_str() {
+            "final-recipient" | "original-recipient" if cur.recipient.is_empty() => {
+                let addr = value.split_once(';').map_or(value, |(_, a)| a).trim();
+                cur.recipient = strip_angles(addr).to_lowercase();
+            }
+            "action" => cur.action = value.to_ascii_lowercase(),
+            "status" => {
+                cur.status = value
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string()
+            }
+            _ => {}
+        }
+    }
+    flush(&mut cur, &mut out);
+    out.retain(|r| !r.action.is_empty() || !r.status.is_empty());
+    out
 }
 
 #[cfg(test)]
@@ -395,6 +490,30 @@ mod tests {
         let mut bytes = raw.to_vec();
         bytes.push(0xff);
         assert!(parse(&bytes).has_flag(flags::EIGHT_BIT_HEADERS));
+    }
+
+    #[test]
+    fn delivery_status_and_thread_index() {
+        let raw = b"From: MAILER-DAEMON@x.example\r\nSubject: Undelivered\r\nMessage-ID: <b@x>\r\n\
+Thread-Index: AdC0xOxFwE/tigzGSJa9glHhu/rfhwAAPsBAAAAKniAAALxy8A==\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
+--b\r\nContent-Type: message/delivery-status\r\n\r\n\
+Reporting-MTA: dns; x.example\r\n\r\nFinal-Recipient: rfc822; <Bob@Example.org>\r\nAction: failed\r\nStatus: 5.1.1 (user unknown)\r\n\r\n\
+--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <orig@us.example>\r\nSubject: hi\r\n\r\n--b--\r\n";
+        let p = parse(raw);
+        assert_eq!(
+            p.dsn,
+            vec![DsnRecipient {
+                recipient: "bob@example.org".into(),
+                action: "failed".into(),
+                status: "5.1.1".into()
+            }]
+        );
+        assert_eq!(p.embedded_message_ids, vec!["orig@us.example"]);
+        assert_eq!(p.thread_index.as_deref().map(str::len), Some(44));
+        let text = parse(b"From: a@b.example\r\nSubject: x\r\n\r\n-- headers follow --\r\nMessage-ID: <q@orig.example>\r\n");
+        assert_eq!(text.quoted_message_ids, vec!["q@orig.example"]);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub struct NewMessage<'a> {
     pub references: &'a [String],
     pub received_at: Timestamp,
     pub flags: &'a [&'a str],
+    /// The Outlook Thread-Index conversation, hex.
+    pub thread_index: Option<&'a str>,
     pub raw: &'a [u8],
 }
 
@@ -215,8 +217,8 @@ impl Tx {
     pub async fn insert_message(&mut self, m: &NewMessage<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO messages (message_id, ticket, mailbox, direction, kind, from_email, from_name, \
-             subject, in_reply_to, refs, received_at, flags, size, raw) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+             subject, in_reply_to, refs, received_at, flags, size, raw, thread_index) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
         .bind(m.message_id)
         .bind(m.ticket)
@@ -232,9 +234,158 @@ impl Tx {
         .bind(m.flags.join(","))
         .bind(m.raw.len() as i64)
         .bind(m.raw)
+        .bind(m.thread_index)
+        .execute(&mut *self.tx)
+        .await?;
+        if let Some(ticket) = m.ticket {
+            let named = m
+                .in_reply_to
+                .into_iter()
+                .chain(m.references.iter().map(String::as_str));
+            for id in named {
+                sqlx::query("INSERT INTO message_refs (message_id, ticket) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING")
+                    .bind(id)
+                    .bind(ticket)
+                    .execute(&mut *self.tx)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The ticket of each of `ids` that stored mail referred to.
+    pub async fn tickets_referring_to(&mut self, ids: &[String]) -> Result<HashMap<String, i64>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(200) {
+            let sql = format!(
+                "SELECT message_id, ticket FROM message_refs WHERE message_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for id in chunk {
+                q = q.bind(id.as_str());
+            }
+            for row in q.fetch_all(&mut *self.tx).await? {
+                out.insert(col(&row, "message_id")?, col(&row, "ticket")?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The ticket of the latest stored message of this Thread-Index conversation.
+    pub async fn ticket_of_thread_index(&mut self, thread_index: &str) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT ticket FROM messages WHERE thread_index = $1 AND ticket IS NOT NULL \
+             ORDER BY received_at DESC, id DESC LIMIT 1",
+        )
+        .bind(thread_index)
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| col(&r, "ticket")).transpose()
+    }
+
+    /// The latest ticket of `customer` with this normalized subject, not
+    /// closed, active since `since`.
+    pub async fn ticket_of_sender_subject(
+        &mut self,
+        customer: &str,
+        normalized_subject: &str,
+        since: Timestamp,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "SELECT number FROM tickets WHERE customer_email = $1 AND normalized_subject = $2 \
+             AND status <> 'closed' AND updated_at >= $3 ORDER BY updated_at DESC LIMIT 1",
+        )
+        .bind(customer)
+        .bind(text(normalized_subject))
+        .bind(ms(since))
+        .fetch_optional(&mut *self.tx)
+        .await?;
+        row.map(|r| col(&r, "number")).transpose()
+    }
+
+    /// Automatic mail queued to `recipient` since `since` (any kind).
+    pub async fn count_auto_to(&mut self, recipient: &str, since: Timestamp) -> Result<u32> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM outbox WHERE first_recipient = $1 AND created_at >= $2",
+        )
+        .bind(recipient)
+        .bind(ms(since))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        Ok(col::<i64>(&row, "n")?.max(0) as u32)
+    }
+
+    /// Automatic mail queued about `ticket` since `since`.
+    pub async fn count_auto_for_ticket(&mut self, ticket: i64, since: Timestamp) -> Result<u32> {
+        let row =
+            sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE ticket = $1 AND created_at >= $2")
+                .bind(ticket)
+                .bind(ms(since))
+                .fetch_one(&mut *self.tx)
+                .await?;
+        Ok(col::<i64>(&row, "n")?.max(0) as u32)
+    }
+
+    /// If `address` may get no automatic mail at `now`: until when, and why.
+    pub async fn suppression(
+        &mut self,
+        address: &str,
+        now: Timestamp,
+    ) -> Result<Option<(Timestamp, String)>> {
+        let row =
+            sqlx::query("SELECT until, reason FROM suppressions WHERE address = $1 AND until > $2")
+                .bind(address)
+                .bind(ms(now))
+                .fetch_optional(&mut *self.tx)
+                .await?;
+        row.map(|r| Ok((from_ms(col(&r, "until")?)?, col(&r, "reason")?)))
+            .transpose()
+    }
+
+    /// No automatic mail to `address` until `until`.
+    pub async fn suppress(
+        &mut self,
+        address: &str,
+        until: Timestamp,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO suppressions (address, until, reason, at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (address) DO UPDATE SET until = excluded.until, reason = excluded.reason, at = excluded.at",
+        )
+        .bind(address)
+        .bind(ms(until))
+        .bind(text(reason))
+        .bind(ms(at))
         .execute(&mut *self.tx)
         .await?;
         Ok(())
+    }
+
+    /// Marks the sent outbox rows with these Message-IDs bounced; returns
+    /// `(message_id, recipients)` of each row marked.
+    pub async fn mark_bounced(
+        &mut self,
+        message_ids: &[String],
+    ) -> Result<Vec<(String, Vec<String>)>> {
+        let mut out = Vec::new();
+        for id in message_ids {
+            let row = sqlx::query(
+                "UPDATE outbox SET status = 'bounced' WHERE message_id = $1 AND status = 'sent' RETURNING recipients",
+            )
+            .bind(id.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await?;
+            if let Some(r) = row {
+                out.push((
+                    id.clone(),
+                    super::split_list(&col::<String>(&r, "recipients")?),
+                ));
+            }
+        }
+        Ok(out)
     }
 
     pub async fn add_event(

@@ -14,7 +14,7 @@ mod read;
 
 pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketUpdate, Tx};
 pub use outbox::OutboxJob;
-pub use read::{EventRow, MessageRow, OutboxRow, TicketDetail, TicketSummary};
+pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
 
 use crate::config::DatabaseConfig;
 use crate::domain::token::TokenKey;

@@ -52,6 +52,18 @@ pub struct TicketDetail {
     pub message_ids: Vec<String>,
     pub messages: Vec<MessageRow>,
     pub events: Vec<EventRow>,
+    pub participants: Vec<ParticipantRow>,
+}
+
+/// Someone on a ticket, and whether automatic mail to them is stopped.
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantRow {
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    /// No automatic mail until then (after a permanent bounce).
+    pub suppressed_until: Option<Timestamp>,
+    pub suppressed_because: Option<String>,
 }
 
 /// The fields `tickets show` shares with `tickets list`, without the message count.
@@ -221,11 +233,32 @@ impl Store {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
+        let participants = sqlx::query(
+            "SELECT p.email, p.name, p.role, s.until, s.reason FROM participants p \
+             LEFT JOIN suppressions s ON s.address = p.email AND s.until > $2 \
+             WHERE p.ticket = $1 ORDER BY p.role, p.email",
+        )
+        .bind(number)
+        .bind(super::ms(now))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(ParticipantRow {
+                email: col(r, "email")?,
+                name: col(r, "name")?,
+                role: col(r, "role")?,
+                suppressed_until: opt_from_ms(col(r, "until")?)?,
+                suppressed_because: col(r, "reason")?,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
         Ok(Some(TicketDetail {
             message_ids: messages.iter().map(|m| m.message_id.clone()).collect(),
             ticket,
             messages,
             events,
+            participants,
         }))
     }
 

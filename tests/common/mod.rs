@@ -4,6 +4,8 @@
 //! child process, SMTP sending, and reading delivered mail from the Maildirs.
 #![allow(dead_code)]
 
+pub mod cli;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -286,6 +288,19 @@ pub fn test_database(db: Db, dir: &Path, tag: &str) -> (String, Option<PgDatabas
             (pg.url.clone(), Some(pg))
         }
     }
+}
+
+/// Runs one statement on a test database (either backend), for setting up
+/// states that no command produces yet.
+pub fn exec(url: &str, sql: &str) {
+    block_on(async {
+        use sqlx::{Connection, Executor};
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+        c.execute(sqlx::AssertSqlSafe(sql.to_string()))
+            .await
+            .unwrap();
+    })
 }
 
 /// `SELECT COUNT(*) ...` on a test database (either backend).

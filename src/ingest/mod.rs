@@ -1,0 +1,407 @@
+//! Ingest: raw bytes → parse → classify → thread → decide → one database
+//! transaction holding the message, the ticket change, the events and every
+//! mail to send. The same path serves IMAP, `postdesk ingest` and an MTA
+//! pipe. Idempotent on Message-ID: a message seen before changes nothing.
+//!
+//! [`facts`] makes the look-ups threading needs; [`outgoing`] renders and
+//! queues the mail a decision sends.
+
+mod facts;
+mod outgoing;
+
+pub use outgoing::format_time;
+
+use crate::clock::Clock;
+use crate::config::{Config, MailboxConfig};
+use crate::domain::classify::{Us, classify, is_ours};
+use crate::domain::decide::{self, Inputs, Rules, Sent, TicketPlan};
+use crate::domain::model::{Action, Direction, Kind, OutKind};
+use crate::domain::parse::{ParsedMail, parse};
+use crate::domain::subject;
+use crate::domain::token::TokenKey;
+use crate::store::{NewMessage, NewTicket, Store, StoreError, TicketUpdate, Tx};
+use crate::templates::{self, Templates};
+use jiff::{SignedDuration, Timestamp};
+use outgoing::QueuedMail;
+use std::sync::Arc;
+use tokio::sync::Notify;
+
+/// Where a message came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// `postdesk ingest` or an MTA pipe.
+    Direct,
+    /// An IMAP message, to be flagged after commit.
+    Imap { uidvalidity: u32, uid: u32 },
+}
+
+/// When a message arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrival {
+    Now,
+    At(Timestamp),
+    /// The message's own Date header (now when it has none).
+    DateHeader,
+}
+
+/// What happened to one message (one line of `postdesk ingest`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Outcome {
+    pub ticket: Option<i64>,
+    pub action: &'static str,
+    pub kind: &'static str,
+    pub message_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Template(#[from] templates::TemplateError),
+}
+
+impl IngestError {
+    /// Worth retrying later (the database is unreachable, locked or full).
+    pub fn is_temporary(&self) -> bool {
+        matches!(self, IngestError::Store(e) if e.is_unavailable())
+    }
+}
+
+/// Everything ingest needs, shared by every mailbox task.
+pub struct Pipeline {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub templates: Arc<Templates>,
+    pub key: TokenKey,
+    pub clock: Arc<dyn Clock>,
+    /// Woken after a commit that queued mail.
+    pub outbox_wake: Arc<Notify>,
+    /// When a rate limit was last logged for an address: logged once per
+    /// window, while every refusal is still recorded in the ticket's events.
+    limit_logged: std::sync::Mutex<std::collections::HashMap<String, Timestamp>>,
+}
+
+impl Pipeline {
+    pub fn new(
+        config: Arc<Config>,
+        store: Store,
+        templates: Arc<Templates>,
+        key: TokenKey,
+        clock: Arc<dyn Clock>,
+        outbox_wake: Arc<Notify>,
+    ) -> Pipeline {
+        Pipeline {
+            config,
+            store,
+            templates,
+            key,
+            clock,
+            outbox_wake,
+            limit_logged: Default::default(),
+        }
+    }
+
+    /// Logs a tripped limit for `address`, at most once per window.
+    fn log_limit(&self, address: &str, why: &str, now: Timestamp) {
+        let mut seen = self.limit_logged.lock().expect("limit log lock");
+        let window = self
+            .config
+            .limits
+            .auto_recipient_window
+            .max(SignedDuration::from_hours(1));
+        let quiet = seen
+            .get(address)
+            .is_some_and(|t| now.duration_since(*t) < window);
+        if !quiet {
+            tracing::warn!(
+                address,
+                "automatic mail held back: {why} (logged once per {})",
+                crate::domain::fmt_duration(window)
+            );
+            seen.insert(address.to_string(), now);
+        }
+        if seen.len() > 10_000 {
+            seen.retain(|_, t| now.duration_since(*t) < window);
+        }
+    }
+
+    /// Ingests one message.
+    pub async fn ingest(
+        &self,
+        mailbox: &MailboxConfig,
+        raw: &[u8],
+        arrival: Arrival,
+        source: Source,
+    ) -> Result<Outcome, IngestError> {
+        let mail = parse(raw);
+        let received_at = match arrival {
+            Arrival::Now => None,
+            Arrival::At(t) => Some(t),
+            Arrival::DateHeader => mail.date,
+        };
+        match self
+            .ingest_parsed(mailbox, &mail, raw, received_at, source)
+            .await
+        {
+            // Another writer stored the same Message-ID between our check and
+            // our insert: run again, and it is a duplicate.
+            Err(IngestError::Store(e)) if e.is_unique_violation() => {
+                self.ingest_parsed(mailbox, &mail, raw, received_at, source)
+                    .await
+            }
+            other => other,
+        }
+    }
+
+    async fn ingest_parsed(
+        &self,
+        mailbox: &MailboxConfig,
+        mail: &ParsedMail,
+        raw: &[u8],
+        received_at: Option<Timestamp>,
+        source: Source,
+    ) -> Result<Outcome, IngestError> {
+        let now = self.clock.now();
+        let received_at = received_at.unwrap_or(now);
+        let ours = self.config.our_addresses();
+        let class = classify(mail, &Us { addresses: &ours });
+        let mut tx = self.store.begin().await?;
+
+        if let Some(ticket) = tx.stored_message(&mail.message_id).await? {
+            if let Source::Imap { uidvalidity, uid } = source {
+                tx.record_imap(&mailbox.name, uidvalidity, uid, now).await?;
+            }
+            tx.commit().await?;
+            tracing::info!(mailbox = %mailbox.name, message_id = %mail.message_id, ticket, "duplicate: already stored");
+            return Ok(Outcome {
+                ticket,
+                action: Action::Duplicate.as_str(),
+                kind: class.kind.as_str(),
+                message_id: mail.message_id.clone(),
+            });
+        }
+
+        let threading = self
+            .thread_message(&mut tx, mailbox, mail, class.kind, received_at)
+            .await?;
+        let view = match threading.ticket() {
+            Some(n) => tx.ticket_view(n).await?,
+            None => None,
+        };
+        let limits = &self.config.limits;
+        let (sent, suppressed) = match mail.reply_address() {
+            Some(a) => {
+                let since = |d: SignedDuration| now.checked_sub(d).unwrap_or(now);
+                let sent = Sent {
+                    acks_last_hour: tx
+                        .count_sent_to(OutKind::Ack, &a.email, since(SignedDuration::from_hours(1)))
+                        .await?,
+                    to_recipient: tx
+                        .count_auto_to(&a.email, since(limits.auto_recipient_window))
+                        .await?,
+                    for_ticket: 0,
+                };
+                (sent, tx.suppression(&a.email, now).await?)
+            }
+            None => (Sent::default(), None),
+        };
+        let policy = self.config.policy(&mailbox.sla);
+        let rules = Rules {
+            limits,
+            reopen_window: self.config.threading.reopen_window,
+            first_response: policy.first_response,
+            our_addresses: &ours,
+            lists_open_tickets: mailbox.list_mail_opens_tickets,
+        };
+        let decision = decide::decide(&Inputs {
+            mail,
+            class: &class,
+            threading: &threading,
+            ticket: view.as_ref(),
+            received_at,
+            sent,
+            suppressed,
+            rules: &rules,
+        });
+
+        for (what, detail) in &decision.events {
+            if *what == "not acknowledged"
+                && detail.contains("rate limit")
+                && let Some(a) = mail.reply_address()
+            {
+                self.log_limit(&a.email, detail, now);
+            }
+        }
+        let language =
+            templates::pick_language(mailbox.language.as_deref(), mail.header("content-language"));
+        let ticket = self
+            .apply_ticket_plan(
+                &mut tx,
+                mailbox,
+                mail,
+                &decision.ticket,
+                language,
+                received_at,
+            )
+            .await?;
+        tx.insert_message(&NewMessage {
+            message_id: &mail.message_id,
+            ticket,
+            mailbox: &mailbox.name,
+            direction: Direction::In,
+            kind: class.kind.as_str(),
+            from: mail.from.as_ref(),
+            subject: &mail.subject,
+            in_reply_to: mail.in_reply_to.first().map(String::as_str),
+            references: &mail.references,
+            received_at,
+            flags: &mail.flags,
+            thread_index: mail.thread_index.as_deref(),
+            raw,
+        })
+        .await?;
+        if let Some(n) = ticket
+            && class.kind == Kind::Customer
+        {
+            let sender = mail.from.as_ref().map(|f| &f.email);
+            for cc in mail.to.iter().chain(&mail.cc) {
+                if !is_ours(&cc.email, &Us { addresses: &ours }) && Some(&cc.email) != sender {
+                    tx.add_participant(n, cc, "cc").await?;
+                }
+            }
+        }
+        for (what, detail) in &decision.events {
+            tx.add_event(ticket, Some(&mail.message_id), now, what, detail)
+                .await?;
+        }
+        if let Some(plan) = &decision.bounce {
+            for (id, recipients) in tx.mark_bounced(&plan.returned_ids).await? {
+                tx.add_event(
+                    ticket,
+                    Some(&id),
+                    now,
+                    "bounced",
+                    &format!("to {}", recipients.join(", ")),
+                )
+                .await?;
+                if let Some(until) = plan.suppress_until {
+                    for r in &recipients {
+                        let why = format!("permanent bounce of <{id}>: {}", class.reason);
+                        tx.suppress(r, until, &why, now).await?;
+                        tx.add_event(
+                            ticket,
+                            Some(&mail.message_id),
+                            now,
+                            "suppressed",
+                            &format!("{r}: no automatic mail until {until}"),
+                        )
+                        .await?;
+                    }
+                }
+            }
+        }
+        if let (Some(to), Some(n)) = (&decision.acknowledge, ticket) {
+            let due = match &decision.ticket {
+                TicketPlan::Create {
+                    first_response_due, ..
+                } => Some(*first_response_due),
+                _ => None,
+            };
+            let vars = self.vars(mailbox, n, mail, to, received_at, due);
+            let id = self
+                .queue(
+                    &mut tx,
+                    QueuedMail {
+                        mailbox,
+                        ticket: n,
+                        kind: OutKind::Ack,
+                        to,
+                        language,
+                        vars: &vars,
+                        reply_to_message: mail,
+                        auto_submitted: Some("auto-replied"),
+                        now,
+                    },
+                )
+                .await?;
+            tx.add_event(
+                ticket,
+                Some(&id),
+                now,
+                "acknowledgement queued",
+                &format!("to {}", to.email),
+            )
+            .await?;
+        }
+        if let Source::Imap { uidvalidity, uid } = source {
+            tx.record_imap(&mailbox.name, uidvalidity, uid, now).await?;
+        }
+        tx.commit().await?;
+        if decision.acknowledge.is_some() {
+            self.outbox_wake.notify_one();
+        }
+        tracing::info!(
+            mailbox = %mailbox.name,
+            message_id = %mail.message_id,
+            ticket,
+            action = decision.action.as_str(),
+            kind = class.kind.as_str(),
+            "{}",
+            threading.describe()
+        );
+        Ok(Outcome {
+            ticket,
+            action: decision.action.as_str(),
+            kind: class.kind.as_str(),
+            message_id: mail.message_id.clone(),
+        })
+    }
+
+    /// Creates or updates the ticket as planned; returns its number.
+    async fn apply_ticket_plan(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        mail: &ParsedMail,
+        plan: &TicketPlan,
+        language: &str,
+        received_at: Timestamp,
+    ) -> Result<Option<i64>, StoreError> {
+        Ok(match plan {
+            TicketPlan::None => None,
+            TicketPlan::Create {
+                customer,
+                follows,
+                first_response_due,
+            } => Some(
+                tx.create_ticket(&NewTicket {
+                    mailbox: &mailbox.name,
+                    subject: &mail.subject,
+                    normalized_subject: &subject::normalize(&mail.subject),
+                    customer: customer.as_ref(),
+                    language,
+                    sla_policy: &mailbox.sla,
+                    follows: *follows,
+                    created_at: received_at,
+                    first_response_due: Some(*first_response_due),
+                })
+                .await?,
+            ),
+            TicketPlan::Update {
+                number,
+                status,
+                customer_activity,
+            } => {
+                tx.update_ticket(&TicketUpdate {
+                    number: *number,
+                    status: *status,
+                    customer_activity: *customer_activity,
+                    at: received_at,
+                })
+                .await?;
+                Some(*number)
+            }
+        })
+    }
+}
