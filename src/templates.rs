@@ -17,6 +17,51 @@ const BUILTIN: &[(&str, &str, &str)] = &[
     ("en", "ack", include_str!("../templates/en/ack.txt")),
     ("el", "ack", include_str!("../templates/el/ack.txt")),
     ("pl", "ack", include_str!("../templates/pl/ack.txt")),
+    (
+        "en",
+        "agent_notify",
+        include_str!("../templates/en/agent_notify.txt"),
+    ),
+    (
+        "el",
+        "agent_notify",
+        include_str!("../templates/el/agent_notify.txt"),
+    ),
+    (
+        "pl",
+        "agent_notify",
+        include_str!("../templates/pl/agent_notify.txt"),
+    ),
+    (
+        "en",
+        "agent_reply",
+        include_str!("../templates/en/agent_reply.txt"),
+    ),
+    (
+        "el",
+        "agent_reply",
+        include_str!("../templates/el/agent_reply.txt"),
+    ),
+    (
+        "pl",
+        "agent_reply",
+        include_str!("../templates/pl/agent_reply.txt"),
+    ),
+    (
+        "en",
+        "command_result",
+        include_str!("../templates/en/command_result.txt"),
+    ),
+    (
+        "el",
+        "command_result",
+        include_str!("../templates/el/command_result.txt"),
+    ),
+    (
+        "pl",
+        "command_result",
+        include_str!("../templates/pl/command_result.txt"),
+    ),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +95,9 @@ pub struct TicketVars {
     pub priority: String,
     pub created_at: String,
     pub due_at: Option<String>,
+    pub assignee: Option<String>,
+    /// The message that prompts this mail opened the ticket.
+    pub is_new: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -62,6 +110,17 @@ pub struct PersonVars {
 pub struct MessageVars {
     pub text: String,
     pub subject: String,
+    /// `name (type, size)` of each attachment.
+    pub attachments: Vec<String>,
+}
+
+/// What an agent's commands did, for `command_result`.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct ResultVars {
+    pub applied: Vec<String>,
+    pub not_understood: Vec<String>,
+    /// Who the agent's reply went to, when it went.
+    pub relayed: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -81,18 +140,46 @@ pub struct MailboxVars {
 /// The variables every template sees (DESIGN §7).
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct Vars {
+    /// What prompts the mail: `customer_message`, `agent_reply`, `note`, ...
+    pub event: String,
     pub ticket: TicketVars,
     pub customer: PersonVars,
     pub agent: Option<PersonVars>,
     pub message: MessageVars,
     pub sla: SlaVars,
     pub mailbox: MailboxVars,
+    pub result: ResultVars,
 }
 
 impl Vars {
+    /// Samples that take every branch a template may have: each event, with
+    /// and without the optional parts.
+    pub fn samples() -> Vec<Vars> {
+        let full = Vars::sample();
+        let mut out = vec![full.clone()];
+        for event in ["agent_reply", "note", "command_result"] {
+            out.push(Vars {
+                event: event.into(),
+                ..full.clone()
+            });
+        }
+        let mut bare = full;
+        bare.ticket.due_at = None;
+        bare.ticket.assignee = None;
+        bare.ticket.is_new = false;
+        bare.customer.name = None;
+        bare.agent = None;
+        bare.message.attachments.clear();
+        bare.result = ResultVars::default();
+        bare.sla.due_at = String::new();
+        out.push(bare);
+        out
+    }
+
     /// A plausible ticket for checking templates.
     pub fn sample() -> Vars {
         Vars {
+            event: "customer_message".into(),
             ticket: TicketVars {
                 number: 42,
                 tag: "[#42]".into(),
@@ -101,6 +188,8 @@ impl Vars {
                 priority: "normal".into(),
                 created_at: "2026-11-26 09:15 UTC".into(),
                 due_at: Some("2026-11-27 09:15 UTC".into()),
+                assignee: Some("Alice".into()),
+                is_new: true,
             },
             customer: PersonVars {
                 name: Some("Jane Doe".into()),
@@ -113,6 +202,7 @@ impl Vars {
             message: MessageVars {
                 text: "Hello,\nthe printer shows error E42.\nJane".into(),
                 subject: "Printer on floor 2 is broken".into(),
+                attachments: vec!["photo.jpg (image/jpeg, 120 KB)".into()],
             },
             sla: SlaVars {
                 target: "first_response".into(),
@@ -123,6 +213,11 @@ impl Vars {
                 name: "support".into(),
                 address: "support@example.com".into(),
                 display_name: "Example Support".into(),
+            },
+            result: ResultVars {
+                applied: vec!["status: resolved".into()],
+                not_understood: vec!["#asign bob (did you mean #assign?)".into()],
+                relayed: Some("Jane Doe <jane@example.org>".into()),
             },
         }
     }
@@ -197,14 +292,16 @@ impl Templates {
 
     /// Renders every template with [`Vars::sample`].
     fn check(&self) -> Vec<TemplateError> {
-        let vars = Vars::sample();
         let mut errors = Vec::new();
         for (n, _) in self.env.templates() {
             let (lang, event) = n
                 .trim_end_matches(".txt")
                 .split_once('/')
                 .unwrap_or(("en", n));
-            if let Err(e) = self.render(lang, event, &vars) {
+            if let Some(e) = Vars::samples()
+                .iter()
+                .find_map(|v| self.render(lang, event, v).err())
+            {
                 errors.push(e);
             }
         }

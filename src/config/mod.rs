@@ -85,6 +85,8 @@ pub struct MailboxConfig {
     /// Mailing-list mail opens tickets (never acknowledged) instead of being
     /// stored aside: for a mailbox that is itself subscribed to a list.
     pub list_mail_opens_tickets: bool,
+    /// Other agents get a short copy of each reply an agent relays.
+    pub cc_agents_on_replies: bool,
 }
 
 impl MailboxConfig {
@@ -211,6 +213,8 @@ pub struct Config {
     pub agents: Vec<AgentConfig>,
     pub sla: BTreeMap<String, SlaPolicy>,
     pub calendars: BTreeMap<String, CalendarConfig>,
+    /// authserv-ids whose Authentication-Results headers we trust (our MTA's).
+    pub trusted_authserv_ids: Vec<String>,
 }
 
 /// Why a configuration could not be loaded.
@@ -367,6 +371,14 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
     let outbox = read_outbox(root.table("outbox").as_ref(), ctx, journal_default);
     let threading = read_threading(root.table("threading").as_ref());
     let limits = read_limits(root.table("limits").as_ref());
+    let trusted_authserv_ids = match root.table("auth") {
+        Some(a) => {
+            let ids = a.opt_str_list("trusted_authserv_ids").unwrap_or_default();
+            a.finish();
+            ids
+        }
+        None => Vec::new(),
+    };
     let calendars: BTreeMap<String, CalendarConfig> = root
         .named_tables("calendar")
         .into_iter()
@@ -446,6 +458,7 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         agents,
         sla,
         calendars,
+        trusted_authserv_ids,
     })
 }
 
@@ -815,6 +828,7 @@ fn read_mailbox(
     let fetch_batch = n.opt_int("fetch_batch", 1, 10_000).unwrap_or(100) as u32;
     let list_mail_opens_tickets =
         n.opt_choice("list_mail", &["ignore", "ticket"]) == Some("ticket");
+    let cc_agents_on_replies = n.opt_bool("cc_agents_on_replies").unwrap_or(false);
     let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
     if n.has("sla") && !policies.contains(&sla) {
         n.problem(
@@ -866,6 +880,7 @@ fn read_mailbox(
         language,
         agents: mailbox_agents,
         list_mail_opens_tickets,
+        cc_agents_on_replies,
     })
 }
 

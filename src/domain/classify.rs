@@ -347,7 +347,14 @@ pub fn classify(m: &ParsedMail, us: &Us<'_>) -> Classification {
         };
     }
 
-    // 3. Mail-system senders.
+    // 3. Mail-system senders. An empty Return-Path marks bounces, but also
+    // RFC 3834 auto-replies (vacation responders send with a null sender).
+    if let Some(from) = &m.from {
+        let local = from.local_part().to_lowercase();
+        if MAIL_SYSTEM_SENDERS.contains(&local.as_str()) {
+            return Classification::bounce(format!("From {}", from.email), delivery_of(m));
+        }
+    }
     if let Some(rp) = m.header("return-path")
         && rp
             .trim()
@@ -356,13 +363,19 @@ pub fn classify(m: &ParsedMail, us: &Us<'_>) -> Classification {
             .trim()
             .is_empty()
     {
-        return Classification::bounce("empty Return-Path <>", delivery_of(m));
-    }
-    if let Some(from) = &m.from {
-        let local = from.local_part().to_lowercase();
-        if MAIL_SYSTEM_SENDERS.contains(&local.as_str()) {
-            return Classification::bounce(format!("From {}", from.email), delivery_of(m));
+        let auto_reply = m
+            .header("auto-submitted")
+            .is_some_and(|v| v.trim().to_lowercase().starts_with("auto-replied"));
+        if auto_reply
+            && m.dsn.is_empty()
+            && contains_any(&bare_subject(&m.subject), BOUNCE_SUBJECTS).is_none()
+        {
+            return Classification::new(
+                Kind::AutoReply,
+                "Auto-Submitted: auto-replied, empty Return-Path <>",
+            );
         }
+        return Classification::bounce("empty Return-Path <>", delivery_of(m));
     }
 
     // 4. Auto-replies (RFC 3834 and the common non-standard markers).
@@ -524,6 +537,20 @@ mod tests {
             ),
             Kind::AutoReply
         );
+    }
+
+    #[test]
+    fn vacation_replies_with_a_null_sender_are_auto_replies() {
+        let c = classify_raw(
+            "Return-Path: <>\r\nFrom: jane@example.org\r\nAuto-Submitted: auto-replied (vacation)\r\nSubject: Out of office\r\n",
+            "I am away.",
+        );
+        assert_eq!(c.kind, Kind::AutoReply);
+        let c = classify_raw(
+            "Return-Path: <>\r\nFrom: x@example.org\r\nSubject: Undeliverable: hi\r\n",
+            "550 user unknown",
+        );
+        assert_eq!(c.kind, Kind::Bounce);
     }
 
     #[test]

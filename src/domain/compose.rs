@@ -1,7 +1,7 @@
 //! Outbound messages: the bytes of a mail we send, with the headers that keep
 //! threads together and loops away (Message-ID carrying the recipient's
-//! token, In-Reply-To/References, Reply-To, Auto-Submitted,
-//! X-Auto-Response-Suppress and our loop header).
+//! token, In-Reply-To/References, Reply-To, our loop header, and on
+//! automatic mail Auto-Submitted and X-Auto-Response-Suppress).
 
 use super::classify::LOOP_HEADER;
 use super::model::Address;
@@ -10,6 +10,14 @@ use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address as MbAddress;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
+
+/// A file attached to an outbound mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutAttachment {
+    pub content_type: String,
+    pub name: String,
+    pub bytes: Vec<u8>,
+}
 
 /// Everything that goes into one outbound mail.
 #[derive(Debug, Clone)]
@@ -32,6 +40,7 @@ pub struct Draft<'a> {
     pub loop_marker: &'a str,
     pub date: Timestamp,
     pub language: Option<&'a str>,
+    pub attachments: &'a [OutAttachment],
 }
 
 /// Our Message-ID for a mail to the holder of `token`: `pd.TOKEN.NONCE@domain`.
@@ -55,7 +64,6 @@ pub fn compose(d: &Draft<'_>) -> Vec<u8> {
         .subject(d.subject)
         .message_id(d.message_id)
         .date(d.date.as_second())
-        .header("X-Auto-Response-Suppress", Raw::new("All"))
         .header(LOOP_HEADER, Raw::new(d.loop_marker));
     if !d.cc.is_empty() {
         b = b.cc(mb_list(d.cc));
@@ -69,8 +77,12 @@ pub fn compose(d: &Draft<'_>) -> Vec<u8> {
     if !d.references.is_empty() {
         b = b.references(MessageId::new_list(d.references.iter().map(String::as_str)));
     }
+    // Automatic mail says so, and asks responders to stay quiet. A relayed
+    // reply is a person's words: no such marks, so the customer's
+    // out-of-office reaches the ticket (where it is stored, never answered).
     if let Some(a) = d.auto_submitted {
         b = b.header("Auto-Submitted", Raw::new(a));
+        b = b.header("X-Auto-Response-Suppress", Raw::new("All"));
     }
     if let Some(l) = d.language {
         b = b.header("Content-Language", Raw::new(l));
@@ -78,6 +90,9 @@ pub fn compose(d: &Draft<'_>) -> Vec<u8> {
     b = b.text_body(d.text);
     if let Some(h) = d.html {
         b = b.html_body(h);
+    }
+    for a in d.attachments {
+        b = b.attachment(a.content_type.as_str(), a.name.as_str(), a.bytes.as_slice());
     }
     b.write_to_vec().expect("writing to a Vec cannot fail")
 }
@@ -122,6 +137,11 @@ mod tests {
             loop_marker: "support@example.com",
             date: "2026-11-26T10:00:00Z".parse().unwrap(),
             language: Some("en"),
+            attachments: &[OutAttachment {
+                content_type: "application/pdf".into(),
+                name: "invoice.pdf".into(),
+                bytes: b"%PDF-1.4 fake".to_vec(),
+            }],
         });
         let p = parse(&raw);
         assert_eq!(p.message_id, "pd.1-abc.n1@example.com");
@@ -135,6 +155,8 @@ mod tests {
         assert_eq!(p.to[0].name.as_deref(), Some("Jane Ω"));
         assert!(p.text.contains("there"));
         assert!(p.flags.is_empty(), "{:?}", p.flags);
+        assert_eq!(p.attachments.len(), 1);
+        assert_eq!(p.attachments[0].name.as_deref(), Some("invoice.pdf"));
     }
 
     #[test]

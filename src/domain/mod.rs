@@ -4,6 +4,8 @@
 //! pieces they share ([`token`], [`subject`], [`compose`], [`retry`],
 //! [`calendar`]).
 
+pub mod agent;
+pub mod auth;
 pub mod calendar;
 pub mod classify;
 pub mod compose;
@@ -11,6 +13,7 @@ pub mod decide;
 pub mod mbox;
 pub mod model;
 pub mod parse;
+pub mod reply;
 pub mod retry;
 pub mod subject;
 pub mod thread;

@@ -249,6 +249,37 @@ fn truncate_utf8(mut s: String, max: usize) -> String {
     s
 }
 
+/// The files attached to a message, with their bytes (for relaying an
+/// agent's reply with its attachments).
+pub fn attachments_of(raw: &[u8]) -> Vec<super::compose::OutAttachment> {
+    let Some(msg) = MessageParser::default().parse(raw) else {
+        return Vec::new();
+    };
+    msg.attachments()
+        // Embedded images of a signature are not attachments the customer should get.
+        .filter(|p| p.message().is_none())
+        .filter(|p| {
+            !(p.content_id().is_some()
+                && p.content_disposition()
+                    .is_none_or(|d| d.ctype() == "inline"))
+        })
+        .map(|p| super::compose::OutAttachment {
+            content_type: p
+                .content_type()
+                .map(|ct| match ct.subtype() {
+                    Some(s) => format!("{}/{}", ct.ctype(), s),
+                    None => ct.ctype().to_string(),
+                })
+                .unwrap_or_else(|| "application/octet-stream".into()),
+            name: p
+                .attachment_name()
+                .map(|n| n.replace(['/', '\\'], "_"))
+                .unwrap_or_else(|| "attachment".into()),
+            bytes: p.contents().to_vec(),
+        })
+        .collect()
+}
+
 /// Converts HTML to readable plain text.
 pub fn html_to_text(html: &str) -> String {
     html2text::from_read(html.as_bytes(), 78).unwrap_or_else(|_| html.to_string())

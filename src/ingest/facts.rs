@@ -13,7 +13,8 @@ use crate::store::{StoreError, Tx};
 use jiff::Timestamp;
 
 impl Pipeline {
-    /// Threads `mail`, looking up only what the rules reach.
+    /// Threads `mail`, looking up only what the rules reach. Also returns
+    /// the addresses its valid reply tokens were issued to (agents' proof).
     pub(super) async fn thread_message(
         &self,
         tx: &mut Tx,
@@ -21,7 +22,7 @@ impl Pipeline {
         mail: &ParsedMail,
         kind: Kind,
         received_at: Timestamp,
-    ) -> Result<Threading, StoreError> {
+    ) -> Result<(Threading, Vec<String>), StoreError> {
         let mut facts = ThreadFacts {
             use_returned_ids: kind == Kind::Bounce,
             ..ThreadFacts::default()
@@ -50,8 +51,13 @@ impl Pipeline {
                 issued_to,
             });
         }
+        let holders: Vec<String> = facts
+            .tokens
+            .iter()
+            .filter_map(|t| t.issued_to.clone())
+            .collect();
         if settled(&facts) {
-            return Ok(thread(mail, &facts));
+            return Ok((thread(mail, &facts), holders));
         }
 
         // 2-3. Message-IDs: stored ones, then those earlier mail referred to.
@@ -77,7 +83,7 @@ impl Pipeline {
                 facts.referenced_ids = tx.tickets_referring_to(&ids).await?;
             }
             if settled(&facts) {
-                return Ok(thread(mail, &facts));
+                return Ok((thread(mail, &facts), holders));
             }
         }
 
@@ -106,7 +112,7 @@ impl Pipeline {
                 sender_known,
             });
             if settled(&facts) {
-                return Ok(thread(mail, &facts));
+                return Ok((thread(mail, &facts), holders));
             }
         }
 
@@ -114,7 +120,7 @@ impl Pipeline {
         if let Some(ti) = &mail.thread_index {
             facts.thread_index = tx.ticket_of_thread_index(ti).await?;
             if settled(&facts) {
-                return Ok(thread(mail, &facts));
+                return Ok((thread(mail, &facts), holders));
             }
         }
 
@@ -133,6 +139,6 @@ impl Pipeline {
                 facts.sender_subject = Some((n, normalized));
             }
         }
-        Ok(thread(mail, &facts))
+        Ok((thread(mail, &facts), holders))
     }
 }

@@ -4,8 +4,9 @@
 //! pipe. Idempotent on Message-ID: a message seen before changes nothing.
 //!
 //! [`facts`] makes the look-ups threading needs; [`outgoing`] renders and
-//! queues the mail a decision sends.
+//! queues the mail a decision sends; [`agent`] acts on agents' mail.
 
+mod agent;
 mod facts;
 mod outgoing;
 
@@ -13,6 +14,7 @@ pub use outgoing::format_time;
 
 use crate::clock::Clock;
 use crate::config::{Config, MailboxConfig};
+use crate::domain::auth::{AgentCheck, AgentProof, check_agent};
 use crate::domain::classify::{Us, classify, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, Sent, TicketPlan};
 use crate::domain::model::{Action, Direction, Kind, OutKind};
@@ -20,9 +22,9 @@ use crate::domain::parse::{ParsedMail, parse};
 use crate::domain::subject;
 use crate::domain::token::TokenKey;
 use crate::store::{NewMessage, NewTicket, Store, StoreError, TicketUpdate, Tx};
-use crate::templates::{self, Templates};
+use crate::templates::{self, ResultVars, Templates};
 use jiff::{SignedDuration, Timestamp};
-use outgoing::QueuedMail;
+use outgoing::{Notice, Prompt, QueuedMail, attachment_lines};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -182,13 +184,40 @@ impl Pipeline {
             });
         }
 
-        let threading = self
+        let (threading, token_holders) = self
             .thread_message(&mut tx, mailbox, mail, class.kind, received_at)
             .await?;
         let view = match threading.ticket() {
             Some(n) => tx.ticket_view(n).await?,
             None => None,
         };
+
+        // An agent's mail on a ticket, with proof that it is theirs.
+        let mut agent_check_events = Vec::new();
+        if class.kind == Kind::Customer {
+            let agents: Vec<String> = self.config.agents.iter().map(|a| a.email.clone()).collect();
+            match check_agent(mail, &agents, &token_holders, &self.config.trusted_authserv_ids) {
+                AgentCheck::Proven { email, proof } => match (&view, self.config.agent(&email)) {
+                    (Some(v), Some(agent)) => {
+                        let number = v.number;
+                        return self
+                            .ingest_agent_mail(tx, mailbox, mail, raw, number, agent, &threading, &proof, received_at, now, source)
+                            .await;
+                    }
+                    _ => agent_check_events.push((
+                        "agent without ticket",
+                        format!("{email} wrote to support outside any ticket: handled like a customer's mail"),
+                    )),
+                },
+                AgentCheck::Unproven { email, why } => {
+                    tracing::warn!(message_id = %mail.message_id, from = %email,
+                        "mail from an agent address without proof: treated as a customer's ({why})");
+                    agent_check_events.push(("agent not proven", format!("{email}: treated as a customer's mail ({why})")));
+                }
+                AgentCheck::NotAnAgent => {}
+            }
+        }
+
         let limits = &self.config.limits;
         let (sent, suppressed) = match mail.reply_address() {
             Some(a) => {
@@ -214,7 +243,7 @@ impl Pipeline {
             our_addresses: &ours,
             lists_open_tickets: mailbox.list_mail_opens_tickets,
         };
-        let decision = decide::decide(&Inputs {
+        let mut decision = decide::decide(&Inputs {
             mail,
             class: &class,
             threading: &threading,
@@ -224,7 +253,7 @@ impl Pipeline {
             suppressed,
             rules: &rules,
         });
-
+        decision.events.extend(agent_check_events);
         for (what, detail) in &decision.events {
             if *what == "not acknowledged"
                 && detail.contains("rate limit")
@@ -233,6 +262,7 @@ impl Pipeline {
                 self.log_limit(&a.email, detail, now);
             }
         }
+
         let language =
             templates::pick_language(mailbox.language.as_deref(), mail.header("content-language"));
         let ticket = self
@@ -245,28 +275,17 @@ impl Pipeline {
                 received_at,
             )
             .await?;
-        tx.insert_message(&NewMessage {
-            message_id: &mail.message_id,
-            ticket,
-            mailbox: &mailbox.name,
-            direction: Direction::In,
-            kind: class.kind.as_str(),
-            from: mail.from.as_ref(),
-            subject: &mail.subject,
-            in_reply_to: mail.in_reply_to.first().map(String::as_str),
-            references: &mail.references,
-            received_at,
-            flags: &mail.flags,
-            thread_index: mail.thread_index.as_deref(),
-            raw,
-        })
-        .await?;
+        self.store_incoming(&mut tx, mailbox, mail, raw, ticket, class.kind, received_at)
+            .await?;
         if let Some(n) = ticket
             && class.kind == Kind::Customer
         {
             let sender = mail.from.as_ref().map(|f| &f.email);
             for cc in mail.to.iter().chain(&mail.cc) {
-                if !is_ours(&cc.email, &Us { addresses: &ours }) && Some(&cc.email) != sender {
+                if !is_ours(&cc.email, &Us { addresses: &ours })
+                    && Some(&cc.email) != sender
+                    && self.config.agent(&cc.email).is_none()
+                {
                     tx.add_participant(n, cc, "cc").await?;
                 }
             }
@@ -289,56 +308,100 @@ impl Pipeline {
                     for r in &recipients {
                         let why = format!("permanent bounce of <{id}>: {}", class.reason);
                         tx.suppress(r, until, &why, now).await?;
-                        tx.add_event(
-                            ticket,
-                            Some(&mail.message_id),
-                            now,
-                            "suppressed",
-                            &format!("{r}: no automatic mail until {until}"),
-                        )
-                        .await?;
+                        let detail = format!("{r}: no automatic mail until {until}");
+                        tx.add_event(ticket, Some(&mail.message_id), now, "suppressed", &detail)
+                            .await?;
                     }
                 }
             }
         }
-        if let (Some(to), Some(n)) = (&decision.acknowledge, ticket) {
-            let due = match &decision.ticket {
-                TicketPlan::Create {
-                    first_response_due, ..
-                } => Some(*first_response_due),
-                _ => None,
+        let mut queued = false;
+        if let Some(n) = ticket
+            && let Some(state) = tx.ticket_state(n).await?
+        {
+            let is_new = decision.action == Action::Created;
+            let prompt = |event: &'static str| Prompt {
+                event,
+                text: mail.text.clone(),
+                subject: mail.subject.clone(),
+                attachments: attachment_lines(mail),
+                agent: None,
+                result: ResultVars::default(),
+                is_new,
             };
-            let vars = self.vars(mailbox, n, mail, to, received_at, due);
-            let id = self
-                .queue(
-                    &mut tx,
-                    QueuedMail {
-                        mailbox,
-                        ticket: n,
-                        kind: OutKind::Ack,
-                        to,
-                        language,
-                        vars: &vars,
-                        reply_to_message: mail,
-                        auto_submitted: Some("auto-replied"),
-                        now,
-                    },
+            if let Some(to) = &decision.acknowledge {
+                let vars = self.vars(mailbox, &state, &self.mailbox_tz(mailbox), prompt("ack"));
+                let id = self
+                    .queue(
+                        &mut tx,
+                        QueuedMail {
+                            mailbox,
+                            ticket: n,
+                            kind: OutKind::Ack,
+                            to,
+                            cc: &[],
+                            from_name: mailbox.display_name.clone(),
+                            language,
+                            vars: &vars,
+                            parent: (&mail.message_id, &mail.references),
+                            auto_submitted: Some("auto-replied"),
+                            attachments: &[],
+                            now,
+                        },
+                    )
+                    .await?;
+                tx.add_event(
+                    ticket,
+                    Some(&id),
+                    now,
+                    "acknowledgement queued",
+                    &format!("to {}", to.email),
                 )
                 .await?;
-            tx.add_event(
-                ticket,
-                Some(&id),
-                now,
-                "acknowledgement queued",
-                &format!("to {}", to.email),
-            )
-            .await?;
+                queued = true;
+            }
+            // Agents hear of every customer message (never of automatic mail).
+            if class.kind == Kind::Customer && decision.action != Action::Ignored {
+                let agents = self.agents_to_notify(mailbox, &state, None);
+                let who = mail
+                    .from
+                    .as_ref()
+                    .map(|f| f.name.clone().unwrap_or(f.email.clone()))
+                    .unwrap_or_default();
+                let from_name = format!("{who} via {}", mailbox.display_name);
+                let parent = (mail.message_id.as_str(), mail.references.as_slice());
+                let sent = self
+                    .notify(
+                        &mut tx,
+                        Notice {
+                            mailbox,
+                            ticket: &state,
+                            agents: &agents,
+                            from_name: &from_name,
+                            parent,
+                        },
+                        || prompt("customer_message"),
+                        now,
+                    )
+                    .await?;
+                if sent > 0 {
+                    tx.add_event(
+                        ticket,
+                        Some(&mail.message_id),
+                        now,
+                        "agents notified",
+                        &agents.join(", "),
+                    )
+                    .await?;
+                    queued = true;
+                }
+            }
         }
         if let Source::Imap { uidvalidity, uid } = source {
             tx.record_imap(&mailbox.name, uidvalidity, uid, now).await?;
         }
         tx.commit().await?;
-        if decision.acknowledge.is_some() {
+        if queued {
             self.outbox_wake.notify_one();
         }
         tracing::info!(
@@ -354,6 +417,104 @@ impl Pipeline {
             ticket,
             action: decision.action.as_str(),
             kind: class.kind.as_str(),
+            message_id: mail.message_id.clone(),
+        })
+    }
+
+    /// Stores an incoming message (raw bytes and what was parsed from them).
+    #[allow(clippy::too_many_arguments)]
+    async fn store_incoming(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        mail: &ParsedMail,
+        raw: &[u8],
+        ticket: Option<i64>,
+        kind: Kind,
+        received_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        tx.insert_message(&NewMessage {
+            message_id: &mail.message_id,
+            ticket,
+            mailbox: &mailbox.name,
+            direction: Direction::In,
+            kind: kind.as_str(),
+            from: mail.from.as_ref(),
+            subject: &mail.subject,
+            in_reply_to: mail.in_reply_to.first().map(String::as_str),
+            references: &mail.references,
+            received_at,
+            flags: &mail.flags,
+            thread_index: mail.thread_index.as_deref(),
+            raw,
+        })
+        .await
+    }
+
+    /// The whole transaction for a proven agent's mail on ticket `number`.
+    #[allow(clippy::too_many_arguments)]
+    async fn ingest_agent_mail(
+        &self,
+        mut tx: Tx,
+        mailbox: &MailboxConfig,
+        mail: &ParsedMail,
+        raw: &[u8],
+        number: i64,
+        agent: &crate::config::AgentConfig,
+        threading: &crate::domain::thread::Threading,
+        proof: &AgentProof,
+        received_at: Timestamp,
+        now: Timestamp,
+        source: Source,
+    ) -> Result<Outcome, IngestError> {
+        let state = tx
+            .ticket_state(number)
+            .await?
+            .expect("threading found the ticket");
+        self.store_incoming(
+            &mut tx,
+            mailbox,
+            mail,
+            raw,
+            Some(number),
+            Kind::Agent,
+            received_at,
+        )
+        .await?;
+        let me = crate::domain::model::Address::new(&agent.email, Some(&agent.name));
+        tx.add_participant(number, &me, "agent").await?;
+        let proof = match proof {
+            AgentProof::Token(_) => "their reply token".to_string(),
+            AgentProof::AuthResults(r) => r.clone(),
+        };
+        let mut events = vec![
+            (
+                "received",
+                format!(
+                    "agent message <{}> from {}, proven by {proof}",
+                    mail.message_id, agent.email
+                ),
+            ),
+            ("threading", threading.describe()),
+        ];
+        events.extend(
+            self.agent_mail(&mut tx, mailbox, mail, raw, &state, agent, received_at, now)
+                .await?,
+        );
+        for (what, detail) in &events {
+            tx.add_event(Some(number), Some(&mail.message_id), now, what, detail)
+                .await?;
+        }
+        if let Source::Imap { uidvalidity, uid } = source {
+            tx.record_imap(&mailbox.name, uidvalidity, uid, now).await?;
+        }
+        tx.commit().await?;
+        self.outbox_wake.notify_one();
+        tracing::info!(mailbox = %mailbox.name, message_id = %mail.message_id, ticket = number, agent = %agent.email, "agent mail");
+        Ok(Outcome {
+            ticket: Some(number),
+            action: Action::Appended.as_str(),
+            kind: Kind::Agent.as_str(),
             message_id: mail.message_id.clone(),
         })
     }

@@ -1,28 +1,38 @@
 //! Mail that ingest queues: rendered from its template, composed with its
 //! final Message-ID and the recipient's reply token, stored as an outbound
-//! message and queued — all inside the ingest transaction.
+//! message and queued — all inside the ingest transaction. Also who gets
+//! the notifications about a ticket.
 
 use super::{IngestError, Pipeline};
 use crate::config::MailboxConfig;
-use crate::domain::compose::{self, Draft, reply_references};
+use crate::domain::compose::{self, Draft, OutAttachment, reply_references};
 use crate::domain::model::{Address, Direction, OutKind};
 use crate::domain::parse::ParsedMail;
 use crate::domain::{fmt_duration, subject, token};
-use crate::store::{NewMessage, NewOutbox, Tx};
-use crate::templates::{MailboxVars, MessageVars, PersonVars, SlaVars, TicketVars, Vars};
+use crate::store::{NewMessage, NewOutbox, TicketState, Tx};
+use crate::templates::{
+    MailboxVars, MessageVars, PersonVars, ResultVars, SlaVars, TicketVars, Vars,
+};
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
-/// One mail to queue about a ticket, in reply to a message.
+/// One mail to queue about a ticket.
 pub(super) struct QueuedMail<'a> {
     pub mailbox: &'a MailboxConfig,
     pub ticket: i64,
     pub kind: OutKind,
+    /// The main recipient: the reply token in Reply-To and Message-ID is theirs.
     pub to: &'a Address,
+    pub cc: &'a [Address],
+    /// The display name in From (the address is always the mailbox's).
+    pub from_name: String,
     pub language: &'a str,
     pub vars: &'a Vars,
-    pub reply_to_message: &'a ParsedMail,
+    /// The message this mail answers: its Message-ID and References.
+    pub parent: (&'a str, &'a [String]),
     /// `auto-replied`, `auto-generated`, or None for a relayed human reply.
     pub auto_submitted: Option<&'a str>,
+    pub attachments: &'a [OutAttachment],
     pub now: Timestamp,
 }
 
@@ -34,55 +44,111 @@ fn nonce() -> String {
 }
 
 /// `2026-11-27 10:00 EET`
-pub fn format_time(t: Timestamp, tz: &jiff::tz::TimeZone) -> String {
+pub fn format_time(t: Timestamp, tz: &TimeZone) -> String {
     t.to_zoned_datetime(tz.clone())
         .strftime("%Y-%m-%d %H:%M %Z")
         .to_string()
 }
 
+/// `photo.jpg (image/jpeg, 120 KB)` for each attachment.
+pub(super) fn attachment_lines(mail: &ParsedMail) -> Vec<String> {
+    mail.attachments
+        .iter()
+        .map(|a| {
+            let size = if a.size >= 1024 * 1024 {
+                format!("{:.1} MB", a.size as f64 / 1048576.0)
+            } else {
+                format!("{} KB", a.size.div_ceil(1024))
+            };
+            format!(
+                "{} ({}, {size})",
+                a.name.as_deref().unwrap_or("unnamed"),
+                a.content_type
+            )
+        })
+        .collect()
+}
+
+/// Who to notify about a ticket, and how the notification presents itself.
+pub(super) struct Notice<'a> {
+    pub mailbox: &'a MailboxConfig,
+    pub ticket: &'a TicketState,
+    pub agents: &'a [String],
+    /// The display name in From (`Jane Doe via Support`).
+    pub from_name: &'a str,
+    /// The message the notification is about: its Message-ID and References.
+    pub parent: (&'a str, &'a [String]),
+}
+
+/// What prompts a mail, for the templates' `event`.
+pub(super) struct Prompt<'a> {
+    pub event: &'a str,
+    pub text: String,
+    pub subject: String,
+    pub attachments: Vec<String>,
+    pub agent: Option<PersonVars>,
+    pub result: ResultVars,
+    pub is_new: bool,
+}
+
 impl Pipeline {
-    /// The template variables for mail about ticket `number`, opened by `mail`.
-    pub(super) fn vars(
-        &self,
-        mailbox: &MailboxConfig,
-        number: i64,
-        mail: &ParsedMail,
-        customer: &Address,
-        received_at: Timestamp,
-        due: Option<Timestamp>,
-    ) -> Vars {
+    /// The time zone of a mailbox's SLA calendar (UTC without one): for customers.
+    pub(super) fn mailbox_tz(&self, mailbox: &MailboxConfig) -> TimeZone {
         let policy = self.config.policy(&mailbox.sla);
-        let tz = policy
+        policy
             .calendar
             .as_ref()
             .and_then(|c| self.config.calendars.get(c))
             .map(|c| c.timezone.clone())
-            .unwrap_or(jiff::tz::TimeZone::UTC);
-        let due_at = due.map(|d| format_time(d, &tz));
+            .unwrap_or(TimeZone::UTC)
+    }
+
+    /// The template variables for mail about ticket `t`, with times in `tz`.
+    pub(super) fn vars(
+        &self,
+        mailbox: &MailboxConfig,
+        t: &TicketState,
+        tz: &TimeZone,
+        p: Prompt<'_>,
+    ) -> Vars {
+        let due_at = t.first_response_due.map(|d| format_time(d, tz));
+        let customer = t.customer.clone().unwrap_or(Address {
+            email: String::new(),
+            name: None,
+        });
+        let assignee = t
+            .assignee
+            .as_ref()
+            .map(|a| self.config.agent(a).map_or(a.clone(), |c| c.name.clone()));
         Vars {
+            event: p.event.into(),
             ticket: TicketVars {
-                number,
-                tag: subject::tag(&self.config.threading.tag_prefix, number),
-                subject: mail.subject.clone(),
-                status: "open".into(),
-                priority: "normal".into(),
-                created_at: format_time(received_at, &tz),
+                number: t.number,
+                tag: subject::tag(&self.config.threading.tag_prefix, t.number),
+                subject: t.subject.clone(),
+                status: t.status.to_string(),
+                priority: t.priority.clone(),
+                created_at: format_time(t.created_at, tz),
                 due_at: due_at.clone(),
+                assignee,
+                is_new: p.is_new,
             },
             customer: PersonVars {
                 name: customer.name.clone(),
                 email: customer.email.clone(),
             },
-            agent: None,
+            agent: p.agent,
             message: MessageVars {
-                text: mail.text.clone(),
-                subject: mail.subject.clone(),
+                text: p.text,
+                subject: p.subject,
+                attachments: p.attachments,
             },
             sla: SlaVars {
                 target: "first_response".into(),
                 due_at: due_at.unwrap_or_default(),
-                remaining: due
-                    .map(|d| fmt_duration(d.duration_since(received_at)))
+                remaining: t
+                    .first_response_due
+                    .map(|d| fmt_duration(d.duration_since(t.created_at)))
                     .unwrap_or_default(),
             },
             mailbox: MailboxVars {
@@ -90,7 +156,82 @@ impl Pipeline {
                 address: mailbox.address.clone(),
                 display_name: mailbox.display_name.clone(),
             },
+            result: p.result,
         }
+    }
+
+    /// The agents to tell about news on ticket `t`: its assignee once there
+    /// is one, else every agent of the mailbox; never `except`.
+    pub(super) fn agents_to_notify(
+        &self,
+        mailbox: &MailboxConfig,
+        t: &TicketState,
+        except: Option<&str>,
+    ) -> Vec<String> {
+        let mut to: Vec<String> = match &t.assignee {
+            Some(a) => vec![a.clone()],
+            None => mailbox.agents.clone(),
+        };
+        to.retain(|a| Some(a.as_str()) != except);
+        to
+    }
+
+    /// Every agent of the ticket (assignee and the mailbox's agents) but `except`.
+    pub(super) fn agents_of_ticket(
+        &self,
+        mailbox: &MailboxConfig,
+        t: &TicketState,
+        except: &str,
+    ) -> Vec<String> {
+        let mut to = mailbox.agents.clone();
+        if let Some(a) = &t.assignee
+            && !to.contains(a)
+        {
+            to.push(a.clone());
+        }
+        to.retain(|a| a != except);
+        to
+    }
+
+    /// Queues an `agent_notify` mail to each agent of `n`.
+    pub(super) async fn notify(
+        &self,
+        tx: &mut Tx,
+        n: Notice<'_>,
+        prompt: impl Fn() -> Prompt<'static>,
+        now: Timestamp,
+    ) -> Result<usize, IngestError> {
+        let mut sent = 0;
+        for email in n.agents {
+            let Some(agent) = self.config.agent(email) else {
+                continue;
+            };
+            let to = Address {
+                email: agent.email.clone(),
+                name: Some(agent.name.clone()),
+            };
+            let vars = self.vars(n.mailbox, n.ticket, &agent.timezone, prompt());
+            self.queue(
+                tx,
+                QueuedMail {
+                    mailbox: n.mailbox,
+                    ticket: n.ticket.number,
+                    kind: OutKind::AgentNotify,
+                    to: &to,
+                    cc: &[],
+                    from_name: n.from_name.to_string(),
+                    language: n.mailbox.language.as_deref().unwrap_or("en"),
+                    vars: &vars,
+                    parent: n.parent,
+                    auto_submitted: Some("auto-generated"),
+                    attachments: &[],
+                    now,
+                },
+            )
+            .await?;
+            sent += 1;
+        }
+        Ok(sent)
     }
 
     /// Renders, composes and queues one mail inside `tx`; returns its Message-ID.
@@ -111,25 +252,26 @@ impl Pipeline {
         let reply_to = token::reply_address(q.mailbox.local_part(), domain, &token);
         let from = Address {
             email: q.mailbox.address.clone(),
-            name: Some(q.mailbox.display_name.clone()),
+            name: Some(q.from_name.clone()),
         };
-        let parent = q.reply_to_message;
-        let references = reply_references(&parent.references, &parent.message_id);
+        let (parent_id, parent_refs) = q.parent;
+        let references = reply_references(parent_refs, parent_id);
         let raw = compose::compose(&Draft {
             from: &from,
             to: std::slice::from_ref(q.to),
-            cc: &[],
+            cc: q.cc,
             reply_to: Some(&reply_to),
             subject: &subject,
             text: &rendered.body,
             html: None,
             message_id: &message_id,
-            in_reply_to: Some(&parent.message_id),
+            in_reply_to: Some(parent_id),
             references: &references,
             auto_submitted: q.auto_submitted,
             loop_marker: &q.mailbox.address,
             date: q.now,
             language: Some(q.language),
+            attachments: q.attachments,
         });
         tx.insert_message(&NewMessage {
             message_id: &message_id,
@@ -139,7 +281,7 @@ impl Pipeline {
             kind: q.kind.as_str(),
             from: Some(&from),
             subject: &subject,
-            in_reply_to: Some(&parent.message_id),
+            in_reply_to: Some(parent_id),
             references: &references,
             received_at: q.now,
             flags: &[],
@@ -147,14 +289,18 @@ impl Pipeline {
             raw: &raw,
         })
         .await?;
+        let recipients: Vec<String> = std::iter::once(q.to)
+            .chain(q.cc)
+            .map(|a| a.email.clone())
+            .collect();
         tx.enqueue(&NewOutbox {
             ticket: Some(q.ticket),
             mailbox: &q.mailbox.name,
             kind: q.kind,
             message_id: &message_id,
-            in_reply_to: Some(&parent.message_id),
+            in_reply_to: Some(parent_id),
             env_from: &q.mailbox.address,
-            recipients: std::slice::from_ref(&q.to.email),
+            recipients: &recipients,
             subject: &subject,
             created_at: q.now,
         })

@@ -12,7 +12,7 @@ mod mailbox;
 mod outbox;
 mod read;
 
-pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketUpdate, Tx};
+pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate, Tx};
 pub use outbox::OutboxJob;
 pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
 

@@ -114,6 +114,16 @@ impl MailEnv {
         }
     }
 
+    /// Gives `user` a real Sieve vacation autoresponder (Dovecot Pigeonhole):
+    /// like every RFC 5230 responder it ignores mail marked Auto-Submitted,
+    /// and answers human mail once a day per sender.
+    pub fn vacation(&self, user: &str) {
+        let path = self.root.join("sieve").join(format!("{user}.sieve"));
+        std::fs::write(&path, "require [\"vacation\"];\nvacation :days 1 :subject \"Out of office\" \"I am away until Monday.\";\n")
+            .unwrap();
+        std::os::unix::fs::chown(&path, Some(5000), Some(5000)).unwrap();
+    }
+
     /// Sends `raw` over SMTP through Postfix.
     pub fn send(&self, from: &str, to: &[&str], raw: &[u8]) {
         smtp_send(self.smtp_port, from, to, raw)
@@ -378,8 +388,13 @@ impl Setup {
     }
 
     pub fn with(name: &str, o: Options) -> Setup {
+        Setup::with_tag(format!("{name}-{}", run_tag()), o)
+    }
+
+    /// A setup whose addresses end in `tag` (`support-TAG`, `customer-TAG`).
+    pub fn with_tag(tag: String, o: Options) -> Setup {
         let env = MailEnv::get();
-        let tag = format!("{name}-{}", run_tag());
+        let name = tag.split('-').next().unwrap_or("t").to_string();
         let support = format!("support-{tag}");
         // POSTDESK_TEST_KEEP=1 keeps each test's directory (config, database, daemon.log).
         let dir = tempfile::Builder::new()

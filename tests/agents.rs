@@ -1,0 +1,400 @@
+//! Agents working from their own mail client, against real Dovecot and
+//! Postfix: the notification arrives, a reply to it reaches the customer from
+//! the support address (quote trimmed, threaded, attachments kept, no trace
+//! of the agent's address), commands act on the ticket, notes stay inside,
+//! and an agent address without proof gets no powers.
+
+#[macro_use]
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+on_both_databases!(
+    an_agent_reply_reaches_the_customer_from_the_support_address,
+    notes_stay_inside_and_commands_act,
+    agent_powers_need_proof,
+    direct_replies_are_recorded_not_relayed,
+    a_vacation_reply_to_a_relayed_answer_ends_the_loop
+);
+
+const WAIT: Duration = Duration::from_secs(30);
+
+/// A setup with agents alice and bob.
+fn setup(name: &str, db: Db) -> Setup {
+    let tag = format!("{name}-{}", run_tag());
+    let (alice, bob) = (
+        format!("alice-{tag}@example.test"),
+        format!("bob-{tag}@example.test"),
+    );
+    let extra = format!(
+        "agents = [\"{alice}\", \"{bob}\"]\ncc_agents_on_replies = false\n\
+         [[agent]]\nemail = \"{alice}\"\nname = \"Alice\"\ntimezone = \"Europe/Athens\"\n\
+         [[agent]]\nemail = \"{bob}\"\nname = \"Bob\"\ntimezone = \"Europe/Warsaw\"\n\
+         [auth]\ntrusted_authserv_ids = [\"mx.postdesk.test\"]\n"
+    );
+    Setup::with_tag(
+        tag,
+        Options {
+            extra,
+            db,
+            ..Options::default()
+        },
+    )
+}
+
+/// A message in `user`'s inbox whose subject contains `subject` and whose
+/// text contains `text`, once the inbox holds at least `n` messages.
+fn find_with(s: &Setup, user: &str, subject: &str, text: &str, n: usize) -> Vec<u8> {
+    let got = s.env.wait_delivered(&s.user(user), n, WAIT);
+    got.into_iter()
+        .find(|m| {
+            header(m, "Subject").is_some_and(|h| h.contains(subject))
+                && String::from_utf8_lossy(m).contains(text)
+        })
+        .unwrap_or_else(|| panic!("no mail with {subject:?} and {text:?} for {user}"))
+}
+
+fn find(s: &Setup, user: &str, subject: &str, n: usize) -> Vec<u8> {
+    find_with(s, user, subject, "", n)
+}
+
+fn addr_in(h: &str) -> String {
+    h.rsplit('<')
+        .next()
+        .unwrap()
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
+}
+
+/// The customer writes; returns (the notification to alice, the customer's Message-ID).
+fn customer_writes(s: &Setup, cc: Option<&str>) -> (Vec<u8>, String) {
+    let customer = s.addr("customer");
+    let id = format!("c1-{}@client.example", s.tag);
+    let cc_header = cc.map(|c| format!("Cc: {c}\r\n")).unwrap_or_default();
+    let mut rcpts = vec![s.support_address()];
+    rcpts.extend(cc.map(str::to_string));
+    let r: Vec<&str> = rcpts.iter().map(String::as_str).collect();
+    s.env.send(
+        &customer,
+        &r,
+        &mail(
+            &format!("Jane Doe <{customer}>"),
+            &s.support_address(),
+            "Printer shows E42",
+            &id,
+            &cc_header,
+            "The printer on floor 2 shows E42.",
+        ),
+    );
+    let note = find(s, "alice", "Printer shows E42", 1);
+    (note, id)
+}
+
+/// Alice answers a mail she received, the way a mail client does.
+fn alice_replies(s: &Setup, to_mail: &[u8], body: &str, extra_headers: &str) {
+    let alice = s.addr("alice");
+    let reply_to = addr_in(&header(to_mail, "Reply-To").unwrap());
+    let parent = header(to_mail, "Message-ID").unwrap();
+    let subject = header(to_mail, "Subject").unwrap();
+    let quoted: String = String::from_utf8_lossy(to_mail)
+        .split("\r\n\r\n")
+        .nth(1)
+        .unwrap_or_default()
+        .lines()
+        .take(5)
+        .map(|l| format!("> {l}\r\n"))
+        .collect();
+    let raw = format!(
+        "From: Alice <{alice}>\r\nTo: {reply_to}\r\nSubject: Re: {subject}\r\nMessage-ID: <a-{}@agent.example>\r\n\
+         In-Reply-To: {parent}\r\nReferences: {parent}\r\n{extra_headers}MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n\
+         On Thu, 26 Nov 2026 at 10:00, Test Support <{reply_to}> wrote:\r\n{quoted}",
+        run_tag()
+    );
+    s.env.send(&alice, &[&reply_to], raw.as_bytes());
+}
+
+fn an_agent_reply_reaches_the_customer_from_the_support_address(db: Db) {
+    let s = setup("relay", db);
+    let _d = s.start();
+    let colleague = s.addr("colleague");
+    let (note, customer_id) = customer_writes(&s, Some(&colleague));
+    // Both agents were told; the notification speaks for the customer.
+    assert!(
+        header(&note, "From")
+            .unwrap()
+            .contains("Jane Doe via Test Support")
+    );
+    assert_eq!(
+        header(&note, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert!(String::from_utf8_lossy(&note).contains("The printer on floor 2 shows E42."));
+    find(&s, "bob", "Printer shows E42", 1);
+
+    // Alice answers from her mail client, with an attachment.
+    let alice = s.addr("alice");
+    let reply_to = addr_in(&header(&note, "Reply-To").unwrap());
+    let parent = header(&note, "Message-ID").unwrap();
+    let raw = format!(
+        "From: Alice <{alice}>\r\nTo: {reply_to}\r\nSubject: Re: [#1] Printer shows E42\r\n\
+         Message-ID: <a1-{tag}@agent.example>\r\nIn-Reply-To: {parent}\r\nMIME-Version: 1.0\r\n\
+         Content-Type: multipart/mixed; boundary=\"XX\"\r\n\r\n--XX\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+         Hi Jane,\r\nplease switch it off and on again; the manual is attached.\r\n\r\n\
+         On Thu, 26 Nov 2026 at 10:00, Jane Doe via Test Support <{reply_to}> wrote:\r\n> The printer on floor 2 shows E42.\r\n\
+         --XX\r\nContent-Type: application/pdf; name=\"manual.pdf\"\r\nContent-Disposition: attachment; filename=\"manual.pdf\"\r\n\
+         Content-Transfer-Encoding: base64\r\n\r\nJVBERi0xLjQKJcfsj6IK\r\n--XX--\r\n",
+        tag = s.tag
+    );
+    s.env.send(&alice, &[&reply_to], raw.as_bytes());
+
+    // Jane has her acknowledgement and the answer.
+    let got = s.env.wait_delivered(&s.user("customer"), 2, WAIT);
+    assert_eq!(got.len(), 2, "ack and answer");
+    let answer = got
+        .iter()
+        .find(|m| header(m, "Auto-Submitted").is_none())
+        .expect("a human answer")
+        .clone();
+    let from = header(&answer, "From").unwrap();
+    assert!(from.starts_with("\"Alice (Test Support)\""), "{from}");
+    assert!(
+        from.contains(&format!("<{}@example.test>", s.support)),
+        "{from}"
+    );
+    assert_eq!(
+        header(&answer, "In-Reply-To").unwrap(),
+        format!("<{customer_id}>")
+    );
+    let text = String::from_utf8_lossy(&answer).to_string();
+    assert!(text.contains("please switch it off and on again"), "{text}");
+    assert!(
+        !text.contains("> The printer"),
+        "the quote was not trimmed:\n{text}"
+    );
+    assert!(text.contains("manual.pdf"), "the attachment is missing");
+    // No trace of the agent's own address anywhere in what the customer got.
+    assert!(
+        !text.to_lowercase().contains(&alice),
+        "the agent's address leaked:\n{text}"
+    );
+    // The customer's colleague in Cc got the answer too.
+    let cc_got = s.env.wait_delivered(&s.user("colleague"), 2, WAIT);
+    assert!(
+        cc_got
+            .iter()
+            .any(|m| String::from_utf8_lossy(m).contains("please switch it off"))
+    );
+
+    let t = &s.tickets()[0];
+    assert_eq!(
+        t["assignee"],
+        alice.as_str(),
+        "the first agent to answer takes the ticket"
+    );
+    assert!(t["sla"]["first_response_at"].is_string());
+    // Jane answers the answer: it joins the ticket, and only Alice (the assignee) is told.
+    let answer_id = header(&answer, "Message-ID").unwrap();
+    let answer_reply_to = addr_in(&header(&answer, "Reply-To").unwrap());
+    let customer = s.addr("customer");
+    s.env.send(
+        &customer,
+        &[&answer_reply_to],
+        &mail(
+            &customer,
+            &answer_reply_to,
+            "Re: [#1] Printer shows E42",
+            &format!("c2-{}@client.example", s.tag),
+            &format!("In-Reply-To: {answer_id}\r\n"),
+            "Thanks, that worked.",
+        ),
+    );
+    s.wait_for("the customer's second message", WAIT, || {
+        (s.tickets()[0]["messages"].as_u64().unwrap() >= 7).then_some(())
+    });
+    let alice_mail = s.env.wait_delivered(&s.user("alice"), 2, WAIT);
+    assert_eq!(alice_mail.len(), 2, "alice is told of the follow-up");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        s.env.delivered(&s.user("bob")).len(),
+        1,
+        "bob is not: the ticket is alice's"
+    );
+    assert_eq!(
+        s.env.delivered(&s.user("customer")).len(),
+        2,
+        "no acknowledgement of a reply"
+    );
+}
+
+fn notes_stay_inside_and_commands_act(db: Db) {
+    let s = setup("commands", db);
+    let _d = s.start();
+    let (note, _) = customer_writes(&s, None);
+    alice_replies(
+        &s,
+        &note,
+        "#note\r\nShe is on the old firmware, check with Bob.",
+        "",
+    );
+    // Bob gets the note; the customer gets nothing but her acknowledgement.
+    let bob_note = find_with(&s, "bob", "Printer shows E42", "added an internal note", 2);
+    assert!(String::from_utf8_lossy(&bob_note).contains("old firmware"));
+    // Alice gets a receipt.
+    let receipt = find_with(&s, "alice", "Done", "internal note", 2);
+    assert_eq!(
+        header(&receipt, "Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+
+    // A typo: nothing to the customer, and the receipt suggests the command.
+    alice_replies(&s, &note, "#clsoe\r\nAll fixed now.", "");
+    find_with(&s, "alice", "Not all understood", "did you mean #close?", 3);
+
+    alice_replies(&s, &note, "#close", "");
+    s.wait_for("the ticket closed", WAIT, || {
+        (s.tickets()[0]["status"] == "closed").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        s.env.delivered(&s.user("customer")).len(),
+        1,
+        "only the acknowledgement reached the customer"
+    );
+}
+
+fn agent_powers_need_proof(db: Db) {
+    let s = setup("proof", db);
+    let _d = s.start();
+    let (note, customer_id) = customer_writes(&s, None);
+    let alice = s.addr("alice");
+    // 1. From alice, straight to support, no token: treated as a customer's mail.
+    s.env.send(
+        &alice,
+        &[&s.support_address()],
+        &mail(
+            &alice,
+            &s.support_address(),
+            "Re: Printer shows E42",
+            &format!("x1-{}@agent.example", s.tag),
+            &format!("In-Reply-To: <{customer_id}>\r\n"),
+            "#close\r\nI close this.",
+        ),
+    );
+    // 2. From alice, to bob's token address: not alice's token, no powers either.
+    let bob_note = find(&s, "bob", "Printer shows E42", 1);
+    let bob_token = addr_in(&header(&bob_note, "Reply-To").unwrap());
+    s.env.send(
+        &alice,
+        &[&bob_token],
+        &mail(
+            &alice,
+            &bob_token,
+            "Re: [#1] Printer shows E42",
+            &format!("x2-{}@agent.example", s.tag),
+            "",
+            "#close\r\nClosing with Bob's token.",
+        ),
+    );
+    s.wait_for("both messages on the ticket", WAIT, || {
+        let t = &s.tickets()[0];
+        (t["message_ids"].to_string().contains("x2-")).then_some(())
+    });
+    let t = &s.tickets()[0];
+    assert_eq!(t["status"], "open", "no agent powers without proof");
+    let n = t["number"].as_i64().unwrap().to_string();
+    let events = s.json(&["tickets", "show", &n, "--json"])["events"].to_string();
+    assert!(events.contains("agent not proven"), "{events}");
+    assert!(events.contains("issued to"), "{events}");
+    // And with her own token the same command works.
+    alice_replies(&s, &note, "#close", "");
+    s.wait_for("the ticket closed", WAIT, || {
+        (s.tickets()[0]["status"] == "closed").then_some(())
+    });
+    assert!(
+        s.env
+            .delivered(&s.user("customer"))
+            .iter()
+            .all(|m| !String::from_utf8_lossy(m).contains("I close this"))
+    );
+}
+
+fn direct_replies_are_recorded_not_relayed(db: Db) {
+    let s = setup("direct", db);
+    let _d = s.start();
+    let (_, customer_id) = customer_writes(&s, None);
+    let alice = s.addr("alice");
+    let customer = s.addr("customer");
+    // Alice answers Jane herself, support in Cc; our MTA vouches for her domain.
+    let raw = mail(
+        &format!("Alice <{alice}>"),
+        &customer,
+        "Re: Printer shows E42",
+        &format!("d1-{}@agent.example", s.tag),
+        &format!(
+            "Cc: {}\r\nIn-Reply-To: <{customer_id}>\r\nAuthentication-Results: mx.postdesk.test; dkim=pass header.d=example.test\r\n",
+            s.support_address()
+        ),
+        "Hi Jane, I called you and we fixed it.",
+    );
+    s.env.send(&alice, &[&customer, &s.support_address()], &raw);
+    s.wait_for("the direct answer recorded", WAIT, || {
+        let t = &s.tickets()[0];
+        t["sla"]["first_response_at"].is_string().then_some(())
+    });
+    assert_eq!(s.tickets()[0]["assignee"], alice.as_str());
+    std::thread::sleep(Duration::from_secs(1));
+    // Jane has the acknowledgement and Alice's own mail: nothing relayed a second time.
+    assert_eq!(s.env.delivered(&s.user("customer")).len(), 2);
+}
+
+fn a_vacation_reply_to_a_relayed_answer_ends_the_loop(db: Db) {
+    let s = setup("vacation", db);
+    s.env.vacation(&s.user("customer"));
+    let _d = s.start();
+    let (note, _) = customer_writes(&s, None);
+    // Our acknowledgement carries Auto-Submitted: the responder stays quiet.
+    s.wait_for("the acknowledgement sent", WAIT, || {
+        s.outbox()
+            .iter()
+            .any(|o| o["kind"] == "ack" && o["status"] == "sent")
+            .then_some(())
+    });
+    // Alice answers: a human message, so the responder does answer it.
+    alice_replies(&s, &note, "Hi Jane, please restart the printer.", "");
+    s.wait_for("the out-of-office reply stored on the ticket", WAIT, || {
+        let n = s.tickets()[0]["number"].as_i64().unwrap().to_string();
+        let show = s.json(&["tickets", "show", &n, "--json"]);
+        show["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["kind"] == "autoreply")
+            .then_some(())
+    });
+    let before = s.outbox().len();
+    let first_response = s.tickets()[0]["sla"]["first_response_at"].clone();
+    std::thread::sleep(Duration::from_secs(3));
+    // Nothing went out in return: no acknowledgement, no notification, no clock moved.
+    let after = s.outbox();
+    assert_eq!(
+        after.len(),
+        before,
+        "postdesk answered the auto-reply: {after:#?}"
+    );
+    assert_eq!(s.tickets()[0]["sla"]["first_response_at"], first_response);
+    assert_eq!(s.tickets()[0]["status"], "open");
+    // The customer has exactly our two mails; support got exactly one auto-reply.
+    assert_eq!(s.env.delivered(&s.user("customer")).len(), 2);
+    let n = s.tickets()[0]["number"].as_i64().unwrap().to_string();
+    let show = s.json(&["tickets", "show", &n, "--json"]);
+    let autoreplies = show["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "autoreply")
+        .count();
+    assert_eq!(autoreplies, 1);
+}
