@@ -18,4 +18,4 @@ scripts/mailenv.sh start "$root" "${POSTDESK_TEST_BASEPORT:-12000}"
 export POSTDESK_MAILENV=$root
 export POSTDESK_CORPUS=${POSTDESK_CORPUS:-$(cd .. && pwd)/shared/corpus}
 export POSTDESK_TEST_PG=${POSTDESK_TEST_PG:-postgres://postgres@127.0.0.1:5432/postgres}
-cargo test --locked "$@"
+RUST_TEST_THREADS=${RUST_TEST_THREADS:-6} cargo test --locked "$@"

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::imap::MailboxWorker;
 use crate::ingest::Pipeline;
 use crate::outbox::OutboxWorker;
+use crate::scheduler::Scheduler;
 use crate::smtp::Mailer;
 use crate::store::Store;
 use crate::templates::Templates;
@@ -74,6 +75,7 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     let key = store.token_key().await?;
     let wake = Arc::new(Notify::new());
+    let sla_wake = Arc::new(Notify::new());
     let pipeline = Arc::new(Pipeline::new(
         config.clone(),
         store.clone(),
@@ -81,6 +83,7 @@ pub async fn run(
         key,
         clock.clone(),
         wake.clone(),
+        sla_wake.clone(),
     ));
     let mailer = Mailer::new(&config.smtp, config.outbox.idle_timeout.unsigned_abs())?;
     let tracker = TaskTracker::new();
@@ -94,6 +97,13 @@ pub async fn run(
             owner: instance_name(),
             claim_lease: crate::outbox::claim_lease(config.smtp.timeout),
             journal_dir: Some(config.outbox.journal_dir.clone()),
+        }
+        .run(shutdown.clone()),
+    );
+    tracker.spawn(
+        Scheduler {
+            pipeline: pipeline.clone(),
+            wake: sla_wake,
         }
         .run(shutdown.clone()),
     );

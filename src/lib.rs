@@ -7,6 +7,7 @@
 //!                                   one transaction (store/): message + ticket + events + outbox rows
 //!                                   after commit: IMAP flag/move (imap.rs)
 //! outbox.rs ── smtp.rs (lettre, retry with backoff) ──> customers, agents
+//! scheduler.rs ── wakes at the next SLA notice ──> warning / escalation rows into the outbox
 //! ```
 //!
 //! # Layout
@@ -16,6 +17,7 @@
 //! - [`store`]: the database (SQLite or PostgreSQL) in domain terms.
 //! - [`ingest`]: one message from bytes to a committed transaction.
 //! - [`imap`]: the mailbox tasks. [`outbox`] + [`smtp`]: sending.
+//! - [`scheduler`]: SLA warnings and escalations when they fall due.
 //! - [`templates`]: the mail templates. [`tls`]: TLS settings for both protocols.
 //! - [`daemon`]: starts the tasks and stops them. [`cli`]: the commands.
 //! - [`clock`]: the only place that reads the wall clock.
@@ -28,6 +30,7 @@ pub mod domain;
 pub mod imap;
 pub mod ingest;
 pub mod outbox;
+pub mod scheduler;
 pub mod smtp;
 pub mod store;
 pub mod templates;

@@ -12,57 +12,25 @@ use std::path::Path;
 /// Languages we ship, the first is the fallback.
 pub const LANGUAGES: &[&str] = &["en", "el", "pl"];
 
-/// Built-in templates: (language, event, source).
-const BUILTIN: &[(&str, &str, &str)] = &[
-    ("en", "ack", include_str!("../templates/en/ack.txt")),
-    ("el", "ack", include_str!("../templates/el/ack.txt")),
-    ("pl", "ack", include_str!("../templates/pl/ack.txt")),
-    (
-        "en",
-        "agent_notify",
-        include_str!("../templates/en/agent_notify.txt"),
-    ),
-    (
-        "el",
-        "agent_notify",
-        include_str!("../templates/el/agent_notify.txt"),
-    ),
-    (
-        "pl",
-        "agent_notify",
-        include_str!("../templates/pl/agent_notify.txt"),
-    ),
-    (
-        "en",
-        "agent_reply",
-        include_str!("../templates/en/agent_reply.txt"),
-    ),
-    (
-        "el",
-        "agent_reply",
-        include_str!("../templates/el/agent_reply.txt"),
-    ),
-    (
-        "pl",
-        "agent_reply",
-        include_str!("../templates/pl/agent_reply.txt"),
-    ),
-    (
-        "en",
-        "command_result",
-        include_str!("../templates/en/command_result.txt"),
-    ),
-    (
-        "el",
-        "command_result",
-        include_str!("../templates/el/command_result.txt"),
-    ),
-    (
-        "pl",
-        "command_result",
-        include_str!("../templates/pl/command_result.txt"),
-    ),
-];
+/// Built-in templates for each language: (language, event, source).
+macro_rules! builtin {
+    ($($event:literal),* $(,)?) => {
+        &[$(
+            ("en", $event, include_str!(concat!("../templates/en/", $event, ".txt"))),
+            ("el", $event, include_str!(concat!("../templates/el/", $event, ".txt"))),
+            ("pl", $event, include_str!(concat!("../templates/pl/", $event, ".txt"))),
+        )*]
+    };
+}
+
+const BUILTIN: &[(&str, &str, &str)] = builtin!(
+    "ack",
+    "agent_notify",
+    "agent_reply",
+    "command_result",
+    "sla_warning",
+    "escalation"
+);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TemplateError {
@@ -128,6 +96,10 @@ pub struct SlaVars {
     pub target: String,
     pub due_at: String,
     pub remaining: String,
+    /// How late the answer is, once the target has passed (`2h 10m`).
+    pub late: String,
+    /// The escalation level (1, 2, ...); 0 for a warning.
+    pub level: u32,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -157,7 +129,13 @@ impl Vars {
     pub fn samples() -> Vec<Vars> {
         let full = Vars::sample();
         let mut out = vec![full.clone()];
-        for event in ["agent_reply", "note", "command_result"] {
+        for event in [
+            "agent_reply",
+            "note",
+            "command_result",
+            "sla_warning",
+            "escalation",
+        ] {
             out.push(Vars {
                 event: event.into(),
                 ..full.clone()
@@ -172,6 +150,8 @@ impl Vars {
         bare.message.attachments.clear();
         bare.result = ResultVars::default();
         bare.sla.due_at = String::new();
+        bare.sla.late = String::new();
+        bare.sla.level = 0;
         out.push(bare);
         out
     }
@@ -208,6 +188,8 @@ impl Vars {
                 target: "first_response".into(),
                 due_at: "2026-11-27 09:15 UTC".into(),
                 remaining: "1d".into(),
+                late: "2h 10m".into(),
+                level: 1,
             },
             mailbox: MailboxVars {
                 name: "support".into(),
@@ -240,6 +222,16 @@ fn name(lang: &str, event: &str) -> String {
 impl Templates {
     /// The built-in templates, overridden by files in `dir`; all checked.
     pub fn load(dir: Option<&Path>) -> Result<Templates, Vec<TemplateError>> {
+        Templates::load_with(dir, &[])
+    }
+
+    /// As [`Templates::load`], plus templates the configuration names
+    /// (`[[sla.NAME.escalation]] template`), which must exist in `dir` (in
+    /// English at least).
+    pub fn load_with(
+        dir: Option<&Path>,
+        extra: &[String],
+    ) -> Result<Templates, Vec<TemplateError>> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         env.set_syntax(
@@ -266,7 +258,11 @@ impl Templates {
         }
         if let Some(dir) = dir {
             for lang in LANGUAGES {
-                for event in OutKind::NAMES {
+                for event in OutKind::NAMES
+                    .iter()
+                    .copied()
+                    .chain(extra.iter().map(String::as_str))
+                {
                     let path = dir.join(lang).join(format!("{event}.txt"));
                     match std::fs::read_to_string(&path) {
                         Ok(src) => add(&mut env, &mut errors, name(lang, event), src),
@@ -277,6 +273,14 @@ impl Templates {
                         }),
                     }
                 }
+            }
+        }
+        for event in extra {
+            if env.get_template(&name("en", event)).is_err() {
+                errors.push(TemplateError::Missing {
+                    event: event.clone(),
+                    lang: "en".into(),
+                });
             }
         }
         let t = Templates { env };
@@ -412,6 +416,26 @@ mod tests {
         let r = t.render("en", "ack", &Vars::sample()).unwrap();
         assert_eq!(r.subject, "[#42] thanks");
         assert_eq!(r.body, "We got it.\n");
+    }
+
+    #[test]
+    fn every_mail_the_daemon_sends_has_a_template_in_every_language() {
+        let t = Templates::load(None).unwrap();
+        for event in [
+            "ack",
+            "agent_notify",
+            "agent_reply",
+            "command_result",
+            "sla_warning",
+            "escalation",
+        ] {
+            for lang in LANGUAGES {
+                assert!(
+                    t.env.get_template(&name(lang, event)).is_ok(),
+                    "{lang}/{event}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -41,7 +41,6 @@ fn would_answer(raw: &[u8]) -> (bool, String) {
     let rules = Rules {
         limits: &limits,
         reopen_window: jiff::SignedDuration::from_hours(24 * 14),
-        first_response: jiff::SignedDuration::from_hours(24),
         our_addresses: &ours,
         lists_open_tickets: false,
     };
@@ -133,6 +132,7 @@ fn threads_hold_together_and_strangers_stay_apart() {
             std::sync::Arc::new(postdesk::templates::Templates::load(None).unwrap()),
             key,
             std::sync::Arc::new(postdesk::clock::SystemClock),
+            std::sync::Arc::new(tokio::sync::Notify::new()),
             std::sync::Arc::new(tokio::sync::Notify::new()),
         );
         let mailbox = config.mailbox("support").unwrap().clone();

@@ -32,7 +32,6 @@ fuzz_target!(|data: &[u8]| {
     let rules = Rules {
         limits: &limits,
         reopen_window: jiff::SignedDuration::from_hours(24 * 14),
-        first_response: jiff::SignedDuration::from_hours(24),
         our_addresses: &ours,
         lists_open_tickets: data.first().is_some_and(|b| b & 1 == 1),
     };

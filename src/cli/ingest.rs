@@ -75,6 +75,7 @@ pub async fn run(
         key,
         clock,
         Arc::new(Notify::new()),
+        Arc::new(Notify::new()),
     );
     let mut out = std::io::stdout().lock();
     for (name, data) in inputs {

@@ -87,6 +87,23 @@ pub enum Command {
         #[command(subcommand)]
         command: OutboxCommand,
     },
+    /// SLA clocks.
+    Sla {
+        #[command(subcommand)]
+        command: SlaCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlaCommand {
+    /// Every clock as of now (or TIME): due, at risk, breached, met.
+    Status {
+        /// RFC 3339 time to look at instead of now.
+        #[arg(long, value_name = "TIME")]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,13 +219,19 @@ fn load(
     secrets: Secrets,
 ) -> Result<(Arc<Config>, Arc<Templates>), Failure> {
     let config = Config::load_with(path, secrets)?;
-    let templates = Templates::load(config.templates_dir.as_deref()).map_err(|errs| {
-        let list: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
-        Failure::new(
-            exit::CONFIG,
-            format!("templates: {} problem(s)\n{}", errs.len(), list.join("\n")),
-        )
-    })?;
+    let named: Vec<String> = config
+        .sla
+        .values()
+        .flat_map(|p| p.escalation.iter().filter_map(|e| e.template.clone()))
+        .collect();
+    let templates =
+        Templates::load_with(config.templates_dir.as_deref(), &named).map_err(|errs| {
+            let list: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
+            Failure::new(
+                exit::CONFIG,
+                format!("templates: {} problem(s)\n{}", errs.len(), list.join("\n")),
+            )
+        })?;
     Ok((Arc::new(config), templates.into()))
 }
 
@@ -275,6 +298,20 @@ async fn dispatch(cli: Cli) -> CliResult {
                     show::ticket(&store, &*clock, number, json).await
                 }
             }
+        }
+        Command::Sla {
+            command: SlaCommand::Status { at, json },
+        } => {
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
+            init_logging(config.log_format, "warn");
+            let store = open_store(&config).await?;
+            let at = match at {
+                Some(t) => t.parse().map_err(|e| {
+                    Failure::new(exit::USAGE, format!("--at: expected an RFC 3339 time like 2026-11-26T09:30:00Z, got {t:?} ({e})"))
+                })?,
+                None => clock.now(),
+            };
+            show::sla_status(&store, &config, at, json).await
         }
         Command::Outbox {
             command: OutboxCommand::List { status, json },

@@ -166,3 +166,71 @@ pub async fn outbox(store: &Store, status: Option<&str>, json: bool) -> CliResul
     }
     Ok(exit::OK)
 }
+
+/// One line of `sla status`.
+#[derive(Debug, Serialize)]
+struct ClockLine {
+    ticket: i64,
+    target: &'static str,
+    cycle: i64,
+    policy: String,
+    due_at: Timestamp,
+    state: &'static str,
+    remaining_secs: i64,
+}
+
+pub async fn sla_status(
+    store: &Store,
+    config: &crate::config::Config,
+    at: Timestamp,
+    json: bool,
+) -> CliResult {
+    let mut lines = Vec::new();
+    for c in store.all_clocks().await? {
+        let policy = config.policy(&c.policy);
+        let work = config.clockwork(&policy);
+        let remaining = c.clock.remaining(at, &work);
+        let due_at = c
+            .clock
+            .due_at
+            .unwrap_or_else(|| work.add(at, remaining.max(jiff::SignedDuration::ZERO)));
+        lines.push(ClockLine {
+            ticket: c.ticket,
+            target: c.clock.target.as_str(),
+            cycle: c.cycle,
+            policy: c.policy.clone(),
+            due_at,
+            state: c.clock.status(at, &work, policy.warn_before),
+            remaining_secs: remaining.as_secs(),
+        });
+    }
+    if json {
+        print_json(&lines);
+        return Ok(exit::OK);
+    }
+    if lines.is_empty() {
+        println!("no SLA clocks");
+    }
+    for l in &lines {
+        println!(
+            "#{:<6} {:<15} {:<10} due {}  {:<9} {}",
+            l.ticket,
+            l.target,
+            l.policy,
+            short(l.due_at),
+            l.state,
+            if l.remaining_secs < 0 {
+                format!(
+                    "late by {}",
+                    crate::domain::fmt_duration(jiff::SignedDuration::from_secs(-l.remaining_secs))
+                )
+            } else {
+                format!(
+                    "{} left",
+                    crate::domain::fmt_duration(jiff::SignedDuration::from_secs(l.remaining_secs))
+                )
+            }
+        );
+    }
+    Ok(exit::OK)
+}

@@ -7,9 +7,10 @@ mod reader;
 
 pub use reader::{Problem, parse_duration};
 
-use crate::domain::calendar::WeeklyHours;
+use crate::domain::calendar::{Calendar, WeeklyHours};
 use crate::domain::decide::Limits;
 use crate::domain::model::Priority;
+pub use crate::domain::sla::{EscalateAfter, EscalationLevel, PolicyRule, Share, SlaPolicy};
 use jiff::SignedDuration;
 use reader::{Node, Problems};
 use std::collections::{BTreeMap, HashSet};
@@ -108,58 +109,6 @@ pub struct AgentConfig {
     pub timezone: jiff::tz::TimeZone,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Share {
-    Duration(SignedDuration),
-    /// Per cent of the target.
-    Percent(u32),
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EscalateAfter {
-    Breach,
-    /// Time after the breach.
-    Later(Share),
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EscalationLevel {
-    pub after: EscalateAfter,
-    pub notify: Vec<String>,
-    pub set_priority: Option<Priority>,
-    pub template: Option<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SlaPolicy {
-    pub first_response: SignedDuration,
-    pub next_response: SignedDuration,
-    pub resolution: Option<SignedDuration>,
-    pub calendar: Option<String>,
-    pub warn_before: Option<Share>,
-    pub escalation: Vec<EscalationLevel>,
-}
-
-impl Default for SlaPolicy {
-    fn default() -> Self {
-        SlaPolicy {
-            first_response: SignedDuration::from_hours(24),
-            next_response: SignedDuration::from_hours(24),
-            resolution: None,
-            calendar: None,
-            warn_before: None,
-            escalation: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CalendarConfig {
-    pub timezone: jiff::tz::TimeZone,
-    pub hours: WeeklyHours,
-    pub holidays: Vec<jiff::civil::Date>,
-}
-
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DatabaseConfig {
     pub url: String,
@@ -212,9 +161,11 @@ pub struct Config {
     pub mailboxes: Vec<MailboxConfig>,
     pub agents: Vec<AgentConfig>,
     pub sla: BTreeMap<String, SlaPolicy>,
-    pub calendars: BTreeMap<String, CalendarConfig>,
+    pub calendars: BTreeMap<String, Calendar>,
     /// authserv-ids whose Authentication-Results headers we trust (our MTA's).
     pub trusted_authserv_ids: Vec<String>,
+    /// `[[rule]]`s choosing the policy of new tickets, in order.
+    pub rules: Vec<PolicyRule>,
 }
 
 /// Why a configuration could not be loaded.
@@ -299,6 +250,14 @@ impl Config {
         self.sla.get(name).cloned().unwrap_or_default()
     }
 
+    /// How a policy counts time: its calendar's business hours, or the wall clock.
+    pub fn clockwork(&self, policy: &SlaPolicy) -> crate::domain::calendar::Clockwork<'_> {
+        match policy.calendar.as_ref().and_then(|c| self.calendars.get(c)) {
+            Some(cal) => crate::domain::calendar::Clockwork::Business(cal),
+            None => crate::domain::calendar::Clockwork::Wall,
+        }
+    }
+
     /// Every address the daemon sends from, lower-cased.
     pub fn our_addresses(&self) -> Vec<String> {
         self.mailboxes.iter().map(|m| m.address.clone()).collect()
@@ -379,7 +338,7 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         }
         None => Vec::new(),
     };
-    let calendars: BTreeMap<String, CalendarConfig> = root
+    let calendars: BTreeMap<String, Calendar> = root
         .named_tables("calendar")
         .into_iter()
         .filter_map(|(name, n)| read_calendar(&n, base).map(|c| (name, c)))
@@ -399,6 +358,11 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         .and_then(|v| v.as_table())
         .map(|t| t.keys().cloned().collect())
         .unwrap_or_default();
+    let rules: Vec<PolicyRule> = root
+        .tables("rule")
+        .iter()
+        .filter_map(|n| read_rule(n, &policy_names))
+        .collect();
     let agents: Vec<AgentConfig> = root.tables("agent").iter().filter_map(read_agent).collect();
     let agent_nodes = root
         .get("agent")
@@ -459,6 +423,56 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         sla,
         calendars,
         trusted_authserv_ids,
+        rules,
+    })
+}
+
+fn read_rule(n: &Node<'_>, policies: &[String]) -> Option<PolicyRule> {
+    let sla = n.req_str("sla");
+    if let Some(s) = &sla
+        && !policies.contains(s)
+    {
+        n.problem(
+            "sla",
+            format!(
+                "expected the name of an [sla.NAME] policy ({}), got {s:?}",
+                list_or_none(policies)
+            ),
+        );
+    }
+    let customers: Vec<String> = n
+        .opt_str_list("customer")
+        .unwrap_or_default()
+        .iter()
+        .map(|c| c.trim().trim_start_matches("*@").to_lowercase())
+        .collect();
+    let subject_words: Vec<String> = n
+        .opt_str_list("subject")
+        .unwrap_or_default()
+        .iter()
+        .map(|w| w.to_lowercase())
+        .collect();
+    let priority = n
+        .opt_choice("priority", Priority::NAMES)
+        .and_then(Priority::parse);
+    let set_priority = n
+        .opt_choice("set_priority", Priority::NAMES)
+        .and_then(Priority::parse);
+    let mailbox = n.opt_str("mailbox");
+    if customers.is_empty() && subject_words.is_empty() && priority.is_none() && mailbox.is_none() {
+        n.problem(
+            "customer",
+            "a rule needs at least one condition: customer, subject, priority or mailbox",
+        );
+    }
+    n.finish();
+    Some(PolicyRule {
+        mailbox,
+        customers,
+        priority,
+        subject_words,
+        sla: sla?,
+        set_priority,
     })
 }
 
@@ -991,7 +1005,7 @@ fn read_policy(n: &Node<'_>, calendars: &[String]) -> Option<SlaPolicy> {
     Some(p)
 }
 
-fn read_calendar(n: &Node<'_>, _base: &Path) -> Option<CalendarConfig> {
+fn read_calendar(n: &Node<'_>, base: &Path) -> Option<Calendar> {
     let timezone = if n.has("timezone") {
         read_timezone(n, "timezone")
     } else {
@@ -1004,49 +1018,55 @@ fn read_calendar(n: &Node<'_>, _base: &Path) -> Option<CalendarConfig> {
     let mut hours = WeeklyHours::default();
     match n.table("hours") {
         Some(h) => {
-            let keys = h.keys();
-            for k in keys {
-                match h.opt_str(&k) {
-                    Some(v) => {
-                        if let Err(e) = hours.add(&k, &v) {
-                            h.problem(&k, e);
-                        }
-                    }
-                    None => {
-                        if h.has(&k) {
-                            // opt_str already reported the wrong type
-                        }
-                    }
+            for k in h.keys() {
+                if let Some(v) = h.opt_str(&k)
+                    && let Err(e) = hours.add(&k, &v)
+                {
+                    h.problem(&k, e);
                 }
             }
-        }
-        None => {
-            if !n.has("hours") {
+            if h.problems().is_empty() && hours.is_empty() {
                 n.problem(
                     "hours",
-                    r#"is required, e.g. hours = { mon-fri = "09:00-17:00" }"#,
+                    "no opening hours at all: deadlines would never arrive",
                 );
             }
         }
+        None if !n.has("hours") => n.problem(
+            "hours",
+            r#"is required, e.g. hours = { mon-fri = "09:00-17:00" }"#,
+        ),
+        None => {}
     }
-    let holidays = n
+    let mut holidays = std::collections::BTreeSet::new();
+    for (i, d) in n
         .opt_str_list("holidays")
         .unwrap_or_default()
         .into_iter()
         .enumerate()
-        .filter_map(|(i, d)| match d.parse::<jiff::civil::Date>() {
-            Ok(date) => Some(date),
-            Err(_) => {
-                n.problems().add(
-                    format!("{}[{i}]", n.key_path("holidays")),
-                    format!(r#"expected a date like "2026-12-25", got {d:?}"#),
-                );
-                None
+    {
+        match d.parse::<jiff::civil::Date>() {
+            Ok(date) => {
+                holidays.insert(date);
             }
-        })
-        .collect();
+            Err(_) => n.problems().add(
+                format!("{}[{i}]", n.key_path("holidays")),
+                format!(r#"expected a date like "2026-12-25", got {d:?}"#),
+            ),
+        }
+    }
+    if let Some(file) = n.opt_str("holidays_file") {
+        let path = resolve_path(base, &file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => holidays.extend(crate::domain::calendar::ics_dates(&text)),
+            Err(e) => n.problem(
+                "holidays_file",
+                format!("cannot read {}: {e}", path.display()),
+            ),
+        }
+    }
     n.finish();
-    Some(CalendarConfig {
+    Some(Calendar {
         timezone: timezone?,
         hours,
         holidays,

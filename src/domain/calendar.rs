@@ -108,6 +108,14 @@ mod tests {
     }
 
     #[test]
+    fn holidays_from_an_ics_file() {
+        let ics = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20261225\r\nSUMMARY:Christmas\r\nEND:VEVENT\r\n\
+                   BEGIN:VEVENT\r\nDTSTART:20270101T000000Z\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let dates: Vec<String> = ics_dates(ics).iter().map(|d| d.to_string()).collect();
+        assert_eq!(dates, vec!["2026-12-25", "2027-01-01"]);
+    }
+
+    #[test]
     fn rejects_overlaps_and_nonsense() {
         let mut h = WeeklyHours::default();
         h.add("mon", "09:00-13:00").unwrap();
@@ -119,5 +127,272 @@ mod tests {
         assert!(h.add("funday", "09:00-10:00").is_err());
         assert!(h.add("tue", "10:00-09:00").is_err());
         assert!(h.add("tue", "9am-5pm").is_err());
+    }
+}
+
+/// The all-day dates of an iCalendar file (`DTSTART;VALUE=DATE:20261225`,
+/// or a DTSTART of a day with its time): the holidays it lists.
+pub fn ics_dates(text: &str) -> Vec<jiff::civil::Date> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix("DTSTART")?;
+            let value = rest.rsplit_once(':')?.1.trim();
+            let day = value.get(..8)?;
+            let (y, m, d) = (
+                day.get(..4)?.parse().ok()?,
+                day.get(4..6)?.parse().ok()?,
+                day.get(6..8)?.parse().ok()?,
+            );
+            jiff::civil::Date::new(y, m, d).ok()
+        })
+        .collect()
+}
+
+/// A business calendar: opening hours in a time zone, minus holidays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Calendar {
+    pub timezone: jiff::tz::TimeZone,
+    pub hours: WeeklyHours,
+    pub holidays: std::collections::BTreeSet<jiff::civil::Date>,
+}
+
+/// How far ahead to look for opening hours before giving up (a calendar
+/// that is never open is refused by the configuration check).
+const HORIZON_DAYS: i32 = 3 * 366;
+
+impl Calendar {
+    /// The open intervals that end after `t`, in order.
+    pub fn open_intervals_from(
+        &self,
+        t: jiff::Timestamp,
+    ) -> impl Iterator<Item = (jiff::Timestamp, jiff::Timestamp)> + '_ {
+        let first = t.to_zoned_datetime(self.timezone.clone()).date();
+        (0..HORIZON_DAYS)
+            .filter_map(move |i| first.checked_add(jiff::Span::new().days(i)).ok())
+            .filter(|d| !self.holidays.contains(d))
+            .flat_map(move |d| {
+                self.hours.days[weekday_index(d.weekday())]
+                    .iter()
+                    .filter_map(move |&(open, close)| {
+                        let a = self.timezone.to_timestamp(d.to_datetime(open)).ok()?;
+                        // "24:00" is the start of the next day.
+                        let end = if close == Time::MAX {
+                            d.tomorrow().ok()?.to_datetime(Time::midnight())
+                        } else {
+                            d.to_datetime(close)
+                        };
+                        let b = self.timezone.to_timestamp(end).ok()?;
+                        (b > a).then_some((a, b))
+                    })
+            })
+            .filter(move |&(_, b)| b > t)
+    }
+
+    /// `from` plus `d` of open time. Time before the first opening does not
+    /// count: a ticket that arrives at night starts at the next opening.
+    pub fn add(&self, from: jiff::Timestamp, d: jiff::SignedDuration) -> jiff::Timestamp {
+        let mut left = d;
+        let mut last = from;
+        for (a, b) in self.open_intervals_from(from) {
+            let start = a.max(from);
+            let available = b.duration_since(start);
+            if left <= available {
+                return start.checked_add(left).unwrap_or(b);
+            }
+            left -= available;
+            last = b;
+        }
+        last.checked_add(left).unwrap_or(last)
+    }
+
+    /// Open time between `a` and `b` (zero when `b` is not after `a`).
+    pub fn between(&self, a: jiff::Timestamp, b: jiff::Timestamp) -> jiff::SignedDuration {
+        let mut total = jiff::SignedDuration::ZERO;
+        if b <= a {
+            return total;
+        }
+        for (x, y) in self.open_intervals_from(a) {
+            if x >= b {
+                break;
+            }
+            total += y.min(b).duration_since(x.max(a));
+        }
+        total
+    }
+
+    pub fn is_open(&self, t: jiff::Timestamp) -> bool {
+        self.open_intervals_from(t)
+            .next()
+            .is_some_and(|(a, _)| a <= t)
+    }
+}
+
+/// How time is counted for a deadline: around the clock, or business hours only.
+#[derive(Debug, Clone, Copy)]
+pub enum Clockwork<'a> {
+    Wall,
+    Business(&'a Calendar),
+}
+
+impl Clockwork<'_> {
+    /// `from` plus `d` of countable time.
+    pub fn add(&self, from: jiff::Timestamp, d: jiff::SignedDuration) -> jiff::Timestamp {
+        match self {
+            Clockwork::Wall => from.checked_add(d).unwrap_or(from),
+            Clockwork::Business(c) => c.add(from, d),
+        }
+    }
+
+    /// Countable time between `a` and `b` (negative when `b` is before `a`).
+    pub fn between(&self, a: jiff::Timestamp, b: jiff::Timestamp) -> jiff::SignedDuration {
+        match self {
+            Clockwork::Wall => b.duration_since(a),
+            Clockwork::Business(c) if b >= a => c.between(a, b),
+            Clockwork::Business(c) => -c.between(b, a),
+        }
+    }
+}
+
+#[cfg(test)]
+mod business_time {
+    use super::*;
+    use jiff::{SignedDuration, Timestamp};
+    use proptest::prelude::*;
+
+    fn cal(tz: &str, hours: &[(&str, &str)], holidays: &[&str]) -> Calendar {
+        let mut h = WeeklyHours::default();
+        for (d, r) in hours {
+            h.add(d, r).unwrap();
+        }
+        Calendar {
+            timezone: jiff::tz::TimeZone::get(tz).unwrap(),
+            hours: h,
+            holidays: holidays.iter().map(|d| d.parse().unwrap()).collect(),
+        }
+    }
+
+    fn athens() -> Calendar {
+        cal(
+            "Europe/Athens",
+            &[("mon-fri", "09:00-17:00")],
+            &["2026-12-25"],
+        )
+    }
+
+    /// Local time in the calendar's zone.
+    fn local(c: &Calendar, s: &str) -> Timestamp {
+        c.timezone.to_timestamp(s.parse().unwrap()).unwrap()
+    }
+
+    fn show(c: &Calendar, t: Timestamp) -> String {
+        t.to_zoned_datetime(c.timezone.clone())
+            .strftime("%a %Y-%m-%d %H:%M")
+            .to_string()
+    }
+
+    #[test]
+    fn friday_afternoon_runs_into_monday() {
+        let c = athens();
+        let due = c.add(local(&c, "2026-11-27T15:00"), SignedDuration::from_hours(8));
+        assert_eq!(show(&c, due), "Mon 2026-11-30 15:00");
+    }
+
+    #[test]
+    fn a_holiday_in_between_is_skipped() {
+        let c = athens();
+        // Thursday 24 Dec 16:00 + 4h: 1h Thursday, Friday 25th is a holiday, 3h Monday.
+        let due = c.add(local(&c, "2026-12-24T16:00"), SignedDuration::from_hours(4));
+        assert_eq!(show(&c, due), "Mon 2026-12-28 12:00");
+    }
+
+    #[test]
+    fn out_of_hours_arrivals_start_at_the_next_opening() {
+        let c = athens();
+        let sat = c.add(local(&c, "2026-11-28T11:00"), SignedDuration::from_hours(2));
+        assert_eq!(show(&c, sat), "Mon 2026-11-30 11:00");
+        let early = c.add(local(&c, "2026-11-26T07:30"), SignedDuration::from_mins(30));
+        assert_eq!(show(&c, early), "Thu 2026-11-26 09:30");
+        assert!(!c.is_open(local(&c, "2026-11-26T07:30")));
+        assert!(c.is_open(local(&c, "2026-11-26T09:30")));
+    }
+
+    #[test]
+    fn split_days() {
+        let c = cal(
+            "Europe/Athens",
+            &[
+                ("mon-fri", "09:00-13:00,14:00-18:00"),
+                ("sat", "10:00-14:00"),
+            ],
+            &[],
+        );
+        let due = c.add(local(&c, "2026-11-26T12:00"), SignedDuration::from_hours(3));
+        assert_eq!(show(&c, due), "Thu 2026-11-26 16:00");
+        let sat = c.add(local(&c, "2026-11-27T17:00"), SignedDuration::from_hours(2));
+        assert_eq!(show(&c, sat), "Sat 2026-11-28 11:00");
+    }
+
+    #[test]
+    fn across_daylight_saving_changes() {
+        // Athens and Warsaw move clocks on the last Sunday of March and October.
+        for tz in ["Europe/Athens", "Europe/Warsaw"] {
+            let c = cal(tz, &[("mon-sun", "00:00-24:00")], &[]);
+            // 24 hours of open time across the spring change are 24 real hours...
+            let start = local(&c, "2026-03-28T12:00");
+            let due = c.add(start, SignedDuration::from_hours(24));
+            assert_eq!(
+                due.duration_since(start),
+                SignedDuration::from_hours(24),
+                "{tz}"
+            );
+            // ...and business hours stay at their local times on both sides.
+            let office = cal(tz, &[("mon-fri", "09:00-17:00")], &[]);
+            let d = office.add(
+                local(&office, "2026-03-27T16:00"),
+                SignedDuration::from_hours(2),
+            );
+            assert_eq!(show(&office, d), "Mon 2026-03-30 10:00", "{tz}");
+            let d = office.add(
+                local(&office, "2026-10-23T16:00"),
+                SignedDuration::from_hours(2),
+            );
+            assert_eq!(show(&office, d), "Mon 2026-10-26 10:00", "{tz}");
+            assert_eq!(
+                office.between(local(&office, "2026-10-23T16:00"), d),
+                SignedDuration::from_hours(2)
+            );
+        }
+    }
+
+    #[test]
+    fn wall_clock_for_around_the_clock_policies() {
+        let t: Timestamp = "2026-11-28T11:00:00Z".parse().unwrap();
+        assert_eq!(
+            Clockwork::Wall
+                .add(t, SignedDuration::from_hours(24))
+                .to_string(),
+            "2026-11-29T11:00:00Z"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn deadlines_never_fall_in_closed_hours(start in 0i64..(366 * 24 * 60), mins in 1i64..(60 * 200)) {
+            let c = cal("Europe/Athens", &[("mon-fri", "09:00-13:00,14:00-18:00")], &["2027-01-01", "2027-01-06"]);
+            let from = local(&c, "2026-11-01T00:00").checked_add(SignedDuration::from_mins(start)).unwrap();
+            let due = c.add(from, SignedDuration::from_mins(mins));
+            // The last instant before the deadline is open time.
+            prop_assert!(c.is_open(due.checked_sub(SignedDuration::from_secs(1)).unwrap()));
+            prop_assert_eq!(c.between(from, due), SignedDuration::from_mins(mins));
+        }
+
+        #[test]
+        fn adding_business_time_is_monotonic(start in 0i64..(366 * 24 * 60), a in 0i64..(60 * 100), b in 0i64..(60 * 100)) {
+            let c = athens();
+            let from = local(&c, "2026-11-01T00:00").checked_add(SignedDuration::from_mins(start)).unwrap();
+            let (x, y) = (a.min(b), a.max(b));
+            prop_assert!(c.add(from, SignedDuration::from_mins(x)) <= c.add(from, SignedDuration::from_mins(y)));
+        }
     }
 }

@@ -92,7 +92,6 @@ pub struct TicketView {
 pub struct Rules<'a> {
     pub limits: &'a Limits,
     pub reopen_window: SignedDuration,
-    pub first_response: SignedDuration,
     /// Our addresses, lower-cased: never acknowledged.
     pub our_addresses: &'a [String],
     /// Mailing-list mail opens and joins tickets (never acknowledged).
@@ -121,7 +120,6 @@ pub enum TicketPlan {
         customer: Option<Address>,
         /// The closed ticket this one follows up, when a late reply opens a new ticket.
         follows: Option<i64>,
-        first_response_due: Timestamp,
     },
     Update {
         number: i64,
@@ -281,10 +279,6 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
         ticket: TicketPlan::Create {
             customer: i.mail.from.clone(),
             follows,
-            first_response_due: i
-                .received_at
-                .checked_add(i.rules.first_response)
-                .unwrap_or(i.received_at),
         },
         events,
         acknowledge,
@@ -401,7 +395,6 @@ mod tests {
             let rules = Rules {
                 limits: &limits,
                 reopen_window: SignedDuration::from_hours(24 * 14),
-                first_response: SignedDuration::from_hours(24),
                 our_addresses: &ours,
                 lists_open_tickets: self.lists_open_tickets,
             };
@@ -423,12 +416,7 @@ mod tests {
         let d = Case::new("jane@example.org", Kind::Customer).decide();
         assert_eq!(d.action, Action::Created);
         assert_eq!(d.acknowledge.unwrap().email, "jane@example.org");
-        match d.ticket {
-            TicketPlan::Create {
-                first_response_due, ..
-            } => assert_eq!(first_response_due, at("2026-11-27T10:00:00Z")),
-            other => panic!("{other:?}"),
-        }
+        assert!(matches!(d.ticket, TicketPlan::Create { follows: None, .. }));
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub mod model;
 pub mod parse;
 pub mod reply;
 pub mod retry;
+pub mod sla;
 pub mod subject;
 pub mod thread;
 pub mod token;

@@ -8,9 +8,10 @@ use super::{IngestError, Pipeline};
 use crate::config::{AgentConfig, MailboxConfig};
 use crate::domain::agent::{AgentRef, TicketFacts, decide_agent};
 use crate::domain::classify::{Us, is_ours};
-use crate::domain::model::{Address, OutKind};
+use crate::domain::model::{Address, OutKind, Status};
 use crate::domain::parse::{ParsedMail, attachments_of};
 use crate::domain::reply::{Command, read_agent_text};
+use crate::domain::sla::Happening;
 use crate::store::{TicketEdit, TicketState, Tx};
 use crate::templates::{PersonVars, ResultVars};
 use jiff::Timestamp;
@@ -78,6 +79,18 @@ impl Pipeline {
             spam: d.spam,
         };
         tx.edit_ticket(t.number, &edit, received_at).await?;
+        let mut happenings = Vec::new();
+        if d.responded {
+            happenings.push(Happening::AgentAnswered);
+        }
+        match d.status {
+            Some(Status::Pending) => happenings.push(Happening::Pending),
+            Some(Status::Open) => happenings.push(Happening::Opening),
+            Some(Status::Resolved | Status::Closed) => happenings.push(Happening::Resolved),
+            None => {}
+        }
+        self.move_clocks(tx, t.number, &t.sla_policy, &happenings, received_at)
+            .await?;
         let t = tx.ticket_state(t.number).await?.expect("the ticket exists");
         let mut events = d.events.clone();
         let agent_person = Some(PersonVars {

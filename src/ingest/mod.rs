@@ -9,6 +9,7 @@
 mod agent;
 mod facts;
 mod outgoing;
+mod sla;
 
 pub use outgoing::format_time;
 
@@ -19,12 +20,13 @@ use crate::domain::classify::{Us, classify, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, Sent, TicketPlan};
 use crate::domain::model::{Action, Direction, Kind, OutKind};
 use crate::domain::parse::{ParsedMail, parse};
+use crate::domain::sla::{Happening, choose_policy};
 use crate::domain::subject;
 use crate::domain::token::TokenKey;
 use crate::store::{NewMessage, NewTicket, Store, StoreError, TicketUpdate, Tx};
 use crate::templates::{self, ResultVars, Templates};
 use jiff::{SignedDuration, Timestamp};
-use outgoing::{Notice, Prompt, QueuedMail, attachment_lines};
+pub(crate) use outgoing::{Notice, Prompt, QueuedMail, attachment_lines};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -79,6 +81,8 @@ pub struct Pipeline {
     pub clock: Arc<dyn Clock>,
     /// Woken after a commit that queued mail.
     pub outbox_wake: Arc<Notify>,
+    /// Woken after a commit that moved SLA clocks.
+    pub sla_wake: Arc<Notify>,
     /// When a rate limit was last logged for an address: logged once per
     /// window, while every refusal is still recorded in the ticket's events.
     limit_logged: std::sync::Mutex<std::collections::HashMap<String, Timestamp>>,
@@ -92,6 +96,7 @@ impl Pipeline {
         key: TokenKey,
         clock: Arc<dyn Clock>,
         outbox_wake: Arc<Notify>,
+        sla_wake: Arc<Notify>,
     ) -> Pipeline {
         Pipeline {
             config,
@@ -100,6 +105,7 @@ impl Pipeline {
             key,
             clock,
             outbox_wake,
+            sla_wake,
             limit_logged: Default::default(),
         }
     }
@@ -235,11 +241,9 @@ impl Pipeline {
             }
             None => (Sent::default(), None),
         };
-        let policy = self.config.policy(&mailbox.sla);
         let rules = Rules {
             limits,
             reopen_window: self.config.threading.reopen_window,
-            first_response: policy.first_response,
             our_addresses: &ours,
             lists_open_tickets: mailbox.list_mail_opens_tickets,
         };
@@ -292,6 +296,28 @@ impl Pipeline {
         }
         for (what, detail) in &decision.events {
             tx.add_event(ticket, Some(&mail.message_id), now, what, detail)
+                .await?;
+        }
+        // The customer's clocks: a new ticket starts them; a customer writing
+        // again reopens or resumes them. Automatic mail never moves one.
+        let mut clocks_moved = false;
+        if let Some(n) = ticket
+            && class.kind == Kind::Customer
+        {
+            let happenings = match &decision.ticket {
+                TicketPlan::Create { .. } => vec![Happening::Opened],
+                TicketPlan::Update {
+                    status: Some(_), ..
+                } => vec![Happening::Opening, Happening::CustomerWrote],
+                _ => vec![Happening::CustomerWrote],
+            };
+            let policy = tx
+                .ticket_state(n)
+                .await?
+                .map(|t| t.sla_policy)
+                .unwrap_or_default();
+            clocks_moved = self
+                .move_clocks(&mut tx, n, &policy, &happenings, received_at)
                 .await?;
         }
         if let Some(plan) = &decision.bounce {
@@ -404,6 +430,9 @@ impl Pipeline {
         if queued {
             self.outbox_wake.notify_one();
         }
+        if clocks_moved {
+            self.sla_wake.notify_one();
+        }
         tracing::info!(
             mailbox = %mailbox.name,
             message_id = %mail.message_id,
@@ -510,6 +539,7 @@ impl Pipeline {
         }
         tx.commit().await?;
         self.outbox_wake.notify_one();
+        self.sla_wake.notify_one();
         tracing::info!(mailbox = %mailbox.name, message_id = %mail.message_id, ticket = number, agent = %agent.email, "agent mail");
         Ok(Outcome {
             ticket: Some(number),
@@ -531,24 +561,41 @@ impl Pipeline {
     ) -> Result<Option<i64>, StoreError> {
         Ok(match plan {
             TicketPlan::None => None,
-            TicketPlan::Create {
-                customer,
-                follows,
-                first_response_due,
-            } => Some(
-                tx.create_ticket(&NewTicket {
-                    mailbox: &mailbox.name,
-                    subject: &mail.subject,
-                    normalized_subject: &subject::normalize(&mail.subject),
-                    customer: customer.as_ref(),
-                    language,
-                    sla_policy: &mailbox.sla,
-                    follows: *follows,
-                    created_at: received_at,
-                    first_response_due: Some(*first_response_due),
-                })
-                .await?,
-            ),
+            TicketPlan::Create { customer, follows } => {
+                let email = customer
+                    .as_ref()
+                    .map(|c| c.email.as_str())
+                    .unwrap_or_default();
+                let (policy, priority, rule) = choose_policy(
+                    &self.config.rules,
+                    &mailbox.name,
+                    &mailbox.sla,
+                    email,
+                    &mail.subject,
+                );
+                let n = tx
+                    .create_ticket(&NewTicket {
+                        mailbox: &mailbox.name,
+                        subject: &mail.subject,
+                        normalized_subject: &subject::normalize(&mail.subject),
+                        customer: customer.as_ref(),
+                        language,
+                        sla_policy: policy,
+                        priority: priority.as_str(),
+                        follows: *follows,
+                        created_at: received_at,
+                    })
+                    .await?;
+                let why = match rule {
+                    Some(i) => {
+                        format!("SLA policy {policy}, priority {priority}: rule[{i}] matched")
+                    }
+                    None => format!("SLA policy {policy}: the mailbox's"),
+                };
+                tx.add_event(Some(n), Some(&mail.message_id), received_at, "policy", &why)
+                    .await?;
+                Some(n)
+            }
             TicketPlan::Update {
                 number,
                 status,

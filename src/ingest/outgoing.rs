@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
 /// One mail to queue about a ticket.
-pub(super) struct QueuedMail<'a> {
+pub(crate) struct QueuedMail<'a> {
     pub mailbox: &'a MailboxConfig,
     pub ticket: i64,
     pub kind: OutKind,
@@ -51,7 +51,7 @@ pub fn format_time(t: Timestamp, tz: &TimeZone) -> String {
 }
 
 /// `photo.jpg (image/jpeg, 120 KB)` for each attachment.
-pub(super) fn attachment_lines(mail: &ParsedMail) -> Vec<String> {
+pub(crate) fn attachment_lines(mail: &ParsedMail) -> Vec<String> {
     mail.attachments
         .iter()
         .map(|a| {
@@ -70,7 +70,7 @@ pub(super) fn attachment_lines(mail: &ParsedMail) -> Vec<String> {
 }
 
 /// Who to notify about a ticket, and how the notification presents itself.
-pub(super) struct Notice<'a> {
+pub(crate) struct Notice<'a> {
     pub mailbox: &'a MailboxConfig,
     pub ticket: &'a TicketState,
     pub agents: &'a [String],
@@ -81,7 +81,7 @@ pub(super) struct Notice<'a> {
 }
 
 /// What prompts a mail, for the templates' `event`.
-pub(super) struct Prompt<'a> {
+pub(crate) struct Prompt<'a> {
     pub event: &'a str,
     pub text: String,
     pub subject: String,
@@ -93,7 +93,7 @@ pub(super) struct Prompt<'a> {
 
 impl Pipeline {
     /// The time zone of a mailbox's SLA calendar (UTC without one): for customers.
-    pub(super) fn mailbox_tz(&self, mailbox: &MailboxConfig) -> TimeZone {
+    pub(crate) fn mailbox_tz(&self, mailbox: &MailboxConfig) -> TimeZone {
         let policy = self.config.policy(&mailbox.sla);
         policy
             .calendar
@@ -104,7 +104,7 @@ impl Pipeline {
     }
 
     /// The template variables for mail about ticket `t`, with times in `tz`.
-    pub(super) fn vars(
+    pub(crate) fn vars(
         &self,
         mailbox: &MailboxConfig,
         t: &TicketState,
@@ -150,6 +150,8 @@ impl Pipeline {
                     .first_response_due
                     .map(|d| fmt_duration(d.duration_since(t.created_at)))
                     .unwrap_or_default(),
+                late: String::new(),
+                level: 0,
             },
             mailbox: MailboxVars {
                 name: mailbox.name.clone(),
@@ -235,12 +237,22 @@ impl Pipeline {
     }
 
     /// Renders, composes and queues one mail inside `tx`; returns its Message-ID.
-    pub(super) async fn queue(
+    pub(crate) async fn queue(
         &self,
         tx: &mut Tx,
         q: QueuedMail<'_>,
     ) -> Result<String, IngestError> {
-        let rendered = self.templates.render(q.language, q.kind.as_str(), q.vars)?;
+        self.queue_named(tx, q.kind.as_str(), q).await
+    }
+
+    /// As [`Pipeline::queue`], rendering the template named `template`.
+    pub(crate) async fn queue_named(
+        &self,
+        tx: &mut Tx,
+        template: &str,
+        q: QueuedMail<'_>,
+    ) -> Result<String, IngestError> {
+        let rendered = self.templates.render(q.language, template, q.vars)?;
         let subject = subject::tagged(
             &rendered.subject,
             &self.config.threading.tag_prefix,

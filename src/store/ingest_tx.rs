@@ -9,7 +9,7 @@ use sqlx::{Any, Transaction};
 use std::collections::HashMap;
 
 pub struct Tx {
-    tx: Transaction<'static, Any>,
+    pub(super) tx: Transaction<'static, Any>,
 }
 
 pub struct NewTicket<'a> {
@@ -19,9 +19,9 @@ pub struct NewTicket<'a> {
     pub customer: Option<&'a Address>,
     pub language: &'a str,
     pub sla_policy: &'a str,
+    pub priority: &'a str,
     pub follows: Option<i64>,
     pub created_at: Timestamp,
-    pub first_response_due: Option<Timestamp>,
 }
 
 pub struct TicketUpdate {
@@ -158,8 +158,8 @@ impl Tx {
         sqlx::query(
             "INSERT INTO tickets (number, mailbox, subject, normalized_subject, status, priority, \
              customer_email, customer_name, language, sla_policy, follows, created_at, updated_at, \
-             last_customer_at, first_response_due) \
-             VALUES ($1, $2, $3, $4, 'open', 'normal', $5, $6, $7, $8, $9, $10, $10, $10, $11)",
+             last_customer_at) \
+             VALUES ($1, $2, $3, $4, 'open', $11, $5, $6, $7, $8, $9, $10, $10, $10)",
         )
         .bind(number)
         .bind(t.mailbox)
@@ -171,7 +171,7 @@ impl Tx {
         .bind(t.sla_policy)
         .bind(t.follows)
         .bind(ms(t.created_at))
-        .bind(t.first_response_due.map(ms))
+        .bind(t.priority)
         .execute(&mut *self.tx)
         .await?;
         if let Some(c) = t.customer {
@@ -478,6 +478,7 @@ pub struct TicketState {
     pub customer: Option<Address>,
     pub assignee: Option<String>,
     pub language: String,
+    pub sla_policy: String,
     pub first_response_due: Option<Timestamp>,
     pub first_response_at: Option<Timestamp>,
     pub created_at: Timestamp,
@@ -497,7 +498,7 @@ impl Tx {
     pub async fn ticket_state(&mut self, number: i64) -> Result<Option<TicketState>> {
         let row = sqlx::query(
             "SELECT number, mailbox, subject, status, priority, customer_email, customer_name, assignee, language, \
-             first_response_due, first_response_at, created_at FROM tickets WHERE number = $1",
+             sla_policy, first_response_due, first_response_at, created_at FROM tickets WHERE number = $1",
         )
         .bind(number)
         .fetch_optional(&mut *self.tx)
@@ -514,6 +515,7 @@ impl Tx {
             customer: email.map(|e| Address { email: e, name }),
             assignee: col(&r, "assignee")?,
             language: col(&r, "language")?,
+            sla_policy: col(&r, "sla_policy")?,
             first_response_due: super::opt_from_ms(col(&r, "first_response_due")?)?,
             first_response_at: super::opt_from_ms(col(&r, "first_response_at")?)?,
             created_at: from_ms(col(&r, "created_at")?)?,

@@ -11,10 +11,12 @@ mod ingest_tx;
 mod mailbox;
 mod outbox;
 mod read;
+mod sla;
 
 pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate, Tx};
 pub use outbox::OutboxJob;
 pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
+pub use sla::{DueNotice, StoredClock};
 
 use crate::config::DatabaseConfig;
 use crate::domain::token::TokenKey;

@@ -21,6 +21,15 @@ impl Cli {
         Cli::with_db(dir, &url, pg)
     }
 
+    /// A scratch setup whose configuration gets `extra` appended (SLA
+    /// policies, calendars, agents...); the mailbox uses policy `mailbox_sla`.
+    pub fn with_config(db: Db, mailbox_extra: &str, extra: &str) -> Cli {
+        let c = Cli::new(db);
+        let text = std::fs::read_to_string(&c.config).unwrap();
+        std::fs::write(&c.config, format!("{text}{mailbox_extra}\n{extra}\n")).unwrap();
+        c
+    }
+
     pub fn with_db(dir: tempfile::TempDir, url: &str, pg: Option<PgDatabase>) -> Cli {
         let config = dir.path().join("postdesk.toml");
         std::fs::write(

@@ -1,0 +1,697 @@
+//! SLA clocks: targets (first response, next response, resolution) counted
+//! in a policy's clockwork (around the clock, or business hours), paused and
+//! resumed, stopped as met or breached; and the warnings and escalation
+//! levels each running clock has ahead of it. Pure: every function takes the
+//! time it is asked about.
+
+use super::calendar::Clockwork;
+use super::model::Priority;
+use jiff::{SignedDuration, Timestamp};
+use std::fmt;
+
+/// A duration, or a share of the target (`"80%"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Share {
+    Duration(SignedDuration),
+    /// Per cent of the target.
+    Percent(u32),
+}
+
+impl Share {
+    /// The countable time this share stands for, given the target.
+    pub fn of(self, budget: SignedDuration) -> SignedDuration {
+        match self {
+            Share::Duration(d) => d,
+            Share::Percent(p) => {
+                SignedDuration::from_millis(budget.as_millis() as i64 * i64::from(p) / 100)
+            }
+        }
+    }
+}
+
+/// How long before the due time a warning goes out: `warn_before = "4h"`
+/// means 4 hours before; `"80%"` means once 80% of the target has passed.
+pub fn warn_lead(w: Share, budget: SignedDuration) -> SignedDuration {
+    match w {
+        Share::Duration(d) => d.min(budget),
+        Share::Percent(p) => Share::Percent(100u32.saturating_sub(p)).of(budget),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscalateAfter {
+    Breach,
+    /// A duration after the breach, or a share of the target (`"150%"`).
+    Later(Share),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EscalationLevel {
+    pub after: EscalateAfter,
+    /// `assignee`, `agents`, or addresses.
+    pub notify: Vec<String>,
+    pub set_priority: Option<Priority>,
+    pub template: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlaPolicy {
+    pub first_response: SignedDuration,
+    pub next_response: SignedDuration,
+    pub resolution: Option<SignedDuration>,
+    pub calendar: Option<String>,
+    pub warn_before: Option<Share>,
+    pub escalation: Vec<EscalationLevel>,
+}
+
+impl Default for SlaPolicy {
+    fn default() -> Self {
+        SlaPolicy {
+            first_response: SignedDuration::from_hours(24),
+            next_response: SignedDuration::from_hours(24),
+            resolution: None,
+            calendar: None,
+            warn_before: None,
+            escalation: Vec::new(),
+        }
+    }
+}
+
+impl SlaPolicy {
+    pub fn budget(&self, target: Target) -> Option<SignedDuration> {
+        match target {
+            Target::FirstResponse => Some(self.first_response),
+            Target::NextResponse => Some(self.next_response),
+            Target::Resolution => self.resolution,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    FirstResponse,
+    NextResponse,
+    Resolution,
+}
+
+impl Target {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::FirstResponse => "first_response",
+            Target::NextResponse => "next_response",
+            Target::Resolution => "resolution",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Target> {
+        [
+            Target::FirstResponse,
+            Target::NextResponse,
+            Target::Resolution,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+
+    pub fn is_response(self) -> bool {
+        self != Target::Resolution
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What is stored about a clock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockState {
+    Running,
+    Paused,
+    Met,
+    Breached,
+}
+
+impl ClockState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClockState::Running => "running",
+            ClockState::Paused => "paused",
+            ClockState::Met => "met",
+            ClockState::Breached => "breached",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ClockState> {
+        [
+            ClockState::Running,
+            ClockState::Paused,
+            ClockState::Met,
+            ClockState::Breached,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
+    pub fn is_stopped(self) -> bool {
+        matches!(self, ClockState::Met | ClockState::Breached)
+    }
+}
+
+/// One clock of a ticket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Clock {
+    pub target: Target,
+    pub budget: SignedDuration,
+    /// Countable time used before the current run.
+    pub consumed: SignedDuration,
+    /// Set while running.
+    pub running_since: Option<Timestamp>,
+    pub state: ClockState,
+    /// While running: when the target is due. Once stopped: when it was due.
+    pub due_at: Option<Timestamp>,
+    pub stopped_at: Option<Timestamp>,
+}
+
+impl Clock {
+    pub fn start(
+        target: Target,
+        budget: SignedDuration,
+        at: Timestamp,
+        work: &Clockwork<'_>,
+    ) -> Clock {
+        let mut c = Clock {
+            target,
+            budget,
+            consumed: SignedDuration::ZERO,
+            running_since: None,
+            state: ClockState::Paused,
+            due_at: None,
+            stopped_at: None,
+        };
+        c.run_from(at, work);
+        c
+    }
+
+    fn run_from(&mut self, at: Timestamp, work: &Clockwork<'_>) {
+        self.running_since = Some(at);
+        self.state = ClockState::Running;
+        self.stopped_at = None;
+        let left = self.budget - self.consumed;
+        self.due_at = Some(if left.is_positive() {
+            work.add(at, left)
+        } else {
+            at
+        });
+    }
+
+    /// Countable time used up to `at`.
+    pub fn used(&self, at: Timestamp, work: &Clockwork<'_>) -> SignedDuration {
+        match (self.state, self.running_since) {
+            (ClockState::Running, Some(since)) => {
+                self.consumed + work.between(since, at).max(SignedDuration::ZERO)
+            }
+            _ => self.consumed,
+        }
+    }
+
+    pub fn remaining(&self, at: Timestamp, work: &Clockwork<'_>) -> SignedDuration {
+        self.budget - self.used(at, work)
+    }
+
+    pub fn pause(&mut self, at: Timestamp, work: &Clockwork<'_>) {
+        if self.state == ClockState::Running {
+            self.consumed = self.used(at, work);
+            self.running_since = None;
+            self.state = ClockState::Paused;
+            self.due_at = None;
+        }
+    }
+
+    /// Runs again after a pause, or (for resolution) after a reopen.
+    pub fn resume(&mut self, at: Timestamp, work: &Clockwork<'_>) {
+        if self.state != ClockState::Running {
+            self.run_from(at, work);
+        }
+    }
+
+    /// Stops the clock: met when the target was reached in time.
+    pub fn stop(&mut self, at: Timestamp, work: &Clockwork<'_>) {
+        if self.state.is_stopped() {
+            return;
+        }
+        let used = self.used(at, work);
+        if self.due_at.is_none() {
+            let left = self.budget - self.consumed;
+            self.due_at = Some(if left.is_positive() {
+                work.add(at, left)
+            } else {
+                at
+            });
+        }
+        self.consumed = used;
+        self.running_since = None;
+        self.stopped_at = Some(at);
+        self.state = if used <= self.budget {
+            ClockState::Met
+        } else {
+            ClockState::Breached
+        };
+    }
+
+    /// The state a person should see at `at`: `at_risk` once the warning
+    /// time has passed, `breached` once the target has.
+    pub fn status(&self, at: Timestamp, work: &Clockwork<'_>, warn: Option<Share>) -> &'static str {
+        match self.state {
+            ClockState::Running | ClockState::Paused => {
+                let used = self.used(at, work);
+                if used > self.budget {
+                    "breached"
+                } else if self.state == ClockState::Paused {
+                    "paused"
+                } else if warn.is_some_and(|w| used >= self.budget - warn_lead(w, self.budget)) {
+                    "at_risk"
+                } else {
+                    "running"
+                }
+            }
+            s => s.as_str(),
+        }
+    }
+
+    /// When the clock will have used `threshold` of countable time, if it is
+    /// running (now, if it already has).
+    fn reaches(&self, threshold: SignedDuration, work: &Clockwork<'_>) -> Option<Timestamp> {
+        let since = self
+            .running_since
+            .filter(|_| self.state == ClockState::Running)?;
+        let left = threshold - self.consumed;
+        Some(if left.is_positive() {
+            work.add(since, left)
+        } else {
+            since
+        })
+    }
+
+    /// The notices ahead of a running clock: the warning (level 0) and each
+    /// escalation level (1, 2, ...), with when each is due.
+    pub fn notices(
+        &self,
+        policy: &SlaPolicy,
+        work: &Clockwork<'_>,
+    ) -> Vec<(Notice, u32, Timestamp)> {
+        let mut out = Vec::new();
+        if let Some(w) = policy.warn_before {
+            let lead = warn_lead(w, self.budget);
+            if let Some(at) = self.reaches(self.budget - lead, work) {
+                out.push((Notice::Warning, 0, at));
+            }
+        }
+        for (i, level) in policy.escalation.iter().enumerate() {
+            let threshold = match level.after {
+                EscalateAfter::Breach => self.budget,
+                EscalateAfter::Later(Share::Duration(d)) => self.budget + d,
+                EscalateAfter::Later(Share::Percent(p)) => Share::Percent(p).of(self.budget),
+            };
+            // "Breach" means strictly after the due time.
+            let threshold = threshold.max(self.budget);
+            if let Some(at) = self.reaches(threshold, work) {
+                let at = if threshold == self.budget {
+                    at.checked_add(SignedDuration::from_secs(1)).unwrap_or(at)
+                } else {
+                    at
+                };
+                out.push((Notice::Escalation, i as u32 + 1, at));
+            }
+        }
+        out
+    }
+}
+
+/// A notice an SLA clock sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Notice {
+    Warning,
+    Escalation,
+}
+
+impl Notice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Notice::Warning => "warning",
+            Notice::Escalation => "escalation",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Notice> {
+        match s {
+            "warning" => Some(Notice::Warning),
+            "escalation" => Some(Notice::Escalation),
+            _ => None,
+        }
+    }
+}
+
+/// Something that happened to a ticket, as far as its clocks care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Happening {
+    /// A new ticket.
+    Opened,
+    /// The customer wrote on an existing ticket.
+    CustomerWrote,
+    /// An agent answered the customer.
+    AgentAnswered,
+    /// The ticket waits for the customer.
+    Pending,
+    /// Back to open (from pending, or reopened).
+    Opening,
+    Resolved,
+}
+
+/// What to do to a ticket's clocks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClockOp {
+    Start(Target),
+    Pause(Target),
+    Resume(Target),
+    Stop(Target),
+}
+
+/// The clock operations a happening calls for, given the latest clock of
+/// each target (None: never started).
+pub fn clock_ops(
+    h: Happening,
+    latest: &dyn Fn(Target) -> Option<ClockState>,
+    policy: &SlaPolicy,
+) -> Vec<ClockOp> {
+    use ClockState::*;
+    let mut ops = Vec::new();
+    let targets = [
+        Target::FirstResponse,
+        Target::NextResponse,
+        Target::Resolution,
+    ];
+    let live = |t: Target| matches!(latest(t), Some(Running | Paused));
+    match h {
+        Happening::Opened => {
+            ops.push(ClockOp::Start(Target::FirstResponse));
+            if policy.resolution.is_some() {
+                ops.push(ClockOp::Start(Target::Resolution));
+            }
+        }
+        Happening::CustomerWrote => {
+            // Somebody is now waiting for an answer, unless they already were.
+            let waiting = live(Target::FirstResponse) || live(Target::NextResponse);
+            if !waiting && latest(Target::FirstResponse).is_some() {
+                ops.push(ClockOp::Start(Target::NextResponse));
+            }
+        }
+        Happening::AgentAnswered => {
+            for t in [Target::FirstResponse, Target::NextResponse] {
+                if live(t) {
+                    ops.push(ClockOp::Stop(t));
+                }
+            }
+        }
+        Happening::Pending => {
+            for t in targets {
+                if latest(t) == Some(Running) {
+                    ops.push(ClockOp::Pause(t));
+                }
+            }
+        }
+        Happening::Opening => {
+            for t in targets {
+                if latest(t) == Some(Paused) {
+                    ops.push(ClockOp::Resume(t));
+                }
+            }
+            if matches!(latest(Target::Resolution), Some(Met | Breached)) {
+                ops.push(ClockOp::Resume(Target::Resolution));
+            }
+        }
+        Happening::Resolved => {
+            for t in targets {
+                if live(t) {
+                    ops.push(ClockOp::Stop(t));
+                }
+            }
+        }
+    }
+    ops
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::calendar::{Calendar, WeeklyHours};
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn h(n: i64) -> SignedDuration {
+        SignedDuration::from_hours(n)
+    }
+
+    fn office() -> Calendar {
+        let mut hours = WeeklyHours::default();
+        hours.add("mon-fri", "09:00-17:00").unwrap();
+        Calendar {
+            timezone: jiff::tz::TimeZone::UTC,
+            hours,
+            holidays: Default::default(),
+        }
+    }
+
+    #[test]
+    fn a_clock_runs_and_is_met_or_breached() {
+        let w = Clockwork::Wall;
+        let mut c = Clock::start(Target::FirstResponse, h(24), t("2026-11-26T10:00:00Z"), &w);
+        assert_eq!(c.due_at, Some(t("2026-11-27T10:00:00Z")));
+        assert_eq!(
+            c.status(t("2026-11-26T20:00:00Z"), &w, Some(Share::Percent(80))),
+            "running"
+        );
+        assert_eq!(
+            c.status(t("2026-11-27T06:00:00Z"), &w, Some(Share::Percent(80))),
+            "at_risk"
+        );
+        assert_eq!(c.status(t("2026-11-27T11:00:00Z"), &w, None), "breached");
+        c.stop(t("2026-11-27T09:00:00Z"), &w);
+        assert_eq!(c.state, ClockState::Met);
+        let mut late = Clock::start(Target::FirstResponse, h(1), t("2026-11-26T10:00:00Z"), &w);
+        late.stop(t("2026-11-26T12:00:00Z"), &w);
+        assert_eq!(late.state, ClockState::Breached);
+    }
+
+    #[test]
+    fn pausing_never_makes_a_deadline_earlier() {
+        let cal = office();
+        let w = Clockwork::Business(&cal);
+        let mut c = Clock::start(Target::FirstResponse, h(8), t("2026-11-26T09:00:00Z"), &w);
+        assert_eq!(c.due_at, Some(t("2026-11-26T17:00:00Z")));
+        c.pause(t("2026-11-26T13:00:00Z"), &w); // 4h used
+        assert_eq!(c.status(t("2026-11-30T09:00:00Z"), &w, None), "paused");
+        c.resume(t("2026-11-30T09:00:00Z"), &w); // Monday
+        assert_eq!(c.due_at, Some(t("2026-11-30T13:00:00Z")));
+        assert_eq!(c.remaining(t("2026-11-30T10:00:00Z"), &w), h(3));
+    }
+
+    #[test]
+    fn resolution_stops_and_resumes_on_reopen() {
+        let w = Clockwork::Wall;
+        let mut c = Clock::start(Target::Resolution, h(48), t("2026-11-26T10:00:00Z"), &w);
+        c.stop(t("2026-11-26T20:00:00Z"), &w);
+        assert_eq!((c.state, c.consumed), (ClockState::Met, h(10)));
+        c.resume(t("2026-11-28T10:00:00Z"), &w);
+        assert_eq!(c.due_at, Some(t("2026-11-30T00:00:00Z")));
+    }
+
+    #[test]
+    fn warnings_and_escalation_levels_are_scheduled() {
+        let w = Clockwork::Wall;
+        let policy = SlaPolicy {
+            warn_before: Some(Share::Duration(h(4))),
+            escalation: vec![
+                EscalationLevel {
+                    after: EscalateAfter::Breach,
+                    notify: vec!["assignee".into()],
+                    set_priority: None,
+                    template: None,
+                },
+                EscalationLevel {
+                    after: EscalateAfter::Later(Share::Duration(h(4))),
+                    notify: vec!["m@x".into()],
+                    set_priority: None,
+                    template: None,
+                },
+                EscalationLevel {
+                    after: EscalateAfter::Later(Share::Percent(150)),
+                    notify: vec!["m@x".into()],
+                    set_priority: None,
+                    template: None,
+                },
+            ],
+            ..SlaPolicy::default()
+        };
+        let c = Clock::start(Target::FirstResponse, h(24), t("2026-11-26T10:00:00Z"), &w);
+        let n = c.notices(&policy, &w);
+        assert_eq!(n[0], (Notice::Warning, 0, t("2026-11-27T06:00:00Z")));
+        assert_eq!(n[1], (Notice::Escalation, 1, t("2026-11-27T10:00:01Z")));
+        assert_eq!(n[2], (Notice::Escalation, 2, t("2026-11-27T14:00:00Z")));
+        assert_eq!(n[3], (Notice::Escalation, 3, t("2026-11-27T22:00:00Z")));
+        let mut paused = c.clone();
+        paused.pause(t("2026-11-26T12:00:00Z"), &w);
+        assert!(paused.notices(&policy, &w).is_empty());
+    }
+
+    #[test]
+    fn happenings_move_the_right_clocks() {
+        use ClockState::*;
+        let p = SlaPolicy {
+            resolution: Some(h(120)),
+            ..SlaPolicy::default()
+        };
+        let none = |_: Target| None;
+        assert_eq!(
+            clock_ops(Happening::Opened, &none, &p),
+            vec![
+                ClockOp::Start(Target::FirstResponse),
+                ClockOp::Start(Target::Resolution)
+            ]
+        );
+        // The customer writes again before anyone answered: nothing new.
+        let waiting = |t: Target| {
+            if t == Target::FirstResponse {
+                Some(Running)
+            } else {
+                None
+            }
+        };
+        assert!(clock_ops(Happening::CustomerWrote, &waiting, &p).is_empty());
+        // After an answer, the customer's next mail starts the next-response clock.
+        let answered = |t: Target| match t {
+            Target::FirstResponse => Some(Met),
+            Target::Resolution => Some(Running),
+            _ => None,
+        };
+        assert_eq!(
+            clock_ops(Happening::CustomerWrote, &answered, &p),
+            vec![ClockOp::Start(Target::NextResponse)]
+        );
+        assert_eq!(
+            clock_ops(Happening::Pending, &answered, &p),
+            vec![ClockOp::Pause(Target::Resolution)]
+        );
+        let resolved = |_: Target| Some(Met);
+        assert_eq!(
+            clock_ops(Happening::Opening, &resolved, &p),
+            vec![ClockOp::Resume(Target::Resolution)]
+        );
+        assert_eq!(
+            clock_ops(Happening::AgentAnswered, &waiting, &p),
+            vec![ClockOp::Stop(Target::FirstResponse)]
+        );
+    }
+}
+
+/// `[[rule]]`: which policy (and priority) a new ticket gets. Every
+/// condition given must hold; lists match when any entry does.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PolicyRule {
+    pub mailbox: Option<String>,
+    /// Addresses (`ceo@big.example`) or domains (`big.example`, subdomains too), lower-cased.
+    pub customers: Vec<String>,
+    pub priority: Option<Priority>,
+    /// Words of which one must appear in the subject (case-insensitive).
+    pub subject_words: Vec<String>,
+    pub sla: String,
+    pub set_priority: Option<Priority>,
+}
+
+impl PolicyRule {
+    pub fn matches(
+        &self,
+        mailbox: &str,
+        customer: &str,
+        subject: &str,
+        priority: Priority,
+    ) -> bool {
+        let customer = customer.to_lowercase();
+        let domain = customer.rsplit_once('@').map_or("", |(_, d)| d);
+        let subject = subject.to_lowercase();
+        self.mailbox.as_deref().is_none_or(|m| m == mailbox)
+            && self.priority.is_none_or(|p| p == priority)
+            && (self.customers.is_empty()
+                || self.customers.iter().any(|c| {
+                    if c.contains('@') {
+                        *c == customer
+                    } else {
+                        domain == c || domain.ends_with(&format!(".{c}"))
+                    }
+                }))
+            && (self.subject_words.is_empty()
+                || self
+                    .subject_words
+                    .iter()
+                    .any(|w| subject.contains(w.as_str())))
+    }
+}
+
+/// The policy and priority of a new ticket: the first matching rule's, else
+/// the mailbox's policy at normal priority. Returns the rule's index too.
+pub fn choose_policy<'a>(
+    rules: &'a [PolicyRule],
+    mailbox: &str,
+    mailbox_sla: &'a str,
+    customer: &str,
+    subject: &str,
+) -> (&'a str, Priority, Option<usize>) {
+    for (i, r) in rules.iter().enumerate() {
+        if r.matches(mailbox, customer, subject, Priority::Normal) {
+            return (&r.sla, r.set_priority.unwrap_or(Priority::Normal), Some(i));
+        }
+    }
+    (mailbox_sla, Priority::Normal, None)
+}
+
+#[cfg(test)]
+mod rule_tests {
+    use super::*;
+
+    #[test]
+    fn the_first_matching_rule_wins() {
+        let rules = vec![
+            PolicyRule {
+                customers: vec!["big.example".into()],
+                subject_words: vec!["outage".into()],
+                sla: "urgent".into(),
+                set_priority: Some(Priority::Urgent),
+                ..Default::default()
+            },
+            PolicyRule {
+                customers: vec!["big.example".into(), "vip@small.example".into()],
+                sla: "gold".into(),
+                ..Default::default()
+            },
+        ];
+        assert_eq!(
+            choose_policy(&rules, "support", "std", "ann@big.example", "OUTAGE in DC2").0,
+            "urgent"
+        );
+        assert_eq!(
+            choose_policy(&rules, "support", "std", "ann@eu.big.example", "question").0,
+            "gold"
+        );
+        assert_eq!(
+            choose_policy(&rules, "support", "std", "vip@small.example", "hi").0,
+            "gold"
+        );
+        assert_eq!(
+            choose_policy(&rules, "support", "std", "joe@small.example", "outage"),
+            ("std", Priority::Normal, None)
+        );
+    }
+}

@@ -1,0 +1,277 @@
+//! The SLA scheduler: sends warnings and escalation notices when they fall
+//! due. It sleeps until the next scheduled notice (or until ingest wakes it
+//! after moving a clock), reads only the notices that are due from an index,
+//! never scans tickets, and on start catches up with whatever fell due while
+//! it was down. Each notice goes once per recipient: the row that records it
+//! has a primary key, and it is written in the same transaction as the mail.
+
+use crate::domain::fmt_duration;
+use crate::domain::model::{Address, OutKind};
+use crate::domain::sla::{EscalateAfter, Notice};
+use crate::ingest::{Pipeline, Prompt, QueuedMail};
+use crate::store::{DueNotice, StoreError};
+use crate::templates::ResultVars;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// The longest sleep, so notices scheduled by another instance are seen.
+const MAX_SLEEP: Duration = Duration::from_secs(60);
+
+pub struct Scheduler {
+    pub pipeline: Arc<Pipeline>,
+    pub wake: Arc<Notify>,
+}
+
+impl Scheduler {
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!("SLA scheduler started");
+        let mut failures = 0u32;
+        while !shutdown.is_cancelled() {
+            let wait = match self.send_due(&shutdown).await {
+                Ok(()) => {
+                    failures = 0;
+                    self.until_next().await
+                }
+                Err(e) => {
+                    failures += 1;
+                    let wait =
+                        crate::backoff(failures, Duration::from_secs(1), Duration::from_secs(60));
+                    tracing::error!(error = %e, retry_in = ?wait, "SLA scheduler: database error");
+                    wait
+                }
+            };
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+        }
+        tracing::info!("SLA scheduler stopped");
+    }
+
+    async fn until_next(&self) -> Duration {
+        match self.pipeline.store.next_notice_due().await {
+            Ok(Some(t)) => {
+                let d = t.duration_since(self.pipeline.clock.now());
+                if d.is_negative() {
+                    Duration::ZERO
+                } else {
+                    d.unsigned_abs().min(MAX_SLEEP)
+                }
+            }
+            _ => MAX_SLEEP,
+        }
+    }
+
+    /// Sends every notice that is due now.
+    pub async fn send_due(&self, shutdown: &CancellationToken) -> Result<(), StoreError> {
+        loop {
+            let now = self.pipeline.clock.now();
+            let due = self.pipeline.store.due_notices(now, 100).await?;
+            if due.is_empty() {
+                return Ok(());
+            }
+            for n in due {
+                if shutdown.is_cancelled() {
+                    return Ok(());
+                }
+                match self.send(&n).await {
+                    Ok(()) => {}
+                    Err(e) if e.is_unavailable() => return Err(e),
+                    Err(e) => {
+                        tracing::error!(clock = n.clock, notice = n.notice.as_str(), error = %e, "SLA notice failed")
+                    }
+                }
+            }
+        }
+    }
+
+    /// One notice, in one transaction: take it off the schedule, record it
+    /// for each recipient, queue the mail, raise the priority.
+    async fn send(&self, n: &DueNotice) -> Result<(), StoreError> {
+        let p = &self.pipeline;
+        let now = p.clock.now();
+        let mut tx = p.store.begin().await?;
+        if !tx.take_notice(n).await? {
+            return Ok(());
+        }
+        let Some(stored) = tx.clock(n.clock).await? else {
+            return tx.commit().await;
+        };
+        let Some(t) = tx.ticket_state(stored.ticket).await? else {
+            return tx.commit().await;
+        };
+        let policy = p.config.policy(&stored.policy);
+        let work = p.clockwork(&policy);
+        if stored.clock.state.is_stopped() || stored.clock.running_since.is_none() {
+            // Stopped or paused since it was scheduled: nothing to say.
+            return tx.commit().await;
+        }
+        let Some(mailbox) = p.config.mailbox(&t.mailbox).cloned() else {
+            tracing::warn!(ticket = t.number, mailbox = %t.mailbox, "SLA notice for a mailbox no longer configured");
+            return tx.commit().await;
+        };
+        let level = (n.level as usize)
+            .checked_sub(1)
+            .and_then(|i| policy.escalation.get(i));
+        let targets: Vec<String> = match (n.notice, level) {
+            (Notice::Warning, _) => vec!["assignee".into()],
+            (Notice::Escalation, Some(l)) => l.notify.clone(),
+            (Notice::Escalation, None) => Vec::new(),
+        };
+        let mut recipients: Vec<String> = Vec::new();
+        for target in &targets {
+            let add: Vec<String> = match target.as_str() {
+                "assignee" => match &t.assignee {
+                    Some(a) => vec![a.clone()],
+                    // Nobody owns it yet: everyone who could.
+                    None => mailbox.agents.clone(),
+                },
+                "agents" => mailbox.agents.clone(),
+                address => vec![address.to_string()],
+            };
+            for a in add {
+                if !recipients.contains(&a) {
+                    recipients.push(a);
+                }
+            }
+        }
+        let kind = match n.notice {
+            Notice::Warning => OutKind::SlaWarning,
+            Notice::Escalation => OutKind::Escalation,
+        };
+        let event = level
+            .and_then(|l| l.template.clone())
+            .unwrap_or_else(|| kind.as_str().to_string());
+        let (parent_id, parent_refs) =
+            tx.latest_customer_message(t.number)
+                .await?
+                .unwrap_or_else(|| {
+                    (
+                        format!("ticket-{}@{}", t.number, mailbox.domain()),
+                        Vec::new(),
+                    )
+                });
+        // What the customer last wrote, for the notice's text.
+        let text = match p.store.raw_message(&parent_id).await? {
+            Some(raw) => crate::domain::parse::parse(&raw).text,
+            None => String::new(),
+        };
+        let used = stored.clock.used(now, &work);
+        let late = used - stored.clock.budget;
+        let mut sent_to = Vec::new();
+        for r in &recipients {
+            if !tx.record_notice(n, r, now).await? {
+                continue;
+            }
+            let agent = p.config.agent(r);
+            let tz = agent
+                .map(|a| a.timezone.clone())
+                .unwrap_or_else(|| p.mailbox_tz(&mailbox));
+            let to = Address {
+                email: r.clone(),
+                name: agent.map(|a| a.name.clone()),
+            };
+            let mut vars = p.vars(
+                &mailbox,
+                &t,
+                &tz,
+                Prompt {
+                    event: "sla",
+                    text: text.clone(),
+                    subject: t.subject.clone(),
+                    attachments: Vec::new(),
+                    agent: None,
+                    result: ResultVars::default(),
+                    is_new: false,
+                },
+            );
+            vars.event = event.clone();
+            vars.sla.target = stored.clock.target.as_str().into();
+            vars.sla.due_at = stored
+                .clock
+                .due_at
+                .map(|d| crate::ingest::format_time(d, &tz))
+                .unwrap_or_default();
+            vars.sla.remaining =
+                fmt_duration((stored.clock.budget - used).max(jiff::SignedDuration::ZERO));
+            vars.sla.late = if late.is_positive() {
+                fmt_duration(late)
+            } else {
+                String::new()
+            };
+            vars.sla.level = n.level;
+            let language = mailbox.language.as_deref().unwrap_or("en");
+            let queued = p
+                .queue_named(
+                    &mut tx,
+                    &event,
+                    QueuedMail {
+                        mailbox: &mailbox,
+                        ticket: t.number,
+                        kind,
+                        to: &to,
+                        cc: &[],
+                        from_name: mailbox.display_name.clone(),
+                        language,
+                        vars: &vars,
+                        parent: (&parent_id, &parent_refs),
+                        auto_submitted: Some("auto-generated"),
+                        attachments: &[],
+                        now,
+                    },
+                )
+                .await;
+            match queued {
+                Ok(_) => sent_to.push(r.clone()),
+                Err(crate::ingest::IngestError::Store(e)) => return Err(e),
+                Err(e) => {
+                    tracing::error!(ticket = t.number, error = %e, "cannot render an SLA notice")
+                }
+            }
+        }
+        let what = match n.notice {
+            Notice::Warning => "sla warning".to_string(),
+            Notice::Escalation => format!("escalation level {}", n.level),
+        };
+        let after = match level.map(|l| l.after) {
+            Some(EscalateAfter::Breach) | None => String::new(),
+            Some(EscalateAfter::Later(_)) => " (later level)".into(),
+        };
+        let detail = format!(
+            "{} of {}: to {}{after}",
+            what,
+            stored.clock.target,
+            if sent_to.is_empty() {
+                "nobody new".into()
+            } else {
+                sent_to.join(", ")
+            }
+        );
+        tx.add_event(Some(t.number), None, now, &what, &detail)
+            .await?;
+        if let Some(priority) = level.and_then(|l| l.set_priority) {
+            let edit = crate::store::TicketEdit {
+                priority: Some(priority.to_string()),
+                ..Default::default()
+            };
+            tx.edit_ticket(t.number, &edit, now).await?;
+            tx.add_event(
+                Some(t.number),
+                None,
+                now,
+                "priority",
+                &format!("raised to {priority} by {what}"),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        if !sent_to.is_empty() {
+            p.outbox_wake.notify_one();
+            tracing::info!(ticket = t.number, notice = %what, to = %sent_to.join(","), "SLA notice queued");
+        }
+        Ok(())
+    }
+}
