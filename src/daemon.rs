@@ -86,6 +86,7 @@ pub async fn run(
         sla_wake.clone(),
     ));
     let mailer = Mailer::new(&config.smtp, config.outbox.idle_timeout.unsigned_abs())?;
+    let owner = instance_name();
     let tracker = TaskTracker::new();
     tracker.spawn(
         OutboxWorker {
@@ -94,7 +95,7 @@ pub async fn run(
             clock: clock.clone(),
             config: config.outbox.clone(),
             wake,
-            owner: instance_name(),
+            owner: owner.clone(),
             claim_lease: crate::outbox::claim_lease(config.smtp.timeout),
             journal_dir: Some(config.outbox.journal_dir.clone()),
         }
@@ -112,6 +113,7 @@ pub async fn run(
             MailboxWorker {
                 pipeline: pipeline.clone(),
                 mailbox: mailbox.clone(),
+                owner: owner.clone(),
             }
             .run(shutdown.clone()),
         );

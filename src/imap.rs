@@ -53,6 +53,8 @@ pub enum FetchError {
     Ingest(#[from] IngestError),
     #[error("cannot update the mailbox position: {0}")]
     Store(#[from] crate::store::StoreError),
+    #[error("another instance took the mailbox over (our lease ran out)")]
+    LeaseLost,
 }
 
 /// A plain or TLS connection, one type for async-imap.
@@ -235,6 +237,58 @@ struct Caps {
 pub struct MailboxWorker {
     pub pipeline: Arc<Pipeline>,
     pub mailbox: MailboxConfig,
+    /// Names this process in the mailbox lease.
+    pub owner: String,
+}
+
+/// This instance's hold on a mailbox: several instances on one database
+/// fetch each mailbox one at a time. Renewed every third of its length.
+struct Lease<'a> {
+    worker: &'a MailboxWorker,
+    ttl: Duration,
+    renewed: Option<std::time::Instant>,
+}
+
+impl Lease<'_> {
+    fn every(&self) -> Duration {
+        self.ttl / 3
+    }
+
+    /// Takes or renews the lease; false while another instance holds it.
+    async fn take(&mut self) -> Result<bool, crate::store::StoreError> {
+        let p = &self.worker.pipeline;
+        let now = p.clock.now();
+        let until = now
+            .checked_add(jiff::SignedDuration::try_from(self.ttl).unwrap_or_default())
+            .unwrap_or(now);
+        let held = p
+            .store
+            .acquire_mailbox_lease(&self.worker.mailbox.name, &self.worker.owner, now, until)
+            .await?;
+        self.renewed = held.then(std::time::Instant::now);
+        Ok(held)
+    }
+
+    /// Renews the lease when a third of it has passed; an error when it is lost.
+    async fn keep(&mut self) -> Result<(), FetchError> {
+        if self.renewed.is_some_and(|r| r.elapsed() < self.every()) {
+            return Ok(());
+        }
+        match self.take().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(FetchError::LeaseLost),
+            // The database is away: keep going while the lease surely runs.
+            Err(e)
+                if self
+                    .renewed
+                    .is_some_and(|r| r.elapsed() < self.ttl - self.every()) =>
+            {
+                tracing::warn!(mailbox = %self.worker.mailbox.name, error = %e, "cannot renew the mailbox lease yet");
+                Ok(())
+            }
+            Err(_) => Err(FetchError::LeaseLost),
+        }
+    }
 }
 
 impl MailboxWorker {
@@ -245,8 +299,34 @@ impl MailboxWorker {
     pub async fn run(self, shutdown: CancellationToken) {
         let name = self.mailbox.name.clone();
         let mut failures = 0u32;
+        let mut lease = Lease {
+            worker: &self,
+            ttl: self.pipeline.config.database.mailbox_lease.unsigned_abs(),
+            renewed: None,
+        };
+        let mut waiting_logged = false;
         loop {
-            let result = self.session(&shutdown, &mut failures).await;
+            match lease.take().await {
+                Ok(true) => waiting_logged = false,
+                Ok(false) | Err(_) => {
+                    if !waiting_logged {
+                        let holder = self
+                            .pipeline
+                            .store
+                            .mailbox_lease_holder(&name)
+                            .await
+                            .ok()
+                            .flatten();
+                        tracing::info!(mailbox = %name, holder = ?holder.map(|h| h.0), "mailbox held by another instance; standing by");
+                        waiting_logged = true;
+                    }
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(lease.every()) => continue,
+                    }
+                }
+            }
+            let result = self.session(&shutdown, &mut failures, &mut lease).await;
             if shutdown.is_cancelled() {
                 break;
             }
@@ -261,6 +341,15 @@ impl MailboxWorker {
                 }
             }
         }
+        if lease.renewed.is_some()
+            && let Err(e) = self
+                .pipeline
+                .store
+                .release_mailbox_lease(&name, &self.owner)
+                .await
+        {
+            tracing::warn!(mailbox = %name, error = %e, "cannot release the mailbox lease; it runs out by itself");
+        }
         tracing::info!(mailbox = %name, "mailbox stopped");
     }
 
@@ -269,6 +358,7 @@ impl MailboxWorker {
         &self,
         shutdown: &CancellationToken,
         failures: &mut u32,
+        lease: &mut Lease<'_>,
     ) -> Result<(), FetchError> {
         let cfg = self.imap();
         let timeout = cfg.timeout.unsigned_abs();
@@ -314,6 +404,7 @@ impl MailboxWorker {
             idle = caps.idle && self.mailbox.idle, "IMAP connected");
 
         loop {
+            lease.keep().await?;
             self.apply_pending(&mut s, uidvalidity, &caps).await?;
             while !shutdown.is_cancelled()
                 && self
@@ -325,12 +416,15 @@ impl MailboxWorker {
                 let _ = tokio::time::timeout(Duration::from_secs(2), s.logout()).await;
                 return Ok(());
             }
+            // Wake at least every third of the lease to renew it.
+            let wait = self.mailbox.poll_interval.unsigned_abs().min(lease.every());
             s = if caps.idle && self.mailbox.idle {
-                self.idle(s, shutdown).await?
+                self.idle(s, IDLE_RENEW.min(lease.every()), shutdown)
+                    .await?
             } else {
                 tokio::select! {
                     _ = shutdown.cancelled() => {}
-                    _ = tokio::time::sleep(self.mailbox.poll_interval.unsigned_abs()) => {}
+                    _ = tokio::time::sleep(wait) => {}
                 }
                 within(timeout, s.noop()).await?;
                 s
@@ -343,13 +437,14 @@ impl MailboxWorker {
     async fn idle(
         &self,
         s: ImapSession,
+        renew: Duration,
         shutdown: &CancellationToken,
     ) -> Result<ImapSession, FetchError> {
         let timeout = self.imap().timeout.unsigned_abs();
         let mut handle = s.idle();
         within(timeout, handle.init()).await?;
         let response = {
-            let (wait, stop) = handle.wait_with_timeout(IDLE_RENEW);
+            let (wait, stop) = handle.wait_with_timeout(renew);
             tokio::select! {
                 r = wait => r?,
                 _ = shutdown.cancelled() => {

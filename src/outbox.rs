@@ -208,7 +208,6 @@ impl OutboxWorker {
     pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(server = self.mailer.server(), "outbox worker started");
         let mut journal = SentJournal::new(self.journal_dir.clone());
-        self.release_dead_claims().await;
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
             let wait = match self.drain(&shutdown, &mut journal).await {
@@ -304,8 +303,10 @@ impl OutboxWorker {
         journal: &mut SentJournal,
     ) -> Result<(), StoreError> {
         loop {
-            // Before claiming: nothing accepted earlier may look unsent.
+            // Before claiming: nothing accepted earlier may look unsent, and
+            // rows held by a process of this host that died are free again.
             self.settle(journal).await?;
+            self.release_dead_claims().await;
             let now = self.clock.now();
             let jobs = self
                 .store

@@ -116,6 +116,10 @@ pub struct DatabaseConfig {
     pub busy_timeout: SignedDuration,
     /// How long to keep trying to reach the database before giving up.
     pub connect_timeout: SignedDuration,
+    /// PostgreSQL: statements running longer are cancelled.
+    pub statement_timeout: SignedDuration,
+    /// How long an instance holds a mailbox without renewing its lease.
+    pub mailbox_lease: SignedDuration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,6 +506,15 @@ fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
     let connect_timeout = n
         .opt_duration("connect_timeout")
         .unwrap_or(SignedDuration::from_secs(10));
+    let statement_timeout = n
+        .opt_duration("statement_timeout")
+        .unwrap_or(SignedDuration::from_secs(60));
+    let mailbox_lease = n
+        .opt_duration("mailbox_lease")
+        .unwrap_or(SignedDuration::from_secs(60));
+    if mailbox_lease < SignedDuration::from_secs(3) {
+        n.problem("mailbox_lease", "expected at least 3s");
+    }
     n.finish();
     let url = url?;
     let url = if url.starts_with("sqlite:") {
@@ -520,6 +533,8 @@ fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
         max_connections,
         busy_timeout,
         connect_timeout,
+        statement_timeout,
+        mailbox_lease,
     })
 }
 

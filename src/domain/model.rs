@@ -129,4 +129,6 @@ pub mod flags {
     pub const TRUNCATED: &str = "truncated";
     /// No sender address: nobody to answer.
     pub const NO_SENDER: &str = "no-sender";
+    /// The MIME parser gave up on it (only the raw bytes are kept).
+    pub const PARSER_FAILED: &str = "parser-failed";
 }

@@ -112,6 +112,19 @@ impl ParsedMail {
     }
 }
 
+/// Runs a mail-parser call, turning a panic inside the parser into None:
+/// crafted mail can trip assertions in the parser, and one bad message must
+/// never stop a mailbox.
+fn guarded<T>(f: impl FnOnce() -> Option<T>) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .ok()
+        .flatten()
+}
+
+fn guarded_parse(raw: &[u8]) -> Option<mail_parser::Message<'_>> {
+    guarded(|| MessageParser::default().parse(raw))
+}
+
 /// `<id@host>` → `id@host`.
 pub fn strip_angles(s: &str) -> &str {
     s.trim()
@@ -252,7 +265,7 @@ fn truncate_utf8(mut s: String, max: usize) -> String {
 /// The files attached to a message, with their bytes (for relaying an
 /// agent's reply with its attachments).
 pub fn attachments_of(raw: &[u8]) -> Vec<super::compose::OutAttachment> {
-    let Some(msg) = MessageParser::default().parse(raw) else {
+    let Some(msg) = guarded_parse(raw) else {
         return Vec::new();
     };
     msg.attachments()
@@ -297,7 +310,10 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
     }
     let well_formed = header_block_well_formed(block);
 
-    let parsed = MessageParser::default().parse(raw);
+    let parsed = guarded_parse(raw);
+    if parsed.is_none() && !raw.is_empty() && header_block_well_formed(block) {
+        p.flags.push(flags::PARSER_FAILED);
+    }
     let Some(msg) = parsed.filter(|m| !m.headers().is_empty()) else {
         p.flags.push(flags::MALFORMED);
         p.flags.push(flags::NO_MESSAGE_ID);
@@ -370,7 +386,7 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
                 p.embedded_message_ids.push(strip_angles(id).to_string());
             }
         } else if content_type == "text/rfc822-headers"
-            && let Some(inner) = MessageParser::default().parse_headers(part.contents())
+            && let Some(inner) = guarded(|| MessageParser::default().parse_headers(part.contents()))
             && let Some(id) = inner.message_id()
         {
             p.embedded_message_ids.push(strip_angles(id).to_string());

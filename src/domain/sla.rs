@@ -499,6 +499,22 @@ mod tests {
         assert_eq!(c.remaining(t("2026-11-30T10:00:00Z"), &w), h(3));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn pausing_never_brings_a_deadline_forward(run in 0i64..(100 * 60), pause in 0i64..(200 * 60), start in 0i64..(14 * 24 * 60)) {
+            let cal = office();
+            let w = Clockwork::Business(&cal);
+            let t0 = t("2026-11-23T00:00:00Z").checked_add(SignedDuration::from_mins(start)).unwrap();
+            let straight = Clock::start(Target::FirstResponse, h(16), t0, &w).due_at.unwrap();
+            let mut c = Clock::start(Target::FirstResponse, h(16), t0, &w);
+            let p = t0.checked_add(SignedDuration::from_mins(run)).unwrap();
+            c.pause(p, &w);
+            c.resume(p.checked_add(SignedDuration::from_mins(pause)).unwrap(), &w);
+            proptest::prop_assert!(c.due_at.unwrap() >= straight);
+            proptest::prop_assert_eq!(c.consumed, w.between(t0, p));
+        }
+    }
+
     #[test]
     fn resolution_stops_and_resumes_on_reopen() {
         let w = Clockwork::Wall;

@@ -1,6 +1,6 @@
 //! IMAP synchronisation state: where each mailbox stands (UIDVALIDITY and the
-//! last UID committed) and which committed messages still await their
-//! after-ingest action on the server.
+//! last UID committed), which committed messages still await their
+//! after-ingest action on the server, and which instance holds the mailbox.
 
 use super::{Result, Store, col, ms};
 use jiff::Timestamp;
@@ -82,6 +82,49 @@ impl Store {
             }
             q.execute(&self.pool).await?;
         }
+        Ok(())
+    }
+
+    /// Takes or renews the lease on `mailbox` for `owner` until `until`;
+    /// false while another owner's lease runs.
+    pub async fn acquire_mailbox_lease(
+        &self,
+        mailbox: &str,
+        owner: &str,
+        now: Timestamp,
+        until: Timestamp,
+    ) -> Result<bool> {
+        let done = sqlx::query(
+            "INSERT INTO mailbox_leases (mailbox, owner, until) VALUES ($1, $2, $3) \
+             ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, until = excluded.until \
+             WHERE mailbox_leases.owner = excluded.owner OR mailbox_leases.until < $4",
+        )
+        .bind(mailbox)
+        .bind(owner)
+        .bind(ms(until))
+        .bind(ms(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// The holder of a mailbox's lease, if any.
+    pub async fn mailbox_lease_holder(&self, mailbox: &str) -> Result<Option<(String, Timestamp)>> {
+        let row = sqlx::query("SELECT owner, until FROM mailbox_leases WHERE mailbox = $1")
+            .bind(mailbox)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((col(&r, "owner")?, super::from_ms(col(&r, "until")?)?)))
+            .transpose()
+    }
+
+    /// Gives the lease up (at shutdown), so another instance takes over at once.
+    pub async fn release_mailbox_lease(&self, mailbox: &str, owner: &str) -> Result<()> {
+        sqlx::query("DELETE FROM mailbox_leases WHERE mailbox = $1 AND owner = $2")
+            .bind(mailbox)
+            .bind(owner)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 }

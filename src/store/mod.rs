@@ -141,6 +141,18 @@ impl Store {
         let mut opts = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
             .acquire_timeout(cfg.connect_timeout.unsigned_abs());
+        if backend == Backend::Postgres {
+            let statement_ms = cfg.statement_timeout.as_millis().max(0);
+            opts = opts.after_connect(move |conn, _| {
+                Box::pin(async move {
+                    conn.execute(sqlx::AssertSqlSafe(format!(
+                        "SET statement_timeout = {statement_ms}"
+                    )))
+                    .await?;
+                    Ok(())
+                })
+            });
+        }
         if backend == Backend::Sqlite {
             opts = opts.after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -289,5 +301,28 @@ impl FromStr for Backend {
             "postgres" => Ok(Backend::Postgres),
             _ => Err(format!("unknown backend {s}")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Both backends must have the same migrations, version for version.
+    #[test]
+    fn both_backends_have_the_same_migration_versions() {
+        let versions = |dir: &str| -> Vec<String> {
+            let mut v: Vec<String> =
+                std::fs::read_dir(format!("{}/migrations/{dir}", env!("CARGO_MANIFEST_DIR")))
+                    .unwrap()
+                    .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+                    .collect();
+            v.sort();
+            v
+        };
+        let (sqlite, postgres) = (versions("sqlite"), versions("postgres"));
+        assert!(!sqlite.is_empty());
+        assert_eq!(
+            sqlite, postgres,
+            "migrations/sqlite and migrations/postgres differ"
+        );
     }
 }

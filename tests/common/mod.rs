@@ -516,7 +516,12 @@ after_ingest = "{after}"
 
     /// Starts `postdesk run`; its log goes to `daemon.log` in the test directory.
     pub fn start(&self) -> Daemon {
-        let log = self.dir.path().join("daemon.log");
+        self.start_named("daemon")
+    }
+
+    /// Starts another `postdesk run` on the same configuration, logging to `NAME.log`.
+    pub fn start_named(&self, name: &str) -> Daemon {
+        let log = self.dir.path().join(format!("{name}.log"));
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)

@@ -1,0 +1,131 @@
+//! Several `postdesk run` instances on one PostgreSQL database, against real
+//! Dovecot and Postfix: 1,000 customer mails arrive while three instances
+//! run, one is killed with SIGKILL halfway; afterwards there are exactly
+//! 1,000 tickets, each customer's inbox holds exactly one acknowledgement,
+//! and no message is in two tickets. Prints the time to drain.
+
+mod common;
+
+use common::*;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const N: usize = 1000;
+
+#[test]
+fn three_instances_share_the_work_and_survive_a_kill() {
+    let s = Setup::with(
+        "multi",
+        Options {
+            db: Db::Postgres,
+            after_ingest: "move:Processed",
+            extra: String::new(),
+            ..Options::default()
+        },
+    );
+    // Short leases, so the survivors take over quickly.
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        text.replace(
+            "[database]\n",
+            "[database]\nmailbox_lease = \"6s\"\nmax_connections = 4\n",
+        ),
+    )
+    .unwrap();
+    let mut daemons: Vec<Daemon> = (0..3)
+        .map(|i| s.start_named(&format!("instance{i}")))
+        .collect();
+    let started = Instant::now();
+    let sender = std::thread::spawn({
+        let env = s.env.clone();
+        let support = s.support_address();
+        let tag = s.tag.clone();
+        move || {
+            for i in 0..N {
+                let c = format!("m{i}-{tag}@example.test");
+                env.send(
+                    &c,
+                    &[&support],
+                    &mail(
+                        &c,
+                        &support,
+                        &format!("Question {i}"),
+                        &format!("multi{i}-{tag}@client.example"),
+                        "",
+                        "x",
+                    ),
+                );
+            }
+        }
+    });
+    // Kill the instance holding the mailbox once half the mail is in.
+    s.wait_for(
+        "half of the mail as tickets",
+        Duration::from_secs(180),
+        || (s.tickets().len() >= N / 2).then_some(()),
+    );
+    let holder = common::count(&s.database_url, "SELECT COUNT(*) FROM mailbox_leases");
+    assert_eq!(holder, 1, "exactly one instance holds the mailbox");
+    let logs: Vec<String> = daemons.iter().map(|d| d.log()).collect();
+    let victim = logs
+        .iter()
+        .position(|l| l.contains("IMAP connected"))
+        .unwrap_or(0);
+    daemons[victim].kill();
+    eprintln!("killed instance {victim} at {:?}", started.elapsed());
+    sender.join().unwrap();
+    s.wait_for("every mail as a ticket", Duration::from_secs(300), || {
+        (s.tickets().len() >= N).then_some(())
+    });
+    s.wait_for(
+        "every acknowledgement sent",
+        Duration::from_secs(300),
+        || {
+            s.outbox()
+                .iter()
+                .all(|o| o["status"] == "sent")
+                .then_some(())
+        },
+    );
+    let drained = started.elapsed();
+
+    let tickets = s.tickets();
+    assert_eq!(tickets.len(), N, "tickets");
+    let mut seen: HashMap<String, i64> = HashMap::new();
+    for t in &tickets {
+        for id in t["message_ids"].as_array().unwrap() {
+            let id = id.as_str().unwrap().to_string();
+            if id.starts_with("multi") {
+                assert!(
+                    seen.insert(id.clone(), t["number"].as_i64().unwrap())
+                        .is_none(),
+                    "{id} in two tickets"
+                );
+            }
+        }
+    }
+    assert_eq!(seen.len(), N);
+    let mut duplicates = 0;
+    for i in 0..N {
+        let got = s
+            .env
+            .wait_delivered(&format!("m{i}-{}", s.tag), 1, Duration::from_secs(30))
+            .len();
+        assert!(got >= 1, "customer m{i} got no acknowledgement");
+        duplicates += got - 1;
+    }
+    let senders: Vec<usize> = (0..3)
+        .map(|i| {
+            std::fs::read_to_string(s.dir.path().join(format!("instance{i}.log")))
+                .unwrap_or_default()
+                .matches(" sent ")
+                .count()
+        })
+        .collect();
+    eprintln!(
+        "multi-instance: {N} mails, 3 instances (one killed), drained in {drained:?}; duplicate acknowledgements {duplicates}; \
+         sent per instance {senders:?}"
+    );
+    assert_eq!(duplicates, 0, "duplicate acknowledgements");
+}
