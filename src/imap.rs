@@ -481,32 +481,51 @@ impl MailboxWorker {
         // `N:*` always matches the newest message, even when it is older than N.
         sized.retain(|(u, _)| *u > *last);
         sized.sort_unstable();
+        let max = self.pipeline.config.limits.max_message_size;
+        let size_of: std::collections::HashMap<u32, u64> = sized.iter().copied().collect();
         let mut done = 0;
         for batch in batches(&sized, self.mailbox.fetch_batch as usize) {
-            let set = uid_set(&batch);
+            // Over max_message_size: only the header is fetched; the message
+            // stays on the server.
+            let (large, whole): (Vec<u32>, Vec<u32>) = batch.iter().partition(|u| size_of[u] > max);
             let fetch_timeout = timeout.max(Duration::from_secs(300));
-            let mut bodies: Vec<(u32, Vec<u8>)> = within(fetch_timeout, async {
-                s.uid_fetch(&set, "(UID BODY.PEEK[])")
-                    .await?
-                    .try_filter_map(|f| async move {
-                        Ok(f.uid.map(|u| (u, f.body().unwrap_or_default().to_vec())))
-                    })
-                    .try_collect()
-                    .await
-            })
-            .await?;
-            bodies.sort_unstable_by_key(|(u, _)| *u);
-            for (uid, raw) in bodies {
+            let mut fetched: Vec<(u32, Vec<u8>, bool)> = Vec::new();
+            for (uids, item, header_only) in [
+                (&whole, "BODY.PEEK[]", false),
+                (&large, "BODY.PEEK[HEADER]", true),
+            ] {
+                if uids.is_empty() {
+                    continue;
+                }
+                let set = uid_set(uids);
+                let query = format!("(UID {item})");
+                let got: Vec<(u32, Vec<u8>, bool)> = within(fetch_timeout, async {
+                    s.uid_fetch(&set, &query)
+                        .await?
+                        .try_filter_map(|f| async move {
+                            let bytes = if header_only { f.header() } else { f.body() };
+                            Ok(f.uid
+                                .map(|u| (u, bytes.unwrap_or_default().to_vec(), header_only)))
+                        })
+                        .try_collect()
+                        .await
+                })
+                .await?;
+                fetched.extend(got);
+            }
+            fetched.sort_unstable_by_key(|(u, _, _)| *u);
+            for (uid, raw, header_only) in fetched {
                 if shutdown.is_cancelled() {
                     return Ok(done);
                 }
+                let full_size = header_only.then(|| size_of[&uid]);
+                let source = Source::Imap {
+                    uidvalidity,
+                    uid,
+                    header_only,
+                };
                 self.pipeline
-                    .ingest(
-                        &self.mailbox,
-                        &raw,
-                        Arrival::Now,
-                        Source::Imap { uidvalidity, uid },
-                    )
+                    .ingest_sized(&self.mailbox, &raw, full_size, Arrival::Now, source)
                     .await?;
                 *last = uid;
                 done += 1;

@@ -8,6 +8,7 @@ mod common;
 
 on_both_databases!(
     imaps_and_delete_after_ingest,
+    an_oversized_mail_is_recorded_and_kept_on_the_server,
     customer_mail_becomes_a_ticket_and_the_ack_reaches_the_customer,
     replies_thread_into_the_ticket_without_a_second_ack,
     automatic_mail_gets_no_acknowledgement,
@@ -451,4 +452,44 @@ fn imaps_and_delete_after_ingest(db: Db) {
     });
     assert_eq!(s.tickets().len(), 1);
     assert!(d.log().contains("IMAP connected"));
+}
+
+fn an_oversized_mail_is_recorded_and_kept_on_the_server(db: Db) {
+    let s = Setup::with(
+        "oversize",
+        Options {
+            after_ingest: "delete",
+            extra: "[limits]\nmax_message_size = 4096\n".into(),
+            db,
+            ..Options::default()
+        },
+    );
+    let d = s.start();
+    let customer = s.addr("customer");
+    let big = "x".repeat(200).repeat(100);
+    s.env.send(
+        &customer,
+        &[&s.support_address()],
+        &mail(
+            &customer,
+            &s.support_address(),
+            "A huge attachment",
+            &format!("big-{}@client.example", s.tag),
+            "",
+            &big,
+        ),
+    );
+    let acks = s.env.wait_delivered(&s.user("customer"), 1, WAIT);
+    assert_eq!(acks.len(), 1, "{}", d.log());
+    let n = s.tickets()[0]["number"].as_i64().unwrap().to_string();
+    let show = s.json(&["tickets", "show", &n, "--json"]);
+    assert!(
+        show["messages"][0]["flags"]
+            .to_string()
+            .contains("too-large"),
+        "{show}"
+    );
+    // Only its header was fetched: it is not deleted from the server.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(s.env.folder(&s.support, "INBOX"), 1);
 }

@@ -125,8 +125,8 @@ pub mod flags {
     pub const NO_MESSAGE_ID: &str = "no-message-id";
     /// Raw 8-bit bytes in the header.
     pub const EIGHT_BIT_HEADERS: &str = "8bit-headers";
-    /// Larger than `limits.max_message_size`: only the head is kept.
-    pub const TRUNCATED: &str = "truncated";
+    /// Larger than `limits.max_message_size`: only its header was read.
+    pub const TOO_LARGE: &str = "too-large";
     /// No sender address: nobody to answer.
     pub const NO_SENDER: &str = "no-sender";
     /// The MIME parser gave up on it (only the raw bytes are kept).

@@ -298,6 +298,31 @@ pub fn html_to_text(html: &str) -> String {
     html2text::from_read(html.as_bytes(), 78).unwrap_or_else(|_| html.to_string())
 }
 
+/// As [`parse`], but a message over `max` bytes is read from its header only
+/// (flagged `too-large`): a giant or pathological body is stored, never
+/// taken apart. `full_size` is the size of the whole message when `raw`
+/// already is just its header (fetched alone from IMAP).
+pub fn parse_limited(raw: &[u8], max: u64, full_size: Option<u64>) -> ParsedMail {
+    let size = full_size.unwrap_or(raw.len() as u64);
+    if size <= max {
+        return parse(raw);
+    }
+    let head = header_block(raw);
+    let mut p = parse(head);
+    if p.has_flag(flags::NO_MESSAGE_ID) {
+        p.message_id = synthetic_message_id(raw);
+    }
+    p.flags
+        .retain(|f| *f != flags::MALFORMED || !head.is_empty());
+    p.flags.push(flags::TOO_LARGE);
+    p.size = size as usize;
+    p.text = format!(
+        "(A message of {} bytes, over the limit of {max} bytes: only its header was read.)",
+        size
+    );
+    p
+}
+
 /// Extracts everything the pipeline needs from `raw`. Never fails.
 pub fn parse(raw: &[u8]) -> ParsedMail {
     let mut p = ParsedMail {
@@ -561,6 +586,21 @@ Reporting-MTA: dns; x.example\r\n\r\nFinal-Recipient: rfc822; <Bob@Example.org>\
         assert_eq!(p.thread_index.as_deref().map(str::len), Some(44));
         let text = parse(b"From: a@b.example\r\nSubject: x\r\n\r\n-- headers follow --\r\nMessage-ID: <q@orig.example>\r\n");
         assert_eq!(text.quoted_message_ids, vec!["q@orig.example"]);
+    }
+
+    #[test]
+    fn oversized_messages_are_read_from_their_header_only() {
+        let mut raw =
+            b"From: a@b.example\r\nSubject: big\r\nMessage-ID: <big@b.example>\r\n\r\n".to_vec();
+        raw.extend(std::iter::repeat_n(b'x', 5000));
+        let p = parse_limited(&raw, 1000, None);
+        assert!(p.has_flag(flags::TOO_LARGE));
+        assert_eq!(p.message_id, "big@b.example");
+        assert_eq!(p.subject, "big");
+        assert_eq!(p.size, raw.len());
+        assert!(!parse_limited(&raw, 100_000, None).has_flag(flags::TOO_LARGE));
+        let head_only = parse_limited(&raw[..60], 1000, Some(5060));
+        assert!(head_only.has_flag(flags::TOO_LARGE) && head_only.text.contains("5060 bytes"));
     }
 
     #[test]

@@ -19,7 +19,7 @@ use crate::domain::auth::{AgentCheck, AgentProof, check_agent};
 use crate::domain::classify::{Us, classify, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, Sent, TicketPlan};
 use crate::domain::model::{Action, Direction, Kind, OutKind};
-use crate::domain::parse::{ParsedMail, parse};
+use crate::domain::parse::{ParsedMail, parse_limited};
 use crate::domain::sla::{Happening, choose_policy};
 use crate::domain::subject;
 use crate::domain::token::TokenKey;
@@ -35,8 +35,14 @@ use tokio::sync::Notify;
 pub enum Source {
     /// `postdesk ingest` or an MTA pipe.
     Direct,
-    /// An IMAP message, to be flagged after commit.
-    Imap { uidvalidity: u32, uid: u32 },
+    /// An IMAP message, to be flagged after commit. `header_only`: only its
+    /// header was fetched (it is over `max_message_size`), so it must not be
+    /// deleted from the server.
+    Imap {
+        uidvalidity: u32,
+        uid: u32,
+        header_only: bool,
+    },
 }
 
 /// When a message arrived.
@@ -134,7 +140,8 @@ impl Pipeline {
         }
     }
 
-    /// Ingests one message.
+    /// Ingests one message. `full_size`: the size of the whole message when
+    /// `raw` is only its header (IMAP, over `max_message_size`).
     pub async fn ingest(
         &self,
         mailbox: &MailboxConfig,
@@ -142,7 +149,19 @@ impl Pipeline {
         arrival: Arrival,
         source: Source,
     ) -> Result<Outcome, IngestError> {
-        let mail = parse(raw);
+        self.ingest_sized(mailbox, raw, None, arrival, source).await
+    }
+
+    /// As [`Pipeline::ingest`] for a message whose header alone is `raw`.
+    pub async fn ingest_sized(
+        &self,
+        mailbox: &MailboxConfig,
+        raw: &[u8],
+        full_size: Option<u64>,
+        arrival: Arrival,
+        source: Source,
+    ) -> Result<Outcome, IngestError> {
+        let mail = parse_limited(raw, self.config.limits.max_message_size, full_size);
         let received_at = match arrival {
             Arrival::Now => None,
             Arrival::At(t) => Some(t),
@@ -177,9 +196,7 @@ impl Pipeline {
         let mut tx = self.store.begin().await?;
 
         if let Some(ticket) = tx.stored_message(&mail.message_id).await? {
-            if let Source::Imap { uidvalidity, uid } = source {
-                tx.record_imap(&mailbox.name, uidvalidity, uid, now).await?;
-            }
+            self.record_source(&mut tx, mailbox, source, now).await?;
             tx.commit().await?;
             tracing::info!(mailbox = %mailbox.name, message_id = %mail.message_id, ticket, "duplicate: already stored");
             return Ok(Outcome {
@@ -423,9 +440,7 @@ impl Pipeline {
                 }
             }
         }
-        if let Source::Imap { uidvalidity, uid } = source {
-            tx.record_imap(&mailbox.name, uidvalidity, uid, now).await?;
-        }
+        self.record_source(&mut tx, mailbox, source, now).await?;
         tx.commit().await?;
         if queued {
             self.outbox_wake.notify_one();
@@ -448,6 +463,29 @@ impl Pipeline {
             kind: class.kind.as_str(),
             message_id: mail.message_id.clone(),
         })
+    }
+
+    /// After commit, the IMAP message needs its after-ingest action (unless
+    /// it would be deleted while we hold only its header); the mailbox's
+    /// position moves past it either way.
+    async fn record_source(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        source: Source,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if let Source::Imap {
+            uidvalidity,
+            uid,
+            header_only,
+        } = source
+        {
+            let keep = header_only && mailbox.after_ingest == crate::config::AfterIngest::Delete;
+            tx.record_imap(&mailbox.name, uidvalidity, uid, !keep, now)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Stores an incoming message (raw bytes and what was parsed from them).
@@ -534,9 +572,7 @@ impl Pipeline {
             tx.add_event(Some(number), Some(&mail.message_id), now, what, detail)
                 .await?;
         }
-        if let Source::Imap { uidvalidity, uid } = source {
-            tx.record_imap(&mailbox.name, uidvalidity, uid, now).await?;
-        }
+        self.record_source(&mut tx, mailbox, source, now).await?;
         tx.commit().await?;
         self.outbox_wake.notify_one();
         self.sla_wake.notify_one();

@@ -438,17 +438,20 @@ impl Tx {
         mailbox: &str,
         uidvalidity: u32,
         uid: u32,
+        pending: bool,
         at: Timestamp,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO imap_pending (mailbox, uidvalidity, uid) VALUES ($1, $2, $3) \
-             ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING",
-        )
-        .bind(mailbox)
-        .bind(i64::from(uidvalidity))
-        .bind(i64::from(uid))
-        .execute(&mut *self.tx)
-        .await?;
+        if pending {
+            sqlx::query(
+                "INSERT INTO imap_pending (mailbox, uidvalidity, uid) VALUES ($1, $2, $3) \
+                 ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING",
+            )
+            .bind(mailbox)
+            .bind(i64::from(uidvalidity))
+            .bind(i64::from(uid))
+            .execute(&mut *self.tx)
+            .await?;
+        }
         sqlx::query(
             "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (mailbox) DO UPDATE SET \
