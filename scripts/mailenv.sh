@@ -183,6 +183,7 @@ CONF
   wait_port "$smtp" postfix
   cat > "$ROOT/env" <<ENV
 POSTDESK_MAILENV_ROOT=$ROOT
+POSTDESK_MAILENV_BASE=$BASE
 POSTDESK_MAILENV_IMAP_PORT=$imap
 POSTDESK_MAILENV_IMAPS_PORT=$imaps
 POSTDESK_MAILENV_LMTP_PORT=$lmtp
@@ -224,11 +225,50 @@ reload() {
   postfix -c "$ROOT/postfix" reload >/dev/null 2>&1
 }
 
+# Stopping and starting one server of an instance, for fault tests.
+stop_imap() {
+  ROOT=$1
+  local pid
+  pid=$(cat "$ROOT/run/dovecot/master.pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || true
+  for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  # IMAP processes with open clients can outlive the master.
+  . "$ROOT/env"
+  pkill -f "postdesk-test-$POSTDESK_MAILENV_BASE/" 2>/dev/null || true
+}
+
+start_imap() {
+  ROOT=$1
+  dovecot -c "$ROOT/dovecot.conf" </dev/null >/dev/null 2>&1
+  . "$ROOT/env"
+  wait_port "$POSTDESK_MAILENV_IMAP_PORT" dovecot
+}
+
+# Delivers what Postfix queued while Dovecot was away, now.
+flush() {
+  ROOT=$1
+  postqueue -c "$ROOT/postfix" -f >/dev/null 2>&1 || true
+}
+
+stop_smtp() {
+  ROOT=$1
+  postfix -c "$ROOT/postfix" stop >/dev/null 2>&1 || true
+}
+
+start_smtp() {
+  ROOT=$1
+  script -qec "postfix -c $ROOT/postfix start" /dev/null >/dev/null 2>&1 </dev/null
+  . "$ROOT/env"
+  wait_port "$POSTDESK_MAILENV_SMTP_PORT" postfix
+}
+
 case "${1:-}" in
   install) install_packages ;;
   start) [ $# -eq 3 ] || die "usage: $0 start DIR BASEPORT"; start "$2" "$3" ;;
   stop) [ $# -eq 2 ] || die "usage: $0 stop DIR"; stop "$2" ;;
   status) [ $# -eq 2 ] || die "usage: $0 status DIR"; status "$2" ;;
   reload) [ $# -eq 2 ] || die "usage: $0 reload DIR"; reload "$2" ;;
-  *) die "usage: $0 install | start DIR BASEPORT | stop DIR | status DIR | reload DIR" ;;
+  stop-imap|start-imap|stop-smtp|start-smtp|flush)
+    [ $# -eq 2 ] || die "usage: $0 $1 DIR"; "${1//-/_}" "$2" ;;
+  *) die "usage: $0 install | start DIR BASEPORT | stop DIR | status DIR | reload DIR | stop-imap|start-imap|stop-smtp|start-smtp DIR" ;;
 esac

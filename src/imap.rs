@@ -308,7 +308,7 @@ impl MailboxWorker {
         loop {
             match lease.take().await {
                 Ok(true) => waiting_logged = false,
-                Ok(false) | Err(_) => {
+                Ok(false) => {
                     if !waiting_logged {
                         let holder = self
                             .pipeline
@@ -323,6 +323,17 @@ impl MailboxWorker {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
                         _ = tokio::time::sleep(lease.every()) => continue,
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    let wait =
+                        crate::backoff(failures, Duration::from_secs(1), Duration::from_secs(300));
+                    tracing::error!(mailbox = %name, error = %e, retry_in = ?wait,
+                        "cannot take the mailbox lease: nothing is fetched until the database accepts writes");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(wait) => continue,
                     }
                 }
             }
@@ -426,10 +437,19 @@ impl MailboxWorker {
                     _ = shutdown.cancelled() => {}
                     _ = tokio::time::sleep(wait) => {}
                 }
-                within(timeout, s.noop()).await?;
                 s
             };
             while s.unsolicited_responses.try_recv().is_ok() {}
+            // Selecting again refreshes the view and tells whether the folder
+            // was deleted and made anew under us (a new UIDVALIDITY): then
+            // start over, and Message-IDs keep the tickets as they are.
+            let again = within(timeout, s.select(&self.mailbox.folder)).await?;
+            if again.uid_validity.unwrap_or(0) != uidvalidity {
+                return Err(FetchError::Folder {
+                    folder: self.mailbox.folder.clone(),
+                    message: "UIDVALIDITY changed while connected".into(),
+                });
+            }
         }
     }
 

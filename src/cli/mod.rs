@@ -252,9 +252,29 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Run => {
             let (config, templates) = load(&cli.config, Secrets::Read)?;
             init_logging(config.log_format, "info");
-            let store = open_store(&config).await?;
             let shutdown = tokio_util::sync::CancellationToken::new();
             tokio::spawn(watch_signals(shutdown.clone()));
+            // A database that is away at start is waited for, not given up on.
+            let mut attempt = 0;
+            let store = loop {
+                match open_store(&config).await {
+                    Ok(s) => break s,
+                    Err(f) if f.code == exit::TEMPFAIL => {
+                        attempt += 1;
+                        let wait = crate::backoff(
+                            attempt,
+                            std::time::Duration::from_secs(1),
+                            std::time::Duration::from_secs(60),
+                        );
+                        tracing::error!(error = %f.message, retry_in = ?wait, "cannot open the database; retrying");
+                        tokio::select! {
+                            _ = shutdown.cancelled() => return Ok(exit::OK),
+                            _ = tokio::time::sleep(wait) => {}
+                        }
+                    }
+                    Err(f) => return Err(f),
+                }
+            };
             crate::daemon::run(config, store, templates, clock, shutdown)
                 .await
                 .map_err(|e| Failure::new(exit::TEMPFAIL, crate::error_chain(&e)))?;
@@ -263,7 +283,9 @@ async fn dispatch(cli: Cli) -> CliResult {
         Command::Migrate => {
             let config = Config::load_with(&cli.config, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
-            open_store(&config).await?;
+            let store = open_store(&config).await?;
+            // The reply-token secret is made now, not on first use.
+            store.token_key().await?;
             println!("database is up to date");
             Ok(exit::OK)
         }

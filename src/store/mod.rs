@@ -183,23 +183,36 @@ impl Store {
     /// SQLite, processes starting together take an exclusive lock on
     /// `<database>.migrate.lock` first.
     pub async fn migrate(&self) -> Result<()> {
-        match self.backend {
-            Backend::Sqlite => {
-                let _lock = match &self.sqlite_path {
-                    Some(path) => Some(lock_file(&format!("{path}.migrate.lock")).await?),
-                    None => None,
-                };
-                sqlx::migrate!("./migrations/sqlite")
-                    .run(&self.pool)
-                    .await?
-            }
-            Backend::Postgres => {
-                sqlx::migrate!("./migrations/postgres")
-                    .run(&self.pool)
-                    .await?
-            }
+        let migrator = match self.backend {
+            Backend::Sqlite => sqlx::migrate!("./migrations/sqlite"),
+            Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
+        };
+        // Nothing to do needs no write: a database that is read-only for now still starts.
+        if self.all_applied(&migrator).await {
+            return Ok(());
         }
+        let _lock = match (&self.backend, &self.sqlite_path) {
+            (Backend::Sqlite, Some(path)) => {
+                Some(lock_file(&format!("{path}.migrate.lock")).await?)
+            }
+            _ => None,
+        };
+        migrator.run(&self.pool).await?;
         Ok(())
+    }
+
+    async fn all_applied(&self, migrator: &sqlx::migrate::Migrator) -> bool {
+        let Ok(rows) = sqlx::query("SELECT version FROM _sqlx_migrations WHERE success = TRUE")
+            .fetch_all(&self.pool)
+            .await
+        else {
+            return false;
+        };
+        let applied: Vec<i64> = rows.iter().filter_map(|r| col(r, "version").ok()).collect();
+        migrator
+            .iter()
+            .filter(|m| m.migration_type.is_up_migration())
+            .all(|m| applied.contains(&m.version))
     }
 
     /// Starts a write transaction. On SQLite it takes the write lock at once,
@@ -211,6 +224,13 @@ impl Store {
     /// The reply-token key, generated on first use and the same for every
     /// instance on this database from then on.
     pub async fn token_key(&self) -> Result<TokenKey> {
+        // Read first: a database that is read-only for now still serves.
+        let stored = sqlx::query("SELECT value FROM settings WHERE name = 'token_secret'")
+            .fetch_optional(&self.pool)
+            .await?;
+        if let Some(row) = stored {
+            return Ok(TokenKey::new(&col::<Vec<u8>>(&row, "value")?));
+        }
         let mut fresh = [0u8; 32];
         ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut fresh)
             .map_err(|_| StoreError::Corrupt("the system random generator failed".into()))?;
@@ -218,11 +238,11 @@ impl Store {
             .bind(fresh.to_vec())
             .execute(&self.pool)
             .await?;
+        // Another instance may have won the race: its secret counts.
         let row = sqlx::query("SELECT value FROM settings WHERE name = 'token_secret'")
             .fetch_one(&self.pool)
             .await?;
-        let secret: Vec<u8> = col(&row, "value")?;
-        Ok(TokenKey::new(&secret))
+        Ok(TokenKey::new(&col::<Vec<u8>>(&row, "value")?))
     }
 
     /// Checks that the database answers.

@@ -33,6 +33,22 @@ impl MailEnv {
                  and set POSTDESK_MAILENV=DIR"
             )
         });
+        MailEnv::from_root(Path::new(&root))
+    }
+
+    /// Runs one of the script's commands on this instance (`stop-imap`, ...).
+    pub fn script(&self, command: &str) {
+        let st = Command::new("bash")
+            .arg(repo().join("scripts/mailenv.sh"))
+            .args([command, self.root.to_str().unwrap()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "mailenv.sh {command} failed");
+    }
+
+    /// The instance whose files are in `root`.
+    pub fn from_root(root: &Path) -> MailEnv {
+        let root = root.display().to_string();
         let env = std::fs::read_to_string(Path::new(&root).join("env")).unwrap_or_else(|e| {
             panic!("cannot read {root}/env ({e}): is the mail environment started?")
         });
@@ -153,8 +169,54 @@ impl MailEnv {
     }
 }
 
+/// A mail environment of a test's own (for tests that stop servers), on
+/// ports no other instance uses; stopped when dropped.
+pub struct PrivateMailEnv {
+    pub env: MailEnv,
+    _dir: tempfile::TempDir,
+}
+
+impl PrivateMailEnv {
+    pub fn start(slot: u16) -> PrivateMailEnv {
+        let dir = tempfile::Builder::new()
+            .prefix("postdesk-env-")
+            .tempdir()
+            .unwrap();
+        let base = 14_000 + (std::process::id() as u16 % 7) * 2_000 + slot * 1_000 % 2_000;
+        let st = Command::new("bash")
+            .arg(repo().join("scripts/mailenv.sh"))
+            .args(["start", dir.path().to_str().unwrap(), &base.to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success(), "could not start a private mail environment");
+        PrivateMailEnv {
+            env: MailEnv::from_root(dir.path()),
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for PrivateMailEnv {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(repo().join("scripts/mailenv.sh"))
+            .args(["stop", self.env.root.to_str().unwrap()])
+            .status();
+    }
+}
+
+/// Delivers `raw` straight into Dovecot over LMTP (bypassing Postfix).
+pub fn lmtp_send(port: u16, from: &str, to: &str, raw: &[u8]) -> Result<(), String> {
+    smtp_like(port, "LHLO", from, &[to], raw)
+}
+
 /// A minimal SMTP client (no TLS; loopback only), so tests speak the protocol themselves.
 pub fn smtp_send(port: u16, from: &str, to: &[&str], raw: &[u8]) -> Result<(), String> {
+    smtp_like(port, "EHLO", from, to, raw)
+}
+
+/// SMTP, or LMTP with `LHLO` (which answers the dot once per recipient).
+fn smtp_like(port: u16, hello: &str, from: &str, to: &[&str], raw: &[u8]) -> Result<(), String> {
     use std::io::{BufRead, BufReader, Write};
     let s = std::net::TcpStream::connect(("127.0.0.1", port)).map_err(|e| e.to_string())?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok();
@@ -176,7 +238,7 @@ pub fn smtp_send(port: u16, from: &str, to: &[&str], raw: &[u8]) -> Result<(), S
     let cmd = |w: &mut std::net::TcpStream, c: String| {
         w.write_all(c.as_bytes()).map_err(|e| e.to_string())
     };
-    cmd(&mut w, "EHLO test.example\r\n".into())?;
+    cmd(&mut w, format!("{hello} test.example\r\n"))?;
     expect(&mut r, "250")?;
     cmd(&mut w, format!("MAIL FROM:<{from}>\r\n"))?;
     expect(&mut r, "250")?;
@@ -198,7 +260,10 @@ pub fn smtp_send(port: u16, from: &str, to: &[&str], raw: &[u8]) -> Result<(), S
     }
     body.extend_from_slice(b".\r\n");
     w.write_all(&body).map_err(|e| e.to_string())?;
-    expect(&mut r, "250")?;
+    let answers = if hello == "LHLO" { to.len() } else { 1 };
+    for _ in 0..answers {
+        expect(&mut r, "250")?;
+    }
     cmd(&mut w, "QUIT\r\n".into())?;
     Ok(())
 }
@@ -360,6 +425,10 @@ pub struct Options {
     pub db: Db,
     /// IMAP with implicit TLS (the IMAPS port) instead of STARTTLS.
     pub imaps: bool,
+    /// Servers of the test's own instead of the shared ones.
+    pub env: Option<MailEnv>,
+    /// The folder postdesk reads.
+    pub folder: &'static str,
 }
 
 impl Default for Options {
@@ -372,6 +441,8 @@ impl Default for Options {
             extra: String::new(),
             db: Db::Sqlite,
             imaps: false,
+            env: None,
+            folder: "INBOX",
         }
     }
 }
@@ -393,7 +464,7 @@ impl Setup {
 
     /// A setup whose addresses end in `tag` (`support-TAG`, `customer-TAG`).
     pub fn with_tag(tag: String, o: Options) -> Setup {
-        let env = MailEnv::get();
+        let env = o.env.clone().unwrap_or_else(MailEnv::get);
         let name = tag.split('-').next().unwrap_or("t").to_string();
         let support = format!("support-{tag}");
         // POSTDESK_TEST_KEEP=1 keeps each test's directory (config, database, daemon.log).
@@ -426,6 +497,7 @@ address = "{support}@example.test"
 display_name = "Test Support"
 imap = {{ host = "localhost", port = {imap}, security = "{imap_security}", username = "{support}@example.test", password_env = "POSTDESK_TEST_IMAP_PASSWORD", ca_file = "{ca}", timeout = "10s" }}
 idle = {idle}
+folder = "{folder}"
 poll_interval = "{poll}"
 after_ingest = "{after}"
 {extra}
@@ -441,6 +513,7 @@ after_ingest = "{after}"
             retry = o.retry,
             idle = o.idle,
             poll = o.poll_interval,
+            folder = o.folder,
             after = o.after_ingest,
             extra = o.extra,
         );
