@@ -155,7 +155,7 @@ impl Scheduler {
                     )
                 });
         // What the customer last wrote, for the notice's text.
-        let text = match p.store.raw_message(&parent_id).await? {
+        let text = match tx.raw_message(&parent_id).await? {
             Some(raw) => crate::domain::parse::parse(&raw).text,
             None => String::new(),
         };

@@ -9,7 +9,7 @@ use crate::config::Config;
 use crate::domain::mbox;
 use crate::ingest::{Arrival, IngestError, Pipeline, Source};
 use crate::templates::Templates;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -47,22 +47,26 @@ pub async fn run(
             ),
         ));
     };
-    let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+    // Files are opened before anything is stored, so a missing one fails fast;
+    // messages are then read one at a time, never a whole mbox at once.
+    let mut inputs: Vec<(String, Box<dyn std::io::BufRead>)> = Vec::new();
     if files.is_empty() {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| Failure::new(exit::TEMPFAIL, format!("cannot read stdin: {e}")))?;
-        inputs.push(("stdin".into(), buf));
+        inputs.push((
+            "stdin".into(),
+            Box::new(std::io::BufReader::new(std::io::stdin())),
+        ));
     } else {
         for f in files {
-            let data = std::fs::read(f).map_err(|e| {
+            let file = std::fs::File::open(f).map_err(|e| {
                 Failure::new(
                     exit::exit_for_io(&e),
                     format!("cannot read {}: {e}", f.display()),
                 )
             })?;
-            inputs.push((f.display().to_string(), data));
+            inputs.push((
+                f.display().to_string(),
+                Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
+            ));
         }
     }
 
@@ -78,14 +82,10 @@ pub async fn run(
         Arc::new(Notify::new()),
     );
     let mut out = std::io::stdout().lock();
-    for (name, data) in inputs {
-        let is_mbox = name.ends_with(".mbox") || mbox::is_mbox(&data);
-        let messages = if is_mbox {
-            mbox::split(&data)
-        } else {
-            vec![data]
-        };
-        for raw in messages {
+    for (name, reader) in inputs {
+        for raw in mbox::Messages::new(reader) {
+            let raw =
+                raw.map_err(|e| Failure::new(exit::TEMPFAIL, format!("cannot read {name}: {e}")))?;
             match pipeline.ingest(&mb, &raw, arrival, Source::Direct).await {
                 Ok(o) => {
                     let line = if json {

@@ -499,7 +499,7 @@ fn check_unique<'a>(
 
 fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
     let url = n.req_str("url");
-    let max_connections = n.opt_int("max_connections", 1, 1000).unwrap_or(8) as u32;
+    let max_connections = n.opt_int("max_connections", 1, 1000).map(|v| v as u32);
     let busy_timeout = n
         .opt_duration("busy_timeout")
         .unwrap_or(SignedDuration::from_secs(10));
@@ -517,6 +517,9 @@ fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
     }
     n.finish();
     let url = url?;
+    // SQLite takes one writer at a time; one connection also keeps its page
+    // cache warm instead of re-reading the WAL on every transaction.
+    let max_connections = max_connections.unwrap_or(if url.starts_with("sqlite:") { 1 } else { 8 });
     let url = if url.starts_with("sqlite:") {
         normalize_sqlite_url(&url, base)
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {

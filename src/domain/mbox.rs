@@ -1,47 +1,98 @@
 //! Splitting an mbox file into messages: a message starts at a `From `
 //! line at the start of the file or after an empty line; `>From ` quoting
 //! (mboxrd) is undone. A file that does not start with `From ` is one message.
+//! [`Messages`] reads them one at a time from any reader, so a large mbox is
+//! never held in memory whole.
 
 /// Does `data` look like an mbox (starts with a `From ` separator line)?
 pub fn is_mbox(data: &[u8]) -> bool {
     data.starts_with(b"From ")
 }
 
-/// The messages of an mbox, without their separator lines.
-pub fn split(data: &[u8]) -> Vec<Vec<u8>> {
-    if !is_mbox(data) {
-        return vec![data.to_vec()];
+/// The messages of an mbox read from `input`, one at a time (a reader that
+/// does not start with `From ` yields itself as one message).
+pub struct Messages<R> {
+    input: R,
+    started: bool,
+    is_mbox: bool,
+    done: bool,
+}
+
+impl<R: std::io::BufRead> Messages<R> {
+    pub fn new(input: R) -> Self {
+        Messages {
+            input,
+            started: false,
+            is_mbox: false,
+            done: false,
+        }
     }
-    let mut out = Vec::new();
-    let mut cur: Option<Vec<u8>> = None;
-    let mut prev_blank = true;
-    for line in data.split_inclusive(|&b| b == b'\n') {
-        if prev_blank && line.starts_with(b"From ") {
-            if let Some(m) = cur.take() {
-                out.push(finish(m));
+
+    fn line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        let mut l = Vec::new();
+        Ok((self.input.read_until(b'\n', &mut l)? > 0).then_some(l))
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for Messages<R> {
+    type Item = std::io::Result<Vec<u8>>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let mut body = Vec::new();
+        let mut prev_blank = true;
+        loop {
+            let line = match self.line() {
+                Ok(Some(l)) => l,
+                Ok(None) => {
+                    self.done = true;
+                    if !self.started {
+                        // An empty input is one (empty) message.
+                        self.started = true;
+                        return Some(Ok(Vec::new()));
+                    }
+                    break;
+                }
+                Err(e) => return Some(Err(e)),
+            };
+            if !self.started {
+                self.started = true;
+                self.is_mbox = is_mbox(&line);
+                if self.is_mbox {
+                    continue;
+                }
             }
-            cur = Some(Vec::new());
-            prev_blank = false;
-            continue;
+            if self.is_mbox && prev_blank && line.starts_with(b"From ") {
+                if body.is_empty() {
+                    continue;
+                }
+                // The separator line belongs to no message; the next one starts after it.
+                break;
+            }
+            let trimmed = line.strip_suffix(b"\n").unwrap_or(&line);
+            let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
+            prev_blank = trimmed.is_empty();
+            let quoted = self.is_mbox
+                && line
+                    .iter()
+                    .position(|&b| b != b'>')
+                    .is_some_and(|n| n > 0 && line[n..].starts_with(b"From "));
+            body.extend_from_slice(if quoted { &line[1..] } else { &line });
         }
-        let body = cur.get_or_insert_with(Vec::new);
-        let trimmed = line.strip_suffix(b"\n").unwrap_or(line);
-        let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
-        prev_blank = trimmed.is_empty();
-        // mboxrd: ">From " → "From ", ">>From " → ">From ".
-        let unquoted = line
-            .iter()
-            .position(|&b| b != b'>')
-            .filter(|&n| n > 0 && line[n..].starts_with(b"From "));
-        match unquoted {
-            Some(_) => body.extend_from_slice(&line[1..]),
-            None => body.extend_from_slice(line),
+        if body.is_empty() && self.done {
+            return None;
         }
+        Some(Ok(if self.is_mbox { finish(body) } else { body }))
     }
-    if let Some(m) = cur {
-        out.push(finish(m));
-    }
-    out
+}
+
+/// The messages of an mbox held in memory, without their separator lines.
+pub fn split(data: &[u8]) -> Vec<Vec<u8>> {
+    Messages::new(data)
+        .map(|m| m.expect("reading from memory cannot fail"))
+        .collect()
 }
 
 /// Drops the blank line that separates a message from the next `From ` line.
@@ -65,6 +116,25 @@ mod tests {
         assert_eq!(m.len(), 2);
         assert_eq!(m[0], b"Subject: one\n\nhello\nFrom here\n".to_vec());
         assert_eq!(m[1], b"Subject: two\n\nbye\n".to_vec());
+    }
+
+    #[test]
+    fn reads_through_a_small_buffer_and_keeps_crlf() {
+        let data = b"From a@b Mon Jan 1 00:00:00 2026\r\nSubject: one\r\n\r\nhello\r\n>>From here\r\n\r\nFrom c@d Mon Jan 1 00:00:01 2026\r\nSubject: two\r\n\r\nbye\r\n";
+        let reader = std::io::BufReader::with_capacity(3, &data[..]);
+        let read: Vec<Vec<u8>> = Messages::new(reader).map(Result::unwrap).collect();
+        assert_eq!(
+            read,
+            vec![
+                b"Subject: one\r\n\r\nhello\r\n>From here\r\n".to_vec(),
+                b"Subject: two\r\n\r\nbye\r\n".to_vec()
+            ]
+        );
+    }
+
+    #[test]
+    fn empty_input_is_one_empty_message() {
+        assert_eq!(split(b""), vec![Vec::<u8>::new()]);
     }
 
     #[test]

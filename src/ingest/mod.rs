@@ -311,10 +311,8 @@ impl Pipeline {
                 }
             }
         }
-        for (what, detail) in &decision.events {
-            tx.add_event(ticket, Some(&mail.message_id), now, what, detail)
-                .await?;
-        }
+        tx.add_events(ticket, Some(&mail.message_id), now, &decision.events)
+            .await?;
         // The customer's clocks: a new ticket starts them; a customer writing
         // again reopens or resumes them. Automatic mail never moves one.
         let mut clocks_moved = false;
@@ -568,10 +566,8 @@ impl Pipeline {
             self.agent_mail(&mut tx, mailbox, mail, raw, &state, agent, received_at, now)
                 .await?,
         );
-        for (what, detail) in &events {
-            tx.add_event(Some(number), Some(&mail.message_id), now, what, detail)
-                .await?;
-        }
+        tx.add_events(Some(number), Some(&mail.message_id), now, &events)
+            .await?;
         self.record_source(&mut tx, mailbox, source, now).await?;
         tx.commit().await?;
         self.outbox_wake.notify_one();

@@ -409,6 +409,44 @@ impl Tx {
         Ok(())
     }
 
+    /// Several events of one message at once (one statement).
+    pub async fn add_events(
+        &mut self,
+        ticket: Option<i64>,
+        message_id: Option<&str>,
+        at: Timestamp,
+        events: &[(&str, String)],
+    ) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let values: Vec<String> = (0..events.len())
+            .map(|i| format!("($1, $2, $3, ${}, ${})", 4 + 2 * i, 5 + 2 * i))
+            .collect();
+        let sql = format!(
+            "INSERT INTO events (ticket, message_id, at, what, detail) VALUES {}",
+            values.join(", ")
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(ticket)
+            .bind(message_id)
+            .bind(ms(at));
+        for (what, detail) in events {
+            q = q.bind(*what).bind(text(detail));
+        }
+        q.execute(&mut *self.tx).await?;
+        Ok(())
+    }
+
+    /// The raw bytes of a stored message.
+    pub async fn raw_message(&mut self, message_id: &str) -> Result<Option<Vec<u8>>> {
+        let row = sqlx::query("SELECT raw FROM messages WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_optional(&mut *self.tx)
+            .await?;
+        row.map(|r| col(&r, "raw")).transpose()
+    }
+
     /// Queues a mail whose bytes are already stored as an outbound message.
     pub async fn enqueue(&mut self, o: &NewOutbox<'_>) -> Result<()> {
         sqlx::query(

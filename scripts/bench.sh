@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Runs postdesk's benchmarks (benches/pipeline.rs) against a private Dovecot
+# and Postfix, with a release build, and prints the figures BENCHMARKS.md
+# records. Sizes come from the environment (defaults in parentheses):
+#   POSTDESK_BENCH_N (10000)  POSTDESK_BENCH_LATENCY_N (200)
+#   POSTDESK_BENCH_SLA_TICKETS (1000000)  POSTDESK_BENCH_SYNC_N (100000)
+# The full run takes about 20 minutes on 2 cores.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/mailenv.sh install
+root=$(mktemp -d "${BENCH_ROOT:-/tmp}/postdesk-bench.XXXXXX")
+chmod 755 "$root"
+cleanup() { scripts/mailenv.sh stop "$root" || true; rm -rf "$root"; }
+trap cleanup EXIT
+scripts/mailenv.sh start "$root" "${POSTDESK_BENCH_BASEPORT:-15000}"
+export POSTDESK_MAILENV=$root
+cargo bench --locked --bench pipeline
