@@ -149,6 +149,11 @@ impl MailEnv {
     /// Makes Postfix answer `reply` (e.g. `451 4.3.0 Try later`) for `rcpt`,
     /// or accept it again when `reply` is None.
     pub fn set_recipient_access(&self, rcpt: &str, reply: Option<&str>) {
+        // Tests run in parallel: one lock around the read-modify-write, and a
+        // rename so that an smtpd starting meanwhile never reads half a file
+        // (a bad line is fatal to smtpd and Postfix then throttles the service).
+        let lock = std::fs::File::create(self.root.join("postfix/recipient_access.lock")).unwrap();
+        lock.lock().unwrap();
         let path = self.root.join("postfix/recipient_access");
         let current = std::fs::read_to_string(&path).unwrap_or_default();
         let mut lines: Vec<String> = current
@@ -159,13 +164,16 @@ impl MailEnv {
         if let Some(r) = reply {
             lines.push(format!("{rcpt} {r}"));
         }
-        std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+        let tmp = path.with_extension("new");
+        std::fs::write(&tmp, lines.join("\n") + "\n").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
         let st = Command::new("bash")
             .arg(repo().join("scripts/mailenv.sh"))
             .args(["reload", self.root.to_str().unwrap()])
             .status()
             .unwrap();
         assert!(st.success(), "postfix reload failed");
+        drop(lock);
     }
 }
 
