@@ -7,6 +7,8 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::imap::MailboxWorker;
 use crate::ingest::Pipeline;
+use crate::ops::health::Health;
+use crate::ops::http::HttpState;
 use crate::outbox::OutboxWorker;
 use crate::scheduler::Scheduler;
 use crate::smtp::Mailer;
@@ -27,6 +29,13 @@ pub enum DaemonError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Smtp(#[from] crate::smtp::SmtpSetupError),
+    #[error("http.listen: cannot listen on {addr}: {source}")]
+    Listen {
+        addr: std::net::SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("metrics: {0}")]
+    Metrics(String),
 }
 
 pub fn hostname() -> String {
@@ -87,7 +96,25 @@ pub async fn run(
     ));
     let mailer = Mailer::new(&config.smtp, config.outbox.idle_timeout.unsigned_abs())?;
     let owner = instance_name();
+    let health = Arc::new(Health::new(clock.now(), &config.mailboxes));
     let tracker = TaskTracker::new();
+    if let Some(http) = &config.http {
+        // Bound before anything starts, so that a taken port stops the start.
+        let listener = tokio::net::TcpListener::bind(http.listen)
+            .await
+            .map_err(|source| DaemonError::Listen {
+                addr: http.listen,
+                source,
+            })?;
+        let state = Arc::new(HttpState {
+            store: store.clone(),
+            health: health.clone(),
+            clock: clock.clone(),
+            metrics: crate::ops::metrics::install().map_err(DaemonError::Metrics)?,
+        });
+        tracing::info!(listen = %http.listen, "serving /metrics and /healthz");
+        tracker.spawn(crate::ops::http::serve(listener, state, shutdown.clone()));
+    }
     tracker.spawn(
         OutboxWorker {
             store: store.clone(),
@@ -114,16 +141,18 @@ pub async fn run(
                 pipeline: pipeline.clone(),
                 mailbox: mailbox.clone(),
                 owner: owner.clone(),
+                health: health.clone(),
             }
             .run(shutdown.clone()),
         );
     }
+    tracker.spawn(crate::ops::systemd::watchdog(shutdown.clone()));
     tracker.close();
-    tracing::info!(
-        mailboxes = config.mailboxes.iter().filter(|m| m.imap.is_some()).count(),
-        "postdesk running"
-    );
+    let imap_mailboxes = config.mailboxes.iter().filter(|m| m.imap.is_some()).count();
+    tracing::info!(mailboxes = imap_mailboxes, "postdesk running");
+    crate::ops::systemd::ready(&format!("running: {imap_mailboxes} IMAP mailbox(es)"));
     shutdown.cancelled().await;
+    crate::ops::systemd::stopping();
     tracing::info!("shutting down");
     if tokio::time::timeout(GRACE, tracker.wait()).await.is_err() {
         tracing::warn!(

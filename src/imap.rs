@@ -8,6 +8,7 @@
 
 use crate::config::{AfterIngest, MailboxConfig, Security, ServerConfig};
 use crate::ingest::{Arrival, IngestError, Pipeline, Source};
+use crate::ops::health::Health;
 use async_imap::extensions::idle::IdleResponse;
 use async_imap::{Client, Session};
 use futures::TryStreamExt;
@@ -239,6 +240,8 @@ pub struct MailboxWorker {
     pub mailbox: MailboxConfig,
     /// Names this process in the mailbox lease.
     pub owner: String,
+    /// Where the task says how its connection goes, for `/healthz`.
+    pub health: Arc<Health>,
 }
 
 /// This instance's hold on a mailbox: several instances on one database
@@ -309,6 +312,7 @@ impl MailboxWorker {
             match lease.take().await {
                 Ok(true) => waiting_logged = false,
                 Ok(false) => {
+                    self.health.standby(&name);
                     if !waiting_logged {
                         let holder = self
                             .pipeline
@@ -326,6 +330,8 @@ impl MailboxWorker {
                     }
                 }
                 Err(e) => {
+                    self.health
+                        .failed(&name, format!("cannot take the mailbox lease: {e}"));
                     failures += 1;
                     let wait =
                         crate::backoff(failures, Duration::from_secs(1), Duration::from_secs(300));
@@ -342,6 +348,7 @@ impl MailboxWorker {
                 break;
             }
             if let Err(e) = result {
+                self.health.failed(&name, e.to_string());
                 failures += 1;
                 let wait =
                     crate::backoff(failures, Duration::from_secs(1), Duration::from_secs(300));
@@ -411,6 +418,7 @@ impl MailboxWorker {
             }
         };
         *failures = 0;
+        self.health.connected(&self.mailbox.name);
         tracing::info!(mailbox = %self.mailbox.name, folder = %self.mailbox.folder, uidvalidity, last_uid = last,
             idle = caps.idle && self.mailbox.idle, "IMAP connected");
 
@@ -427,11 +435,14 @@ impl MailboxWorker {
                 let _ = tokio::time::timeout(Duration::from_secs(2), s.logout()).await;
                 return Ok(());
             }
-            // Wake at least every third of the lease to renew it.
+            self.health
+                .fetched(&self.mailbox.name, self.pipeline.clock.now());
+            // Wake at least every third of the lease to renew it, and every
+            // poll interval also in IDLE: a connection that died silently is
+            // found within one interval, and /healthz knows it is alive.
             let wait = self.mailbox.poll_interval.unsigned_abs().min(lease.every());
             s = if caps.idle && self.mailbox.idle {
-                self.idle(s, IDLE_RENEW.min(lease.every()), shutdown)
-                    .await?
+                self.idle(s, IDLE_RENEW.min(wait), shutdown).await?
             } else {
                 tokio::select! {
                     _ = shutdown.cancelled() => {}
@@ -551,6 +562,9 @@ impl MailboxWorker {
                 done += 1;
             }
             self.apply_pending(s, uidvalidity, caps).await?;
+            // A long backlog is progress, not silence.
+            self.health
+                .fetched(&self.mailbox.name, self.pipeline.clock.now());
         }
         Ok(done)
     }

@@ -29,6 +29,7 @@ pub mod daemon;
 pub mod domain;
 pub mod imap;
 pub mod ingest;
+pub mod ops;
 pub mod outbox;
 pub mod scheduler;
 pub mod smtp;

@@ -269,6 +269,7 @@ impl Scheduler {
         }
         tx.commit().await?;
         if !sent_to.is_empty() {
+            crate::ops::metrics::sla_notice(n.notice.as_str());
             p.outbox_wake.notify_one();
             tracing::info!(ticket = t.number, notice = %what, to = %sent_to.join(","), "SLA notice queued");
         }

@@ -3,7 +3,10 @@
 //! Loading reports all problems at once; secrets are read here (from the
 //! environment or a file) and never shown.
 
+mod http;
 mod reader;
+
+pub use http::HttpConfig;
 
 pub use reader::{Problem, parse_duration};
 
@@ -170,6 +173,8 @@ pub struct Config {
     pub trusted_authserv_ids: Vec<String>,
     /// `[[rule]]`s choosing the policy of new tickets, in order.
     pub rules: Vec<PolicyRule>,
+    /// The `/metrics` and `/healthz` listener; off when None.
+    pub http: Option<HttpConfig>,
 }
 
 /// Why a configuration could not be loaded.
@@ -332,6 +337,7 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
             }
         });
     let outbox = read_outbox(root.table("outbox").as_ref(), ctx, journal_default);
+    let http = root.table("http").and_then(|n| http::read_http(&n));
     let threading = read_threading(root.table("threading").as_ref());
     let limits = read_limits(root.table("limits").as_ref());
     let trusted_authserv_ids = match root.table("auth") {
@@ -428,6 +434,7 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         calendars,
         trusted_authserv_ids,
         rules,
+        http,
     })
 }
 

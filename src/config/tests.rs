@@ -48,6 +48,7 @@ fn the_example_parses() {
     assert_eq!(c.smtp.password.as_ref().unwrap().expose(), "x");
     assert_eq!(format!("{:?}", c.smtp.password), "Some(Secret(***))");
     assert_eq!(c.database.url, "sqlite:///etc/postdesk/postdesk.db");
+    assert_eq!(c.http.unwrap().listen.to_string(), "127.0.0.1:9187");
 }
 
 #[test]
@@ -190,4 +191,14 @@ fn syntax_errors_name_the_file() {
         e.to_string().starts_with("/etc/postdesk/postdesk.toml:"),
         "{e}"
     );
+}
+
+#[test]
+fn the_http_listener_is_off_by_default_and_checked_when_on() {
+    assert!(parse(MINIMAL).unwrap().http.is_none());
+    let bad = format!("{MINIMAL}\n[http]\nlisten = \"localhost\"\nport = 1\n");
+    let p = problems(&bad);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(p.iter().any(|l| l.contains("http.listen: expected an IP address and port such as \"127.0.0.1:9187\", got \"localhost\"")), "{p:?}");
+    assert!(p.iter().any(|l| l.contains("http.port")), "{p:?}");
 }

@@ -161,13 +161,14 @@ impl Pipeline {
         arrival: Arrival,
         source: Source,
     ) -> Result<Outcome, IngestError> {
+        let started = std::time::Instant::now();
         let mail = parse_limited(raw, self.config.limits.max_message_size, full_size);
         let received_at = match arrival {
             Arrival::Now => None,
             Arrival::At(t) => Some(t),
             Arrival::DateHeader => mail.date,
         };
-        match self
+        let outcome = match self
             .ingest_parsed(mailbox, &mail, raw, received_at, source)
             .await
         {
@@ -178,7 +179,14 @@ impl Pipeline {
                     .await
             }
             other => other,
-        }
+        }?;
+        crate::ops::metrics::ingested(
+            &mailbox.name,
+            outcome.action,
+            outcome.kind,
+            started.elapsed(),
+        );
+        Ok(outcome)
     }
 
     async fn ingest_parsed(
@@ -335,8 +343,10 @@ impl Pipeline {
                 .move_clocks(&mut tx, n, &policy, &happenings, received_at)
                 .await?;
         }
+        let mut bounced = 0;
         if let Some(plan) = &decision.bounce {
             for (id, recipients) in tx.mark_bounced(&plan.returned_ids).await? {
+                bounced += 1;
                 tx.add_event(
                     ticket,
                     Some(&id),
@@ -440,6 +450,9 @@ impl Pipeline {
         }
         self.record_source(&mut tx, mailbox, source, now).await?;
         tx.commit().await?;
+        if bounced > 0 {
+            crate::ops::metrics::bounced(bounced);
+        }
         if queued {
             self.outbox_wake.notify_one();
         }

@@ -9,11 +9,13 @@
 
 mod ingest_tx;
 mod mailbox;
+mod ops;
 mod outbox;
 mod read;
 mod sla;
 
 pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate, Tx};
+pub use ops::Gauges;
 pub use outbox::OutboxJob;
 pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
 pub use sla::{DueNotice, StoredClock};

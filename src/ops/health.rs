@@ -1,0 +1,267 @@
+//! What `/healthz` answers. Each IMAP mailbox task reports here how its
+//! connection goes; [`assess`] turns that and the database's answer into a
+//! verdict: healthy when every mailbox this instance fetches has fetched
+//! successfully within three poll intervals (a mailbox held by another
+//! instance is that instance's business) and the database answers.
+
+use crate::config::MailboxConfig;
+use jiff::{SignedDuration, Timestamp};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+/// How many poll intervals without a successful fetch make a mailbox unhealthy.
+pub const MISSED_POLLS: i32 = 3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImapState {
+    /// Not connected yet since start.
+    Starting,
+    Connected,
+    /// The connection failed; the task is waiting to reconnect.
+    Disconnected,
+    /// Another instance holds the mailbox's lease.
+    Standby,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MailboxHealth {
+    pub state: ImapState,
+    /// The end of the last fetch that found the folder and took what was new.
+    pub last_fetch: Option<Timestamp>,
+    pub last_error: Option<String>,
+    #[serde(skip)]
+    pub poll_interval: SignedDuration,
+}
+
+/// The mailboxes' state, shared by their tasks and the HTTP listener.
+#[derive(Debug)]
+pub struct Health {
+    pub started: Timestamp,
+    mailboxes: Mutex<BTreeMap<String, MailboxHealth>>,
+}
+
+impl Health {
+    /// Knows every IMAP mailbox of `mailboxes` from the start.
+    pub fn new(started: Timestamp, mailboxes: &[MailboxConfig]) -> Health {
+        let map = mailboxes
+            .iter()
+            .filter(|m| m.imap.is_some())
+            .map(|m| {
+                let h = MailboxHealth {
+                    state: ImapState::Starting,
+                    last_fetch: None,
+                    last_error: None,
+                    poll_interval: m.poll_interval,
+                };
+                (m.name.clone(), h)
+            })
+            .collect();
+        Health {
+            started,
+            mailboxes: Mutex::new(map),
+        }
+    }
+
+    fn update(&self, mailbox: &str, f: impl FnOnce(&mut MailboxHealth)) {
+        let mut map = self.mailboxes.lock().expect("health lock");
+        if let Some(h) = map.get_mut(mailbox) {
+            f(h);
+        }
+    }
+
+    pub fn connected(&self, mailbox: &str) {
+        self.update(mailbox, |h| h.state = ImapState::Connected);
+    }
+
+    /// A fetch went through: the folder was read and everything new stored.
+    pub fn fetched(&self, mailbox: &str, at: Timestamp) {
+        self.update(mailbox, |h| {
+            h.state = ImapState::Connected;
+            h.last_fetch = Some(at);
+            h.last_error = None;
+        });
+    }
+
+    pub fn failed(&self, mailbox: &str, error: String) {
+        self.update(mailbox, |h| {
+            h.state = ImapState::Disconnected;
+            h.last_error = Some(error);
+        });
+    }
+
+    pub fn standby(&self, mailbox: &str) {
+        self.update(mailbox, |h| h.state = ImapState::Standby);
+    }
+
+    pub fn snapshot(&self) -> BTreeMap<String, MailboxHealth> {
+        self.mailboxes.lock().expect("health lock").clone()
+    }
+}
+
+/// The body of `/healthz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// "ok" or "unhealthy".
+    pub status: &'static str,
+    /// "ok", or why the database did not answer.
+    pub database: String,
+    pub mailboxes: BTreeMap<String, MailboxHealth>,
+    /// Why it is unhealthy, one line per reason; empty when healthy.
+    pub problems: Vec<String>,
+}
+
+impl Verdict {
+    pub fn healthy(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// The verdict at `now`. Pure: the caller asks the database and the clock.
+pub fn assess(
+    mailboxes: BTreeMap<String, MailboxHealth>,
+    started: Timestamp,
+    now: Timestamp,
+    database: Result<(), String>,
+) -> Verdict {
+    let mut problems = Vec::new();
+    if let Err(e) = &database {
+        problems.push(format!("database: {e}"));
+    }
+    for (name, h) in &mailboxes {
+        if h.state == ImapState::Standby {
+            continue;
+        }
+        let limit = h.poll_interval * MISSED_POLLS;
+        let since = h.last_fetch.unwrap_or(started);
+        let quiet = now.duration_since(since);
+        if quiet > limit {
+            let what = match h.last_fetch {
+                Some(_) => format!(
+                    "no successful fetch for {}",
+                    crate::domain::fmt_duration(quiet)
+                ),
+                None => format!(
+                    "no successful fetch since start {} ago",
+                    crate::domain::fmt_duration(quiet)
+                ),
+            };
+            let why = h
+                .last_error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default();
+            problems.push(format!(
+                "mailbox {name}: {what} (limit {}){why}",
+                crate::domain::fmt_duration(limit)
+            ));
+        }
+    }
+    Verdict {
+        status: if problems.is_empty() {
+            "ok"
+        } else {
+            "unhealthy"
+        },
+        database: database.err().unwrap_or_else(|| "ok".into()),
+        mailboxes,
+        problems,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn mailbox(state: ImapState, last: Option<&str>) -> BTreeMap<String, MailboxHealth> {
+        BTreeMap::from([(
+            "support".to_string(),
+            MailboxHealth {
+                state,
+                last_fetch: last.map(t),
+                last_error: Some("connection refused".into()),
+                poll_interval: SignedDuration::from_secs(60),
+            },
+        )])
+    }
+
+    const START: &str = "2026-11-26T10:00:00Z";
+
+    #[test]
+    fn a_recent_fetch_is_healthy() {
+        let v = assess(
+            mailbox(ImapState::Connected, Some("2026-11-26T10:05:00Z")),
+            t(START),
+            t("2026-11-26T10:07:59Z"),
+            Ok(()),
+        );
+        assert!(v.healthy(), "{v:?}");
+        assert_eq!(v.status, "ok");
+    }
+
+    #[test]
+    fn three_missed_polls_are_unhealthy_and_say_why() {
+        let v = assess(
+            mailbox(ImapState::Disconnected, Some("2026-11-26T10:05:00Z")),
+            t(START),
+            t("2026-11-26T10:08:01Z"),
+            Ok(()),
+        );
+        assert!(!v.healthy());
+        assert_eq!(v.status, "unhealthy");
+        assert_eq!(v.problems.len(), 1);
+        assert!(
+            v.problems[0].starts_with("mailbox support: no successful fetch for 3m"),
+            "{v:?}"
+        );
+        assert!(v.problems[0].ends_with(": connection refused"), "{v:?}");
+    }
+
+    #[test]
+    fn a_new_daemon_gets_three_polls_to_connect() {
+        let fresh = assess(
+            mailbox(ImapState::Starting, None),
+            t(START),
+            t("2026-11-26T10:02:00Z"),
+            Ok(()),
+        );
+        assert!(fresh.healthy());
+        let stuck = assess(
+            mailbox(ImapState::Starting, None),
+            t(START),
+            t("2026-11-26T10:03:01Z"),
+            Ok(()),
+        );
+        assert!(!stuck.healthy());
+        assert!(stuck.problems[0].contains("since start"), "{stuck:?}");
+    }
+
+    #[test]
+    fn a_mailbox_held_elsewhere_is_not_ours_to_judge() {
+        let v = assess(
+            mailbox(ImapState::Standby, None),
+            t(START),
+            t("2026-11-27T10:00:00Z"),
+            Ok(()),
+        );
+        assert!(v.healthy());
+    }
+
+    #[test]
+    fn a_silent_database_is_unhealthy() {
+        let v = assess(
+            BTreeMap::new(),
+            t(START),
+            t(START),
+            Err("timed out after 2s".into()),
+        );
+        assert!(!v.healthy());
+        assert_eq!(v.database, "timed out after 2s");
+        assert_eq!(v.problems, vec!["database: timed out after 2s".to_string()]);
+    }
+}
