@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs postdesk's benchmarks (benches/pipeline.rs) against a private Dovecot
 # and Postfix, with a release build, and prints the figures BENCHMARKS.md
-# records. Sizes come from the environment (defaults in parentheses):
+# records. Sizes come from the environment (defaults in parentheses; 0 skips
+# that part):
 #   POSTDESK_BENCH_N (10000)  POSTDESK_BENCH_LATENCY_N (200)
 #   POSTDESK_BENCH_SLA_TICKETS (1000000)  POSTDESK_BENCH_SYNC_N (100000)
 # The full run takes about 20 minutes on 2 cores.

@@ -4,7 +4,7 @@
 //! transaction rather than committing half of it.
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, MailboxConfig};
 use crate::imap::MailboxWorker;
 use crate::ingest::Pipeline;
 use crate::ops::health::Health;
@@ -74,28 +74,193 @@ pub fn instance_name() -> String {
     )
 }
 
-/// Runs until `shutdown` is cancelled, then stops every task.
+/// The configuration and templates in force.
+pub type Loaded = (Arc<Config>, Arc<Templates>);
+
+/// How a running daemon reads its configuration again (on SIGHUP).
+pub struct Reload {
+    /// Notified when a reload is asked for.
+    pub signal: Arc<Notify>,
+    /// Reads and checks the configuration file and the templates; every
+    /// problem in one message when they are not valid.
+    pub load: Box<dyn Fn() -> Result<Loaded, String> + Send + Sync>,
+}
+
+/// A task of the daemon that can be stopped on its own.
+struct Running {
+    stop: CancellationToken,
+    done: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    fn spawn(
+        tracker: &TaskTracker,
+        shutdown: &CancellationToken,
+        task: impl FnOnce(CancellationToken) -> futures::future::BoxFuture<'static, ()>,
+    ) -> Running {
+        let stop = shutdown.child_token();
+        let done = tracker.spawn(task(stop.clone()));
+        Running { stop, done }
+    }
+
+    /// Stops the task and waits until it has finished its unit of work.
+    async fn end(self) {
+        self.stop.cancel();
+        let _ = self.done.await;
+    }
+}
+
+/// The daemon's tasks and what they were started with.
+struct Daemon {
+    store: Store,
+    clock: Arc<dyn Clock>,
+    key: crate::domain::token::TokenKey,
+    outbox_wake: Arc<Notify>,
+    sla_wake: Arc<Notify>,
+    owner: String,
+    health: Arc<Health>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    config: Arc<Config>,
+    pipelines: tokio::sync::watch::Sender<Arc<Pipeline>>,
+    outbox: Option<Running>,
+    scheduler: Option<Running>,
+    mailboxes: std::collections::BTreeMap<String, (MailboxConfig, Running)>,
+}
+
+impl Daemon {
+    fn pipeline(&self, config: &Arc<Config>, templates: Arc<Templates>) -> Arc<Pipeline> {
+        Arc::new(Pipeline::new(
+            config.clone(),
+            self.store.clone(),
+            templates,
+            self.key.clone(),
+            self.clock.clone(),
+            self.outbox_wake.clone(),
+            self.sla_wake.clone(),
+        ))
+    }
+
+    fn start_outbox(&mut self) -> Result<(), DaemonError> {
+        let c = &self.config;
+        let worker = OutboxWorker {
+            store: self.store.clone(),
+            mailer: Mailer::new(&c.smtp, c.outbox.idle_timeout.unsigned_abs())?,
+            clock: self.clock.clone(),
+            config: c.outbox.clone(),
+            wake: self.outbox_wake.clone(),
+            owner: self.owner.clone(),
+            claim_lease: crate::outbox::claim_lease(c.smtp.timeout),
+            journal_dir: Some(c.outbox.journal_dir.clone()),
+        };
+        self.outbox = Some(Running::spawn(&self.tracker, &self.shutdown, |stop| {
+            Box::pin(worker.run(stop))
+        }));
+        Ok(())
+    }
+
+    fn start_scheduler(&mut self) {
+        let scheduler = Scheduler {
+            pipeline: self.pipelines.borrow().clone(),
+            wake: self.sla_wake.clone(),
+        };
+        self.scheduler = Some(Running::spawn(&self.tracker, &self.shutdown, |stop| {
+            Box::pin(scheduler.run(stop))
+        }));
+    }
+
+    fn start_mailbox(&mut self, mailbox: &MailboxConfig) {
+        let worker = MailboxWorker {
+            pipelines: self.pipelines.subscribe(),
+            mailbox: mailbox.clone(),
+            owner: self.owner.clone(),
+            health: self.health.clone(),
+        };
+        let running = Running::spawn(&self.tracker, &self.shutdown, |stop| {
+            Box::pin(worker.run(stop))
+        });
+        self.mailboxes
+            .insert(mailbox.name.clone(), (mailbox.clone(), running));
+    }
+
+    /// Puts a new configuration in force. Tasks whose settings did not
+    /// change keep running (an IMAP connection stays up); the others are
+    /// stopped after their current unit of work and started again.
+    async fn apply(
+        &mut self,
+        config: Arc<Config>,
+        templates: Arc<Templates>,
+    ) -> Result<(), DaemonError> {
+        let old = std::mem::replace(&mut self.config, config.clone());
+        for (what, same) in [
+            ("database", old.database == config.database),
+            ("http", old.http == config.http),
+        ] {
+            if !same {
+                tracing::warn!("[{what}] changed: that part takes effect at the next restart");
+            }
+        }
+        // Keep the settings that only a restart changes, so that what runs is what was said.
+        let mut effective = (*config).clone();
+        effective.database = old.database.clone();
+        effective.http = old.http.clone();
+        let config = Arc::new(effective);
+        self.config = config.clone();
+        self.pipelines
+            .send_replace(self.pipeline(&config, templates));
+
+        let mut changed = Vec::new();
+        let names: Vec<String> = self.mailboxes.keys().cloned().collect();
+        for name in names {
+            let now = config
+                .mailboxes
+                .iter()
+                .find(|m| m.name == name && m.imap.is_some());
+            if now != Some(&self.mailboxes[&name].0) {
+                let (_, running) = self.mailboxes.remove(&name).expect("listed");
+                running.end().await;
+                changed.push(name);
+            }
+        }
+        self.health
+            .set_mailboxes(&config.mailboxes, self.clock.now());
+        for m in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
+            if !self.mailboxes.contains_key(&m.name) {
+                self.start_mailbox(m);
+                if !changed.contains(&m.name) {
+                    changed.push(m.name.clone());
+                }
+            }
+        }
+        if old.smtp != config.smtp || old.outbox != config.outbox {
+            if let Some(r) = self.outbox.take() {
+                r.end().await;
+            }
+            self.start_outbox()?;
+            changed.push("outbox".into());
+        }
+        // The scheduler holds no connection: it restarts with the new policies and catches up.
+        if let Some(r) = self.scheduler.take() {
+            r.end().await;
+        }
+        self.start_scheduler();
+        tracing::info!(restarted = ?changed, "configuration reloaded");
+        Ok(())
+    }
+}
+
+/// Runs until `shutdown` is cancelled, then stops every task. A reload
+/// signal reads the configuration again; one that is not valid is logged
+/// and the one in force stays.
 pub async fn run(
     config: Arc<Config>,
     store: Store,
     templates: Arc<Templates>,
     clock: Arc<dyn Clock>,
     shutdown: CancellationToken,
+    reload: Reload,
 ) -> Result<(), DaemonError> {
     let key = store.token_key().await?;
-    let wake = Arc::new(Notify::new());
-    let sla_wake = Arc::new(Notify::new());
-    let pipeline = Arc::new(Pipeline::new(
-        config.clone(),
-        store.clone(),
-        templates,
-        key,
-        clock.clone(),
-        wake.clone(),
-        sla_wake.clone(),
-    ));
-    let mailer = Mailer::new(&config.smtp, config.outbox.idle_timeout.unsigned_abs())?;
-    let owner = instance_name();
     let health = Arc::new(Health::new(clock.now(), &config.mailboxes));
     let tracker = TaskTracker::new();
     if let Some(http) = &config.http {
@@ -115,45 +280,65 @@ pub async fn run(
         tracing::info!(listen = %http.listen, "serving /metrics and /healthz");
         tracker.spawn(crate::ops::http::serve(listener, state, shutdown.clone()));
     }
-    tracker.spawn(
-        OutboxWorker {
-            store: store.clone(),
-            mailer,
-            clock: clock.clone(),
-            config: config.outbox.clone(),
-            wake,
-            owner: owner.clone(),
-            claim_lease: crate::outbox::claim_lease(config.smtp.timeout),
-            journal_dir: Some(config.outbox.journal_dir.clone()),
-        }
-        .run(shutdown.clone()),
-    );
-    tracker.spawn(
-        Scheduler {
-            pipeline: pipeline.clone(),
-            wake: sla_wake,
-        }
-        .run(shutdown.clone()),
-    );
+    let outbox_wake = Arc::new(Notify::new());
+    let sla_wake = Arc::new(Notify::new());
+    let first = Arc::new(Pipeline::new(
+        config.clone(),
+        store.clone(),
+        templates,
+        key.clone(),
+        clock.clone(),
+        outbox_wake.clone(),
+        sla_wake.clone(),
+    ));
+    let mut daemon = Daemon {
+        store: store.clone(),
+        clock,
+        key,
+        outbox_wake,
+        sla_wake,
+        owner: instance_name(),
+        health,
+        tracker: tracker.clone(),
+        shutdown: shutdown.clone(),
+        config: config.clone(),
+        pipelines: tokio::sync::watch::Sender::new(first),
+        outbox: None,
+        scheduler: None,
+        mailboxes: Default::default(),
+    };
+    daemon.start_outbox()?;
+    daemon.start_scheduler();
     for mailbox in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
-        tracker.spawn(
-            MailboxWorker {
-                pipeline: pipeline.clone(),
-                mailbox: mailbox.clone(),
-                owner: owner.clone(),
-                health: health.clone(),
-            }
-            .run(shutdown.clone()),
-        );
+        daemon.start_mailbox(mailbox);
     }
     tracker.spawn(crate::ops::systemd::watchdog(shutdown.clone()));
-    tracker.close();
-    let imap_mailboxes = config.mailboxes.iter().filter(|m| m.imap.is_some()).count();
+    let imap_mailboxes = daemon.mailboxes.len();
     tracing::info!(mailboxes = imap_mailboxes, "postdesk running");
     crate::ops::systemd::ready(&format!("running: {imap_mailboxes} IMAP mailbox(es)"));
-    shutdown.cancelled().await;
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => break,
+            _ = reload.signal.notified() => {
+                crate::ops::systemd::reloading();
+                match (reload.load)() {
+                    Ok((config, templates)) => {
+                        if let Err(e) = daemon.apply(config, templates).await {
+                            tracing::error!(error = %e, "reload could not restart a task");
+                        }
+                    }
+                    Err(problems) => tracing::error!(
+                        "configuration rejected, the one in force stays: {problems}"
+                    ),
+                }
+                let n = daemon.mailboxes.len();
+                crate::ops::systemd::ready(&format!("running: {n} IMAP mailbox(es)"));
+            }
+        }
+    }
     crate::ops::systemd::stopping();
     tracing::info!("shutting down");
+    tracker.close();
     if tokio::time::timeout(GRACE, tracker.wait()).await.is_err() {
         tracing::warn!(
             "tasks still busy after {GRACE:?}; stopping them (open transactions roll back)"

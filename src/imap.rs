@@ -236,7 +236,9 @@ struct Caps {
 }
 
 pub struct MailboxWorker {
-    pub pipeline: Arc<Pipeline>,
+    /// The pipeline of the configuration in force: a reload that leaves
+    /// this mailbox alone swaps it without dropping the connection.
+    pub pipelines: tokio::sync::watch::Receiver<Arc<Pipeline>>,
     pub mailbox: MailboxConfig,
     /// Names this process in the mailbox lease.
     pub owner: String,
@@ -259,7 +261,7 @@ impl Lease<'_> {
 
     /// Takes or renews the lease; false while another instance holds it.
     async fn take(&mut self) -> Result<bool, crate::store::StoreError> {
-        let p = &self.worker.pipeline;
+        let p = self.worker.pipeline();
         let now = p.clock.now();
         let until = now
             .checked_add(jiff::SignedDuration::try_from(self.ttl).unwrap_or_default())
@@ -295,6 +297,10 @@ impl Lease<'_> {
 }
 
 impl MailboxWorker {
+    fn pipeline(&self) -> Arc<Pipeline> {
+        self.pipelines.borrow().clone()
+    }
+
     fn imap(&self) -> &ServerConfig {
         self.mailbox.imap.as_ref().expect("an IMAP mailbox")
     }
@@ -304,7 +310,7 @@ impl MailboxWorker {
         let mut failures = 0u32;
         let mut lease = Lease {
             worker: &self,
-            ttl: self.pipeline.config.database.mailbox_lease.unsigned_abs(),
+            ttl: self.pipeline().config.database.mailbox_lease.unsigned_abs(),
             renewed: None,
         };
         let mut waiting_logged = false;
@@ -315,7 +321,7 @@ impl MailboxWorker {
                     self.health.standby(&name);
                     if !waiting_logged {
                         let holder = self
-                            .pipeline
+                            .pipeline()
                             .store
                             .mailbox_lease_holder(&name)
                             .await
@@ -361,7 +367,7 @@ impl MailboxWorker {
         }
         if lease.renewed.is_some()
             && let Err(e) = self
-                .pipeline
+                .pipeline()
                 .store
                 .release_mailbox_lease(&name, &self.owner)
                 .await
@@ -398,8 +404,9 @@ impl MailboxWorker {
                 message: e.to_string(),
             })?;
         let uidvalidity = selected.uid_validity.unwrap_or(0);
-        let store = &self.pipeline.store;
-        let now = self.pipeline.clock.now();
+        let pipeline = self.pipeline();
+        let store = &pipeline.store;
+        let now = pipeline.clock.now();
         let mut last = match store.mailbox_position(&self.mailbox.name).await? {
             Some((v, last)) if v == uidvalidity => last,
             Some((v, _)) => {
@@ -436,7 +443,7 @@ impl MailboxWorker {
                 return Ok(());
             }
             self.health
-                .fetched(&self.mailbox.name, self.pipeline.clock.now());
+                .fetched(&self.mailbox.name, self.pipeline().clock.now());
             // Wake at least every third of the lease to renew it, and every
             // poll interval also in IDLE: a connection that died silently is
             // found within one interval, and /healthz knows it is alive.
@@ -512,7 +519,7 @@ impl MailboxWorker {
         // `N:*` always matches the newest message, even when it is older than N.
         sized.retain(|(u, _)| *u > *last);
         sized.sort_unstable();
-        let max = self.pipeline.config.limits.max_message_size;
+        let max = self.pipeline().config.limits.max_message_size;
         let size_of: std::collections::HashMap<u32, u64> = sized.iter().copied().collect();
         let mut done = 0;
         for batch in batches(&sized, self.mailbox.fetch_batch as usize) {
@@ -555,7 +562,7 @@ impl MailboxWorker {
                     uid,
                     header_only,
                 };
-                self.pipeline
+                self.pipeline()
                     .ingest_sized(&self.mailbox, &raw, full_size, Arrival::Now, source)
                     .await?;
                 *last = uid;
@@ -564,7 +571,7 @@ impl MailboxWorker {
             self.apply_pending(s, uidvalidity, caps).await?;
             // A long backlog is progress, not silence.
             self.health
-                .fetched(&self.mailbox.name, self.pipeline.clock.now());
+                .fetched(&self.mailbox.name, self.pipeline().clock.now());
         }
         Ok(done)
     }
@@ -576,7 +583,8 @@ impl MailboxWorker {
         uidvalidity: u32,
         caps: &Caps,
     ) -> Result<(), FetchError> {
-        let store = &self.pipeline.store;
+        let pipeline = self.pipeline();
+        let store = &pipeline.store;
         let uids = store.pending_imap(&self.mailbox.name, uidvalidity).await?;
         if uids.is_empty() {
             return Ok(());

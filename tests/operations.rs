@@ -151,3 +151,89 @@ fn the_service_manager_hears_ready_watchdog_and_stopping() {
     }
     assert!(stopping, "no STOPPING=1 after SIGTERM");
 }
+
+#[test]
+fn sighup_reloads_a_valid_configuration_and_keeps_the_old_one_otherwise() {
+    let s = Setup::new("reload", Db::Sqlite);
+    let d = s.start();
+    let connections = || d.log().matches("IMAP connected").count();
+    s.wait_for("IMAP connected", WAIT, || {
+        (connections() == 1).then_some(())
+    });
+    let original = std::fs::read_to_string(&s.config).unwrap();
+
+    // A template override and nothing else: the IMAP connection stays up.
+    let tpl = s.dir.path().join("tpl/en");
+    std::fs::create_dir_all(&tpl).unwrap();
+    let ack = std::fs::read_to_string(repo().join("templates/en/ack.txt")).unwrap();
+    std::fs::write(
+        tpl.join("ack.txt"),
+        ack.replace("Kind regards,", "RELOADED-ACK\nKind regards,"),
+    )
+    .unwrap();
+    std::fs::write(&s.config, format!("templates_dir = \"tpl\"\n{original}")).unwrap();
+    d.reload();
+    s.wait_for("the reload", WAIT, || {
+        d.log().contains("configuration reloaded").then_some(())
+    });
+    assert!(d.log().contains("restarted=[]"), "{}", d.log());
+    let ack_for = |who: &str| {
+        let customer = s.addr(who);
+        s.env.send(
+            &customer,
+            &[&s.support_address()],
+            &mail(
+                &customer,
+                &s.support_address(),
+                &format!("From {who}"),
+                &format!("{who}-{}@client.example", s.tag),
+                "",
+                "Hi",
+            ),
+        );
+        let got = s.env.wait_delivered(&s.user(who), 1, WAIT);
+        String::from_utf8_lossy(&got[0]).into_owned()
+    };
+    assert!(
+        ack_for("first").contains("RELOADED-ACK"),
+        "the new template is in force"
+    );
+    assert_eq!(
+        connections(),
+        1,
+        "an unchanged mailbox keeps its connection"
+    );
+
+    // A configuration with a mistake is refused, named, and the last good one stays.
+    std::fs::write(
+        &s.config,
+        format!("templates_dir = \"tpl\"\nlog_fromat = \"json\"\n{original}"),
+    )
+    .unwrap();
+    d.reload();
+    s.wait_for("the refusal", WAIT, || {
+        d.log().contains("configuration rejected").then_some(())
+    });
+    assert!(d.log().contains("log_fromat: unknown key"), "{}", d.log());
+    assert!(
+        ack_for("second").contains("RELOADED-ACK"),
+        "the last good configuration stays"
+    );
+    assert_eq!(connections(), 1);
+
+    // A changed mailbox is restarted with its new settings.
+    let slower = original.replace("poll_interval = \"2s\"", "poll_interval = \"3s\"");
+    assert_ne!(slower, original);
+    std::fs::write(&s.config, slower).unwrap();
+    d.reload();
+    s.wait_for("the mailbox restarted", WAIT, || {
+        (connections() == 2).then_some(())
+    });
+    assert!(d.log().contains(r#"restarted=["support"]"#), "{}", d.log());
+    assert!(
+        !ack_for("third").contains("RELOADED-ACK"),
+        "the override is gone again"
+    );
+    let (status, _) = d.stop();
+    assert!(status.success());
+}

@@ -253,7 +253,8 @@ async fn dispatch(cli: Cli) -> CliResult {
             let (config, templates) = load(&cli.config, Secrets::Read)?;
             init_logging(config.log_format, "info");
             let shutdown = tokio_util::sync::CancellationToken::new();
-            tokio::spawn(watch_signals(shutdown.clone()));
+            let reload_signal = Arc::new(tokio::sync::Notify::new());
+            tokio::spawn(watch_signals(shutdown.clone(), reload_signal.clone()));
             // A database that is away at start is waited for, not given up on.
             let mut attempt = 0;
             let store = loop {
@@ -275,7 +276,12 @@ async fn dispatch(cli: Cli) -> CliResult {
                     Err(f) => return Err(f),
                 }
             };
-            crate::daemon::run(config, store, templates, clock, shutdown)
+            let path = cli.config.clone();
+            let reload = crate::daemon::Reload {
+                signal: reload_signal,
+                load: Box::new(move || load(&path, Secrets::Read).map_err(|f| f.message)),
+            };
+            crate::daemon::run(config, store, templates, clock, shutdown, reload)
                 .await
                 .map_err(|e| Failure::new(exit::TEMPFAIL, crate::error_chain(&e)))?;
             Ok(exit::OK)
@@ -346,8 +352,11 @@ async fn dispatch(cli: Cli) -> CliResult {
     }
 }
 
-/// SIGTERM and SIGINT stop the daemon; SIGHUP is logged (reload needs a restart for now).
-async fn watch_signals(shutdown: tokio_util::sync::CancellationToken) {
+/// SIGTERM and SIGINT stop the daemon; SIGHUP reloads the configuration.
+async fn watch_signals(
+    shutdown: tokio_util::sync::CancellationToken,
+    reload: Arc<tokio::sync::Notify>,
+) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
@@ -362,7 +371,8 @@ async fn watch_signals(shutdown: tokio_util::sync::CancellationToken) {
             _ = term.recv() => { tracing::info!("SIGTERM"); break; }
             _ = int.recv() => { tracing::info!("SIGINT"); break; }
             _ = hup.recv() => {
-                tracing::warn!("SIGHUP: this version applies configuration changes on restart only");
+                tracing::info!("SIGHUP: reloading the configuration");
+                reload.notify_one();
             }
         }
     }

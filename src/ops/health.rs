@@ -33,12 +33,16 @@ pub struct MailboxHealth {
     pub last_error: Option<String>,
     #[serde(skip)]
     pub poll_interval: SignedDuration,
+    /// Since when this instance has been responsible for the mailbox: the
+    /// start, or the reload that added it. Silence counts from here until
+    /// the first fetch.
+    #[serde(skip)]
+    pub watched_since: Timestamp,
 }
 
 /// The mailboxes' state, shared by their tasks and the HTTP listener.
 #[derive(Debug)]
 pub struct Health {
-    pub started: Timestamp,
     mailboxes: Mutex<BTreeMap<String, MailboxHealth>>,
 }
 
@@ -54,13 +58,36 @@ impl Health {
                     last_fetch: None,
                     last_error: None,
                     poll_interval: m.poll_interval,
+                    watched_since: started,
                 };
                 (m.name.clone(), h)
             })
             .collect();
         Health {
-            started,
             mailboxes: Mutex::new(map),
+        }
+    }
+
+    /// After a reload: mailboxes that stay keep their state, new ones start
+    /// afresh (counted from `now`), removed ones are forgotten.
+    pub fn set_mailboxes(&self, mailboxes: &[MailboxConfig], now: Timestamp) {
+        let mut map = self.mailboxes.lock().expect("health lock");
+        let old = std::mem::take(&mut *map);
+        for m in mailboxes.iter().filter(|m| m.imap.is_some()) {
+            let h = match old.get(&m.name) {
+                Some(h) => MailboxHealth {
+                    poll_interval: m.poll_interval,
+                    ..h.clone()
+                },
+                None => MailboxHealth {
+                    state: ImapState::Starting,
+                    last_fetch: None,
+                    last_error: None,
+                    poll_interval: m.poll_interval,
+                    watched_since: now,
+                },
+            };
+            map.insert(m.name.clone(), h);
         }
     }
 
@@ -121,7 +148,6 @@ impl Verdict {
 /// The verdict at `now`. Pure: the caller asks the database and the clock.
 pub fn assess(
     mailboxes: BTreeMap<String, MailboxHealth>,
-    started: Timestamp,
     now: Timestamp,
     database: Result<(), String>,
 ) -> Verdict {
@@ -134,7 +160,7 @@ pub fn assess(
             continue;
         }
         let limit = h.poll_interval * MISSED_POLLS;
-        let since = h.last_fetch.unwrap_or(started);
+        let since = h.last_fetch.unwrap_or(h.watched_since);
         let quiet = now.duration_since(since);
         if quiet > limit {
             let what = match h.last_fetch {
@@ -143,7 +169,7 @@ pub fn assess(
                     crate::domain::fmt_duration(quiet)
                 ),
                 None => format!(
-                    "no successful fetch since start {} ago",
+                    "no successful fetch since it started {} ago",
                     crate::domain::fmt_duration(quiet)
                 ),
             };
@@ -186,6 +212,7 @@ mod tests {
                 last_fetch: last.map(t),
                 last_error: Some("connection refused".into()),
                 poll_interval: SignedDuration::from_secs(60),
+                watched_since: t(START),
             },
         )])
     }
@@ -196,7 +223,6 @@ mod tests {
     fn a_recent_fetch_is_healthy() {
         let v = assess(
             mailbox(ImapState::Connected, Some("2026-11-26T10:05:00Z")),
-            t(START),
             t("2026-11-26T10:07:59Z"),
             Ok(()),
         );
@@ -208,7 +234,6 @@ mod tests {
     fn three_missed_polls_are_unhealthy_and_say_why() {
         let v = assess(
             mailbox(ImapState::Disconnected, Some("2026-11-26T10:05:00Z")),
-            t(START),
             t("2026-11-26T10:08:01Z"),
             Ok(()),
         );
@@ -226,26 +251,23 @@ mod tests {
     fn a_new_daemon_gets_three_polls_to_connect() {
         let fresh = assess(
             mailbox(ImapState::Starting, None),
-            t(START),
             t("2026-11-26T10:02:00Z"),
             Ok(()),
         );
         assert!(fresh.healthy());
         let stuck = assess(
             mailbox(ImapState::Starting, None),
-            t(START),
             t("2026-11-26T10:03:01Z"),
             Ok(()),
         );
         assert!(!stuck.healthy());
-        assert!(stuck.problems[0].contains("since start"), "{stuck:?}");
+        assert!(stuck.problems[0].contains("since it started"), "{stuck:?}");
     }
 
     #[test]
     fn a_mailbox_held_elsewhere_is_not_ours_to_judge() {
         let v = assess(
             mailbox(ImapState::Standby, None),
-            t(START),
             t("2026-11-27T10:00:00Z"),
             Ok(()),
         );
@@ -254,12 +276,7 @@ mod tests {
 
     #[test]
     fn a_silent_database_is_unhealthy() {
-        let v = assess(
-            BTreeMap::new(),
-            t(START),
-            t(START),
-            Err("timed out after 2s".into()),
-        );
+        let v = assess(BTreeMap::new(), t(START), Err("timed out after 2s".into()));
         assert!(!v.healthy());
         assert_eq!(v.database, "timed out after 2s");
         assert_eq!(v.problems, vec!["database: timed out after 2s".to_string()]);

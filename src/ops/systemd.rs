@@ -1,5 +1,6 @@
 //! The service manager's protocol (`sd_notify`): READY once every task has
-//! started, STOPPING when shutdown begins, a STATUS line, and WATCHDOG
+//! started, RELOADING while a new configuration is put in force, STOPPING
+//! when shutdown begins, a STATUS line, and WATCHDOG
 //! keep-alives at half the interval systemd asks for (`WatchdogSec=`), sent
 //! by a task of the runtime, so a wedged runtime stops them and gets the
 //! daemon restarted. Without `NOTIFY_SOCKET` every call does nothing.
@@ -15,6 +16,14 @@ fn send(states: &[NotifyState]) {
 
 pub fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
+}
+
+/// A reload begins; [`ready`] ends it.
+pub fn reloading() {
+    match NotifyState::monotonic_usec_now() {
+        Ok(now) => send(&[NotifyState::Reloading, now]),
+        Err(_) => send(&[NotifyState::Reloading]),
+    }
 }
 
 pub fn stopping() {

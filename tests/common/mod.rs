@@ -685,6 +685,11 @@ impl Daemon {
         }
     }
 
+    /// SIGHUP: read the configuration again.
+    pub fn reload(&self) {
+        self.signal("-HUP");
+    }
+
     /// SIGKILL: no chance to clean up.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
