@@ -267,3 +267,41 @@ fn the_hostile_corpus_is_stored_without_a_crash(db: Db) {
         files.len()
     );
 }
+
+#[test]
+fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_none() {
+    let c = Cli::new(Db::Sqlite);
+    let mbox: String = (0..50)
+        .map(|i| {
+            format!(
+                "From a@example.org Tue Nov 24 10:00:00 2026\nFrom: c{i}@example.org\nSubject: n{i}\nMessage-ID: <p{i}@example.org>\n\nbody {i}\n\n"
+            )
+        })
+        .collect();
+    let f = c.file("big.mbox", mbox.as_bytes());
+    let piped = c.run(
+        &["ingest", "--mailbox", "support", f.to_str().unwrap()],
+        None,
+    );
+    assert!(piped.status.success());
+    assert!(
+        piped.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    // script(1) gives the command a terminal; its stdout goes away, stderr stays.
+    let cmd = format!(
+        "{BIN} --config {} ingest --mailbox support {} >/dev/null",
+        c.config.display(),
+        f.display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &cmd, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(tty.status.success());
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(shown.contains("50 messages"), "{shown}");
+    assert!(shown.contains("100%"), "{shown}");
+    assert!(shown.contains("msg/s"), "{shown}");
+}
