@@ -29,7 +29,8 @@ const BUILTIN: &[(&str, &str, &str)] = builtin!(
     "agent_reply",
     "command_result",
     "sla_warning",
-    "escalation"
+    "escalation",
+    "survey"
 );
 
 #[derive(Debug, thiserror::Error)]

@@ -15,20 +15,26 @@ on_both_databases!(
     notes_stay_inside_and_commands_act,
     agent_powers_need_proof,
     direct_replies_are_recorded_not_relayed,
-    a_vacation_reply_to_a_relayed_answer_ends_the_loop
+    a_vacation_reply_to_a_relayed_answer_ends_the_loop,
+    a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer
 );
 
 const WAIT: Duration = Duration::from_secs(30);
 
 /// A setup with agents alice and bob.
 fn setup(name: &str, db: Db) -> Setup {
+    setup_with(name, db, "")
+}
+
+/// As [`setup`], with more keys for the mailbox.
+fn setup_with(name: &str, db: Db, mailbox_keys: &str) -> Setup {
     let tag = format!("{name}-{}", run_tag());
     let (alice, bob) = (
         format!("alice-{tag}@example.test"),
         format!("bob-{tag}@example.test"),
     );
     let extra = format!(
-        "agents = [\"{alice}\", \"{bob}\"]\ncc_agents_on_replies = false\n\
+        "agents = [\"{alice}\", \"{bob}\"]\ncc_agents_on_replies = false\n{mailbox_keys}\n\
          [[agent]]\nemail = \"{alice}\"\nname = \"Alice\"\ntimezone = \"Europe/Athens\"\n\
          [[agent]]\nemail = \"{bob}\"\nname = \"Bob\"\ntimezone = \"Europe/Warsaw\"\n\
          [auth]\ntrusted_authserv_ids = [\"mx.postdesk.test\"]\n"
@@ -397,4 +403,83 @@ fn a_vacation_reply_to_a_relayed_answer_ends_the_loop(db: Db) {
         .filter(|m| m["kind"] == "autoreply")
         .count();
     assert_eq!(autoreplies, 1);
+}
+
+fn a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer(db: Db) {
+    let s = setup_with("survey", db, "survey = true");
+    let _d = s.start();
+    let (note, _) = customer_writes(&s, None);
+    alice_replies(
+        &s,
+        &note,
+        "#resolve\r\nThe firmware is updated; it works now.",
+        "",
+    );
+    // The customer gets the acknowledgement, the answer, and the survey.
+    let survey = find_with(&s, "customer", "How did we do?", "from 1 to 5", 3);
+    assert_eq!(
+        header(&survey, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    let reply_to = addr_in(&header(&survey, "Reply-To").unwrap());
+    let customer = s.addr("customer");
+    let answer = |n: usize, text: &str| {
+        let raw = format!(
+            "From: Jane Doe <{customer}>\r\nTo: {reply_to}\r\nSubject: Re: {}\r\nMessage-ID: <r{n}-{}@client.example>\r\n\
+             In-Reply-To: {}\r\n\r\n{text}\r\n\r\nOn Thu, 26 Nov 2026, Test Support wrote:\r\n> How happy are you?\r\n",
+            header(&survey, "Subject").unwrap(),
+            s.tag,
+            header(&survey, "Message-ID").unwrap(),
+        );
+        s.env.send(&customer, &[&reply_to], raw.as_bytes());
+    };
+    let rating = || {
+        let n = s.tickets()[0]["number"].as_i64().unwrap();
+        s.json(&["tickets", "show", &n.to_string(), "--json"])
+    };
+    answer(1, "4");
+    let shown = s.wait_for("the rating", WAIT, || {
+        let t = rating();
+        (t["rating"] == 4).then_some(t)
+    });
+    assert_eq!(
+        shown["status"], "resolved",
+        "a rating never reopens the ticket"
+    );
+    answer(2, "5 stars!");
+    s.wait_for("the second answer", WAIT, || {
+        (rating()["rating"] == 5).then_some(())
+    });
+    // Closing the resolved ticket asks nothing again, and no answer was acknowledged.
+    alice_replies(&s, &note, "#close", "");
+    s.wait_for("the ticket closed", WAIT, || {
+        (rating()["status"] == "closed").then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        s.env.delivered(&s.user("customer")).len(),
+        3,
+        "ack, answer, one survey"
+    );
+    let t = rating();
+    let events: Vec<&str> = t["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["what"].as_str())
+        .collect();
+    assert_eq!(
+        events.iter().filter(|e| **e == "survey queued").count(),
+        1,
+        "{events:?}"
+    );
+    assert_eq!(
+        events.iter().filter(|e| **e == "rated").count(),
+        2,
+        "{events:?}"
+    );
+    assert!(
+        t["messages"].as_array().unwrap().len() >= 5,
+        "the answers are kept on the ticket"
+    );
 }

@@ -97,6 +97,9 @@ pub async fn ticket(store: &Store, clock: &dyn Clock, number: i64, json: bool) -
     if let Some(f) = t.follows {
         println!("  follows ticket #{f}");
     }
+    if let Some(r) = d.rating {
+        println!("  customer's rating {r} of 5");
+    }
     println!("\nParticipants:");
     for p in &d.participants {
         let name = p

@@ -91,6 +91,8 @@ pub struct MailboxConfig {
     pub list_mail_opens_tickets: bool,
     /// Other agents get a short copy of each reply an agent relays.
     pub cc_agents_on_replies: bool,
+    /// A resolved ticket asks its customer for a rating from 1 to 5.
+    pub survey: bool,
 }
 
 impl MailboxConfig {
@@ -868,6 +870,7 @@ fn read_mailbox(
     let list_mail_opens_tickets =
         n.opt_choice("list_mail", &["ignore", "ticket"]) == Some("ticket");
     let cc_agents_on_replies = n.opt_bool("cc_agents_on_replies").unwrap_or(false);
+    let survey = n.opt_bool("survey").unwrap_or(false);
     let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
     if n.has("sla") && !policies.contains(&sla) {
         n.problem(
@@ -920,6 +923,7 @@ fn read_mailbox(
         agents: mailbox_agents,
         list_mail_opens_tickets,
         cc_agents_on_replies,
+        survey,
     })
 }
 

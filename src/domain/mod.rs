@@ -17,6 +17,7 @@ pub mod reply;
 pub mod retry;
 pub mod sla;
 pub mod subject;
+pub mod survey;
 pub mod thread;
 pub mod token;
 

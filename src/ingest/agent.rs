@@ -91,6 +91,7 @@ impl Pipeline {
         }
         self.move_clocks(tx, t.number, &t.sla_policy, &happenings, received_at)
             .await?;
+        let status_before = t.status;
         let t = tx.ticket_state(t.number).await?.expect("the ticket exists");
         let mut events = d.events.clone();
         let agent_person = Some(PersonVars {
@@ -259,6 +260,11 @@ impl Pipeline {
             )
             .await?;
         }
+        let spam_or_merge = d.spam || d.merge_into.is_some();
+        events.extend(
+            self.maybe_survey(tx, mailbox, &t, status_before, spam_or_merge, now)
+                .await?,
+        );
         if let Some(into) = d.merge_into {
             tx.merge_tickets(t.number, into, now).await?;
             tx.add_event(

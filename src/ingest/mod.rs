@@ -10,6 +10,7 @@ mod agent;
 mod facts;
 mod outgoing;
 mod sla;
+mod survey;
 
 pub use outgoing::format_time;
 
@@ -18,7 +19,7 @@ use crate::config::{Config, MailboxConfig};
 use crate::domain::auth::{AgentCheck, AgentProof, check_agent};
 use crate::domain::classify::{Us, classify, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, Sent, TicketPlan};
-use crate::domain::model::{Action, Direction, Kind, OutKind};
+use crate::domain::model::{Action, Direction, Kind, OutKind, Status};
 use crate::domain::parse::{ParsedMail, parse_limited};
 use crate::domain::sla::{Happening, choose_policy};
 use crate::domain::subject;
@@ -247,6 +248,29 @@ impl Pipeline {
                 }
                 AgentCheck::NotAnAgent => {}
             }
+        }
+
+        // An answer to the survey of a resolved ticket is a rating, not a reopening.
+        if class.kind == Kind::Customer
+            && let Some(v) = &view
+            && matches!(v.status, Status::Resolved | Status::Closed)
+            && let Some(rating) = crate::domain::survey::rating(&mail.text)
+            && tx.survey_sent(v.number).await?
+        {
+            let number = v.number;
+            return self
+                .record_rating(
+                    tx,
+                    mailbox,
+                    mail,
+                    raw,
+                    number,
+                    rating,
+                    received_at,
+                    now,
+                    source,
+                )
+                .await;
         }
 
         let limits = &self.config.limits;

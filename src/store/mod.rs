@@ -13,6 +13,7 @@ mod ops;
 mod outbox;
 mod read;
 mod sla;
+mod survey;
 
 pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate, Tx};
 pub use ops::Gauges;

@@ -53,6 +53,8 @@ pub struct TicketDetail {
     pub messages: Vec<MessageRow>,
     pub events: Vec<EventRow>,
     pub participants: Vec<ParticipantRow>,
+    /// The customer's satisfaction rating (1-5), once they answered the survey.
+    pub rating: Option<i64>,
 }
 
 /// Someone on a ticket, and whether automatic mail to them is stopped.
@@ -259,6 +261,7 @@ impl Store {
             messages,
             events,
             participants,
+            rating: self.rating_of(number).await?,
         }))
     }
 

@@ -1,0 +1,137 @@
+//! Satisfaction surveys: the survey mail queued when an agent resolves or
+//! closes a ticket (once per ticket, never to a bounced address), and the
+//! customer's answer by mail recorded as the ticket's rating without
+//! reopening it.
+
+use super::outgoing::{Prompt, QueuedMail};
+use super::{IngestError, Outcome, Pipeline, Source};
+use crate::config::MailboxConfig;
+use crate::domain::model::{Action, Kind, OutKind, Status};
+use crate::domain::parse::ParsedMail;
+use crate::domain::survey::asks_for_rating;
+use crate::store::{TicketState, Tx};
+use crate::templates::ResultVars;
+use jiff::Timestamp;
+
+impl Pipeline {
+    /// After an agent's mail changed `t` from `before` to its status now:
+    /// queues the survey when the mailbox asks for ratings and this is the
+    /// ticket's first step to done. Returns the events to record.
+    pub(super) async fn maybe_survey(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        t: &TicketState,
+        before: Status,
+        spam_or_merge: bool,
+        now: Timestamp,
+    ) -> Result<Vec<(&'static str, String)>, IngestError> {
+        let Some(customer) = t.customer.clone().filter(|_| mailbox.survey) else {
+            return Ok(Vec::new());
+        };
+        let sent = tx.survey_sent(t.number).await?;
+        if !asks_for_rating(before, Some(t.status), spam_or_merge, sent) {
+            return Ok(Vec::new());
+        }
+        if let Some((until, why)) = tx.suppression(&customer.email, now).await? {
+            let detail = format!(
+                "{}: no automatic mail until {until} ({why})",
+                customer.email
+            );
+            return Ok(vec![("survey not sent", detail)]);
+        }
+        let (parent_id, parent_refs) =
+            tx.latest_customer_message(t.number)
+                .await?
+                .unwrap_or_else(|| {
+                    (
+                        format!("ticket-{}@{}", t.number, mailbox.domain()),
+                        Vec::new(),
+                    )
+                });
+        let vars = self.vars(
+            mailbox,
+            t,
+            &self.mailbox_tz(mailbox),
+            Prompt {
+                event: "survey",
+                text: String::new(),
+                subject: t.subject.clone(),
+                attachments: Vec::new(),
+                agent: None,
+                result: ResultVars::default(),
+                is_new: false,
+            },
+        );
+        let id = self
+            .queue(
+                tx,
+                QueuedMail {
+                    mailbox,
+                    ticket: t.number,
+                    kind: OutKind::Survey,
+                    to: &customer,
+                    cc: &[],
+                    from_name: mailbox.display_name.clone(),
+                    language: &t.language,
+                    vars: &vars,
+                    parent: (&parent_id, &parent_refs),
+                    auto_submitted: Some("auto-generated"),
+                    attachments: &[],
+                    now,
+                },
+            )
+            .await?;
+        tx.record_survey(t.number, &id, now).await?;
+        Ok(vec![(
+            "survey queued",
+            format!("<{id}> to {}", customer.email),
+        )])
+    }
+
+    /// A customer's answer to the survey of resolved ticket `number`: stored
+    /// on the ticket with its rating (the last answer counts); the ticket
+    /// stays as it is and nothing is sent.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn record_rating(
+        &self,
+        mut tx: Tx,
+        mailbox: &MailboxConfig,
+        mail: &ParsedMail,
+        raw: &[u8],
+        number: i64,
+        rating: u8,
+        received_at: Timestamp,
+        now: Timestamp,
+        source: Source,
+    ) -> Result<Outcome, IngestError> {
+        self.store_incoming(
+            &mut tx,
+            mailbox,
+            mail,
+            raw,
+            Some(number),
+            Kind::Customer,
+            received_at,
+        )
+        .await?;
+        tx.rate(number, rating, now).await?;
+        let from = mail.from.as_ref().map_or("?", |f| f.email.as_str());
+        let event = (
+            "rated",
+            format!("{rating} of 5 by {from} (the last answer counts)"),
+        );
+        tx.add_events(Some(number), Some(&mail.message_id), now, &[event])
+            .await?;
+        self.record_source(&mut tx, mailbox, source, now).await?;
+        tx.commit().await?;
+        tracing::info!(mailbox = %mailbox.name, message_id = %mail.message_id, ticket = number, rating,
+            "satisfaction rating recorded");
+        Ok(Outcome {
+            ticket: Some(number),
+            action: Action::Appended.as_str(),
+            kind: Kind::Customer.as_str(),
+            message_id: mail.message_id.clone(),
+        })
+    }
+}
