@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # Runs every test of postdesk against real servers: starts a private Dovecot
 # and Postfix on loopback (scripts/mailenv.sh), makes sure PostgreSQL runs
-# (scripts/postgres.sh), runs `cargo test`, and stops the mail servers again.
+# (scripts/postgres.sh), installs chromium for the HTML report test, runs
+# `cargo test`, and stops the mail servers again.
 # Extra arguments go to `cargo test` (e.g. scripts/test.sh --test mail_flow).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/mailenv.sh install
 scripts/postgres.sh ensure
+
+# The HTML report is checked in a real browser: Debian's chromium.
+if ! dpkg-query -W -f='${Status}' chromium 2>/dev/null | grep -q "install ok installed"; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "test: installing chromium" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium fonts-dejavu-core >/dev/null
+fi
 
 root=$(mktemp -d /tmp/postdesk-mailenv.XXXXXX)
 chmod 755 "$root"

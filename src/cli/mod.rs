@@ -3,6 +3,7 @@
 
 mod check;
 mod ingest;
+mod report;
 mod show;
 
 use crate::clock::{Clock, SystemClock};
@@ -92,6 +93,23 @@ pub enum Command {
         #[command(subcommand)]
         command: SlaCommand,
     },
+    /// Tickets, response times, SLA compliance, reopenings and satisfaction,
+    /// per mailbox and per agent.
+    Report {
+        /// The period: a duration back from now (`30d`, `12h`) or an RFC 3339 time.
+        #[arg(long, default_value = "30d", value_name = "DURATION|TIME")]
+        since: String,
+        /// text, json, or html (one self-contained page with charts).
+        #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Text,
+    Json,
+    Html,
 }
 
 #[derive(Debug, Subcommand)]
@@ -326,6 +344,38 @@ async fn dispatch(cli: Cli) -> CliResult {
                     show::ticket(&store, &*clock, number, json).await
                 }
             }
+        }
+        Command::Report { since, format } => {
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
+            init_logging(config.log_format, "warn");
+            let until = clock.now();
+            let from = match crate::config::parse_duration(&since) {
+                Ok(d) => until.checked_sub(d).map_err(|e| {
+                    Failure::new(exit::USAGE, format!("--since: {since:?} reaches too far back ({e})"))
+                })?,
+                Err(_) => since.parse().map_err(|_| {
+                    Failure::new(exit::USAGE, format!("--since: expected a duration like 30d or an RFC 3339 time, got {since:?}"))
+                })?,
+            };
+            let store = open_store(&config).await?;
+            let (tickets, arrivals) = store.report_rows(from, until).await?;
+            let tz = |mailbox: &str| {
+                config
+                    .mailbox(mailbox)
+                    .and_then(|m| config.policy(&m.sla).calendar.clone())
+                    .and_then(|c| config.calendars.get(&c).map(|c| c.timezone.clone()))
+                    .unwrap_or(jiff::tz::TimeZone::UTC)
+            };
+            let r = crate::domain::report::build(&tickets, &arrivals, from, until, tz);
+            match format {
+                ReportFormat::Text => print!("{}", report::text(&r)),
+                ReportFormat::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&r).expect("a report serialises")
+                ),
+                ReportFormat::Html => print!("{}", report::html(&r)),
+            }
+            Ok(exit::OK)
         }
         Command::Sla {
             command: SlaCommand::Status { at, json },

@@ -14,6 +14,7 @@ pub mod mbox;
 pub mod model;
 pub mod parse;
 pub mod reply;
+pub mod report;
 pub mod retry;
 pub mod sla;
 pub mod subject;

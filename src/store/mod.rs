@@ -12,6 +12,7 @@ mod mailbox;
 mod ops;
 mod outbox;
 mod read;
+mod report;
 mod sla;
 mod survey;
 
