@@ -276,6 +276,7 @@ pub async fn run(
             health: health.clone(),
             clock: clock.clone(),
             metrics: crate::ops::metrics::install().map_err(DaemonError::Metrics)?,
+            key: key.clone(),
         });
         tracing::info!(listen = %http.listen, "serving /metrics and /healthz");
         tracker.spawn(crate::ops::http::serve(listener, state, shutdown.clone()));

@@ -122,6 +122,9 @@ pub struct Vars {
     pub sla: SlaVars,
     pub mailbox: MailboxVars,
     pub result: ResultVars,
+    /// For the survey: the page that takes a rating by link (append `/N`),
+    /// empty when the HTTP listener has no `public_url`.
+    pub rate_url: String,
 }
 
 impl Vars {
@@ -153,6 +156,7 @@ impl Vars {
         bare.sla.due_at = String::new();
         bare.sla.late = String::new();
         bare.sla.level = 0;
+        bare.rate_url = String::new();
         out.push(bare);
         out
     }
@@ -202,6 +206,7 @@ impl Vars {
                 not_understood: vec!["#asign bob (did you mean #assign?)".into()],
                 relayed: Some("Jane Doe <jane@example.org>".into()),
             },
+            rate_url: "https://support.example.com/rate/42-abcdefghijklmnop".into(),
         }
     }
 }

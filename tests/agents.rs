@@ -16,7 +16,8 @@ on_both_databases!(
     agent_powers_need_proof,
     direct_replies_are_recorded_not_relayed,
     a_vacation_reply_to_a_relayed_answer_ends_the_loop,
-    a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer
+    a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer,
+    the_survey_link_asks_before_it_records
 );
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -482,4 +483,55 @@ fn a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer(db: Db) {
         t["messages"].as_array().unwrap().len() >= 5,
         "the answers are kept on the ticket"
     );
+}
+
+fn the_survey_link_asks_before_it_records(db: Db) {
+    let port = free_port();
+    let s = setup_with("surveylink", db, "survey = true");
+    // [http] goes at the end of the file, after every mailbox and agent table.
+    let text = std::fs::read_to_string(&s.config).unwrap();
+    std::fs::write(
+        &s.config,
+        format!("{text}\n[http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"https://help.example.test/pd/\"\n"),
+    )
+    .unwrap();
+    let _d = s.start();
+    let (note, _) = customer_writes(&s, None);
+    alice_replies(&s, &note, "#resolve", "");
+    let survey = find_with(&s, "customer", "How did we do?", "one click", 2);
+    let text = String::from_utf8_lossy(&survey).replace("=\r\n", "");
+    let link = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("4: "))
+        .unwrap_or_else(|| panic!("no link for 4 in\n{text}"))
+        .to_string();
+    let path = link
+        .strip_prefix("https://help.example.test/pd")
+        .expect("the public address")
+        .to_string();
+    assert!(path.starts_with("/rate/") && path.ends_with("/4"), "{path}");
+    let number = s.tickets()[0]["number"].as_i64().unwrap();
+    let show = || s.json(&["tickets", "show", &number.to_string(), "--json"]);
+    // Opening the link (as a mail scanner would) records nothing.
+    let (code, page) = http_get(port, &path).unwrap();
+    assert_eq!(code, 200);
+    assert!(
+        page.contains("<form method=\"post\">") && page.contains("4 of 5"),
+        "{page}"
+    );
+    assert_eq!(show()["rating"], serde_json::Value::Null);
+    // The button does.
+    let (code, page) = http_post(port, &path).unwrap();
+    assert_eq!(code, 200, "{page}");
+    assert_eq!(show()["rating"], 4);
+    let two = format!("{}/2", path.trim_end_matches("/4"));
+    assert_eq!(http_post(port, &two).unwrap().0, 200);
+    assert_eq!(show()["rating"], 2, "the last answer counts");
+    // A forged token, or a number out of range, does nothing.
+    let forged = format!("/rate/{number}-aaaaaaaaaaaaaaaa/5");
+    assert_eq!(http_post(port, &forged).unwrap().0, 404);
+    let nine = format!("{}/9", path.trim_end_matches("/4"));
+    assert_eq!(http_post(port, &nine).unwrap().0, 404);
+    assert_eq!(show()["rating"], 2);
+    assert_eq!(show()["status"], "resolved");
 }

@@ -201,4 +201,20 @@ fn the_http_listener_is_off_by_default_and_checked_when_on() {
     assert_eq!(p.len(), 2, "{p:?}");
     assert!(p.iter().any(|l| l.contains("http.listen: expected an IP address and port such as \"127.0.0.1:9187\", got \"localhost\"")), "{p:?}");
     assert!(p.iter().any(|l| l.contains("http.port")), "{p:?}");
+    let bad_url = format!(
+        "{MINIMAL}\n[http]\nlisten = \"127.0.0.1:1\"\npublic_url = \"support.example.com\"\n"
+    );
+    let p = problems(&bad_url);
+    assert!(
+        p[0].contains("http.public_url: expected an address like"),
+        "{p:?}"
+    );
+    let good = format!(
+        "{MINIMAL}\n[http]\nlisten = \"127.0.0.1:1\"\npublic_url = \"https://h.example.com/pd/\"\n"
+    );
+    let c = parse(&good).unwrap();
+    assert_eq!(
+        c.http.unwrap().public_url.as_deref(),
+        Some("https://h.example.com/pd")
+    );
 }

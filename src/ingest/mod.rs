@@ -13,6 +13,7 @@ mod sla;
 mod survey;
 
 pub use outgoing::format_time;
+pub use survey::rate_by_link;
 
 use crate::clock::Clock;
 use crate::config::{Config, MailboxConfig};

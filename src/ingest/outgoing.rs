@@ -159,6 +159,7 @@ impl Pipeline {
                 display_name: mailbox.display_name.clone(),
             },
             result: p.result,
+            rate_url: String::new(),
         }
     }
 

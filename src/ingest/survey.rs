@@ -1,7 +1,7 @@
 //! Satisfaction surveys: the survey mail queued when an agent resolves or
 //! closes a ticket (once per ticket, never to a bounced address), and the
-//! customer's answer by mail recorded as the ticket's rating without
-//! reopening it.
+//! customer's answer — by mail, or by the survey's signed link — recorded
+//! as the ticket's rating without reopening it.
 
 use super::outgoing::{Prompt, QueuedMail};
 use super::{IngestError, Outcome, Pipeline, Source};
@@ -9,7 +9,8 @@ use crate::config::MailboxConfig;
 use crate::domain::model::{Action, Kind, OutKind, Status};
 use crate::domain::parse::ParsedMail;
 use crate::domain::survey::asks_for_rating;
-use crate::store::{TicketState, Tx};
+use crate::domain::token::{TokenKey, claimed_ticket};
+use crate::store::{Store, StoreError, TicketState, Tx};
 use crate::templates::ResultVars;
 use jiff::Timestamp;
 
@@ -49,7 +50,7 @@ impl Pipeline {
                         Vec::new(),
                     )
                 });
-        let vars = self.vars(
+        let mut vars = self.vars(
             mailbox,
             t,
             &self.mailbox_tz(mailbox),
@@ -63,6 +64,15 @@ impl Pipeline {
                 is_new: false,
             },
         );
+        if let Some(base) = self
+            .config
+            .http
+            .as_ref()
+            .and_then(|h| h.public_url.as_ref())
+        {
+            let token = self.key.issue(t.number, &customer.email);
+            vars.rate_url = format!("{base}/rate/{token}");
+        }
         let id = self
             .queue(
                 tx,
@@ -115,14 +125,16 @@ impl Pipeline {
             received_at,
         )
         .await?;
-        tx.rate(number, rating, now).await?;
         let from = mail.from.as_ref().map_or("?", |f| f.email.as_str());
-        let event = (
-            "rated",
-            format!("{rating} of 5 by {from} (the last answer counts)"),
-        );
-        tx.add_events(Some(number), Some(&mail.message_id), now, &[event])
-            .await?;
+        rate(
+            &mut tx,
+            number,
+            rating,
+            Some(&mail.message_id),
+            &format!("by {from}"),
+            now,
+        )
+        .await?;
         self.record_source(&mut tx, mailbox, source, now).await?;
         tx.commit().await?;
         tracing::info!(mailbox = %mailbox.name, message_id = %mail.message_id, ticket = number, rating,
@@ -134,4 +146,47 @@ impl Pipeline {
             message_id: mail.message_id.clone(),
         })
     }
+}
+
+/// Records `rating` on `ticket` with its event; the last answer counts.
+async fn rate(
+    tx: &mut Tx,
+    ticket: i64,
+    rating: u8,
+    message_id: Option<&str>,
+    how: &str,
+    now: Timestamp,
+) -> Result<(), StoreError> {
+    tx.rate(ticket, rating, now).await?;
+    let event = (
+        "rated",
+        format!("{rating} of 5 {how} (the last answer counts)"),
+    );
+    tx.add_events(Some(ticket), message_id, now, &[event]).await
+}
+
+/// A rating given by the survey's link: `token` must be the customer's
+/// token for a ticket whose survey was sent. Returns the ticket, or None
+/// for a link that is not valid.
+pub async fn rate_by_link(
+    store: &Store,
+    key: &TokenKey,
+    token: &str,
+    rating: u8,
+    now: Timestamp,
+) -> Result<Option<i64>, StoreError> {
+    let Some(number) = claimed_ticket(token).filter(|_| (1..=5).contains(&rating)) else {
+        return Ok(None);
+    };
+    let mut tx = store.begin().await?;
+    let customer = tx.ticket_state(number).await?.and_then(|t| t.customer);
+    let valid = customer.is_some_and(|c| key.verify(token, [c.email.as_str()]).is_some());
+    if !valid || !tx.survey_sent(number).await? {
+        tracing::warn!(ticket = number, "a rating link that is not valid was used");
+        return Ok(None);
+    }
+    rate(&mut tx, number, rating, None, "by the survey link", now).await?;
+    tx.commit().await?;
+    tracing::info!(ticket = number, rating, "satisfaction rating recorded");
+    Ok(Some(number))
 }

@@ -765,12 +765,22 @@ pub fn free_port() -> u16 {
 /// `GET path` on 127.0.0.1:`port`: the status code and the body, or None
 /// when nothing answers.
 pub fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    http(port, "GET", path)
+}
+
+/// `POST path` with an empty body, as a browser sends a form without fields.
+pub fn http_post(port: u16, path: &str) -> Option<(u16, String)> {
+    http(port, "POST", path)
+}
+
+fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
     )
     .ok()?;
     let mut buf = Vec::new();
