@@ -30,7 +30,8 @@ const BUILTIN: &[(&str, &str, &str)] = builtin!(
     "command_result",
     "sla_warning",
     "escalation",
-    "survey"
+    "survey",
+    "closed"
 );
 
 #[derive(Debug, thiserror::Error)]

@@ -407,7 +407,7 @@ fn a_vacation_reply_to_a_relayed_answer_ends_the_loop(db: Db) {
 }
 
 fn a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer(db: Db) {
-    let s = setup_with("survey", db, "survey = true");
+    let s = setup_with("survey", db, "survey = true\nclosing_mail = true");
     let _d = s.start();
     let (note, _) = customer_writes(&s, None);
     alice_replies(
@@ -416,8 +416,14 @@ fn a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer(db: Db) {
         "#resolve\r\nThe firmware is updated; it works now.",
         "",
     );
-    // The customer gets the acknowledgement, the answer, and the survey.
-    let survey = find_with(&s, "customer", "How did we do?", "from 1 to 5", 3);
+    // The customer gets the acknowledgement, the answer, the closing mail and the survey.
+    let survey = find_with(&s, "customer", "How did we do?", "from 1 to 5", 4);
+    let closing = find_with(&s, "customer", "Printer shows E42", "your reply goes", 4);
+    assert!(String::from_utf8_lossy(&closing).contains("as solved"));
+    assert_eq!(
+        header(&closing, "Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
     assert_eq!(
         header(&survey, "Auto-Submitted").as_deref(),
         Some("auto-generated")
@@ -459,8 +465,8 @@ fn a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer(db: Db) {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(
         s.env.delivered(&s.user("customer")).len(),
-        3,
-        "ack, answer, one survey"
+        4,
+        "ack, answer, closing mail, one survey; closing a resolved ticket says nothing more"
     );
     let t = rating();
     let events: Vec<&str> = t["events"]

@@ -93,6 +93,8 @@ pub struct MailboxConfig {
     pub cc_agents_on_replies: bool,
     /// A resolved ticket asks its customer for a rating from 1 to 5.
     pub survey: bool,
+    /// A resolved or closed ticket tells its customer so (the `closed` template).
+    pub closing_mail: bool,
 }
 
 impl MailboxConfig {
@@ -871,6 +873,7 @@ fn read_mailbox(
         n.opt_choice("list_mail", &["ignore", "ticket"]) == Some("ticket");
     let cc_agents_on_replies = n.opt_bool("cc_agents_on_replies").unwrap_or(false);
     let survey = n.opt_bool("survey").unwrap_or(false);
+    let closing_mail = n.opt_bool("closing_mail").unwrap_or(false);
     let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
     if n.has("sla") && !policies.contains(&sla) {
         n.problem(
@@ -924,6 +927,7 @@ fn read_mailbox(
         list_mail_opens_tickets,
         cc_agents_on_replies,
         survey,
+        closing_mail,
     })
 }
 

@@ -1,5 +1,5 @@
-//! Satisfaction surveys: when a resolved ticket asks its customer for a
-//! rating, and how an answer by mail is read. A rating is a digit from 1 to
+//! Satisfaction surveys: when a resolved ticket tells its customer and asks
+//! for a rating, and how an answer by mail is read. A rating is a digit from 1 to
 //! 5 standing alone on the first line the customer wrote (above the quote),
 //! optionally with `/5`, a `.` or `!`, or the word "stars"; anything longer
 //! is a message, and is handled as one (it may reopen the ticket).
@@ -7,16 +7,23 @@
 use super::model::Status;
 use super::reply::trim_reply;
 
-/// Should this change of status send the survey? Only the step from working
-/// on the ticket to done, never for spam or a merge, and only once per ticket.
+/// Is this change of status the step from working on the ticket to done
+/// (resolved or closed), other than for spam or a merge? Then the customer
+/// may be told (closing mail) and asked (survey).
+pub fn finished(before: Status, after: Option<Status>, spam_or_merge: bool) -> bool {
+    let done = |s: Status| matches!(s, Status::Resolved | Status::Closed);
+    matches!(after, Some(s) if done(s)) && !done(before) && !spam_or_merge
+}
+
+/// Should this change of status send the survey? When it [`finished`] the
+/// ticket, and only once per ticket.
 pub fn asks_for_rating(
     before: Status,
     after: Option<Status>,
     spam_or_merge: bool,
     already_sent: bool,
 ) -> bool {
-    let done = |s: Status| matches!(s, Status::Resolved | Status::Closed);
-    matches!(after, Some(s) if done(s)) && !done(before) && !spam_or_merge && !already_sent
+    finished(before, after, spam_or_merge) && !already_sent
 }
 
 /// The rating in a customer's answer, if the answer is one.

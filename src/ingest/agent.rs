@@ -262,7 +262,7 @@ impl Pipeline {
         }
         let spam_or_merge = d.spam || d.merge_into.is_some();
         events.extend(
-            self.maybe_survey(tx, mailbox, &t, status_before, spam_or_merge, now)
+            self.after_done(tx, mailbox, &t, status_before, spam_or_merge, now)
                 .await?,
         );
         if let Some(into) = d.merge_into {

@@ -1,5 +1,5 @@
-//! Satisfaction surveys: the survey mail queued when an agent resolves or
-//! closes a ticket (once per ticket, never to a bounced address), and the
+//! When an agent resolves or closes a ticket: the closing mail and the
+//! satisfaction survey (once per ticket, never to a bounced address), and the
 //! customer's answer — by mail, or by the survey's signed link — recorded
 //! as the ticket's rating without reopening it.
 
@@ -8,7 +8,7 @@ use super::{IngestError, Outcome, Pipeline, Source};
 use crate::config::MailboxConfig;
 use crate::domain::model::{Action, Kind, OutKind, Status};
 use crate::domain::parse::ParsedMail;
-use crate::domain::survey::asks_for_rating;
+use crate::domain::survey::{asks_for_rating, finished};
 use crate::domain::token::{TokenKey, claimed_ticket};
 use crate::store::{Store, StoreError, TicketState, Tx};
 use crate::templates::ResultVars;
@@ -16,9 +16,10 @@ use jiff::Timestamp;
 
 impl Pipeline {
     /// After an agent's mail changed `t` from `before` to its status now:
-    /// queues the survey when the mailbox asks for ratings and this is the
-    /// ticket's first step to done. Returns the events to record.
-    pub(super) async fn maybe_survey(
+    /// when that finished the ticket, queues the closing mail (if the mailbox
+    /// sends one) and the survey (if it asks for ratings; once per ticket),
+    /// never to an address that bounced. Returns the events to record.
+    pub(super) async fn after_done(
         &self,
         tx: &mut Tx,
         mailbox: &MailboxConfig,
@@ -27,20 +28,80 @@ impl Pipeline {
         spam_or_merge: bool,
         now: Timestamp,
     ) -> Result<Vec<(&'static str, String)>, IngestError> {
-        let Some(customer) = t.customer.clone().filter(|_| mailbox.survey) else {
-            return Ok(Vec::new());
+        let mut events = Vec::new();
+        let Some(customer) = t.customer.clone() else {
+            return Ok(events);
         };
-        let sent = tx.survey_sent(t.number).await?;
-        if !asks_for_rating(before, Some(t.status), spam_or_merge, sent) {
-            return Ok(Vec::new());
+        if !finished(before, Some(t.status), spam_or_merge) {
+            return Ok(events);
+        }
+        let survey = mailbox.survey
+            && asks_for_rating(
+                before,
+                Some(t.status),
+                spam_or_merge,
+                tx.survey_sent(t.number).await?,
+            );
+        if !survey && !mailbox.closing_mail {
+            return Ok(events);
         }
         if let Some((until, why)) = tx.suppression(&customer.email, now).await? {
             let detail = format!(
                 "{}: no automatic mail until {until} ({why})",
                 customer.email
             );
-            return Ok(vec![("survey not sent", detail)]);
+            events.push(("nothing sent at closing", detail));
+            return Ok(events);
         }
+        if mailbox.closing_mail {
+            let id = self
+                .to_customer(
+                    tx,
+                    mailbox,
+                    t,
+                    &customer,
+                    OutKind::Closed,
+                    String::new(),
+                    now,
+                )
+                .await?;
+            events.push((
+                "closing mail queued",
+                format!("<{id}> to {}", customer.email),
+            ));
+        }
+        if survey {
+            let rate_url = match self
+                .config
+                .http
+                .as_ref()
+                .and_then(|h| h.public_url.as_ref())
+            {
+                Some(base) => format!("{base}/rate/{}", self.key.issue(t.number, &customer.email)),
+                None => String::new(),
+            };
+            let id = self
+                .to_customer(tx, mailbox, t, &customer, OutKind::Survey, rate_url, now)
+                .await?;
+            tx.record_survey(t.number, &id, now).await?;
+            events.push(("survey queued", format!("<{id}> to {}", customer.email)));
+        }
+        Ok(events)
+    }
+
+    /// Queues automatic mail of `kind` about `t` to its customer, in the
+    /// ticket's language, threaded to their latest message.
+    #[allow(clippy::too_many_arguments)]
+    async fn to_customer(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        t: &TicketState,
+        customer: &crate::domain::model::Address,
+        kind: OutKind,
+        rate_url: String,
+        now: Timestamp,
+    ) -> Result<String, IngestError> {
         let (parent_id, parent_refs) =
             tx.latest_customer_message(t.number)
                 .await?
@@ -55,7 +116,7 @@ impl Pipeline {
             t,
             &self.mailbox_tz(mailbox),
             Prompt {
-                event: "survey",
+                event: kind.as_str(),
                 text: String::new(),
                 subject: t.subject.clone(),
                 attachments: Vec::new(),
@@ -64,39 +125,25 @@ impl Pipeline {
                 is_new: false,
             },
         );
-        if let Some(base) = self
-            .config
-            .http
-            .as_ref()
-            .and_then(|h| h.public_url.as_ref())
-        {
-            let token = self.key.issue(t.number, &customer.email);
-            vars.rate_url = format!("{base}/rate/{token}");
-        }
-        let id = self
-            .queue(
-                tx,
-                QueuedMail {
-                    mailbox,
-                    ticket: t.number,
-                    kind: OutKind::Survey,
-                    to: &customer,
-                    cc: &[],
-                    from_name: mailbox.display_name.clone(),
-                    language: &t.language,
-                    vars: &vars,
-                    parent: (&parent_id, &parent_refs),
-                    auto_submitted: Some("auto-generated"),
-                    attachments: &[],
-                    now,
-                },
-            )
-            .await?;
-        tx.record_survey(t.number, &id, now).await?;
-        Ok(vec![(
-            "survey queued",
-            format!("<{id}> to {}", customer.email),
-        )])
+        vars.rate_url = rate_url;
+        self.queue(
+            tx,
+            QueuedMail {
+                mailbox,
+                ticket: t.number,
+                kind,
+                to: customer,
+                cc: &[],
+                from_name: mailbox.display_name.clone(),
+                language: &t.language,
+                vars: &vars,
+                parent: (&parent_id, &parent_refs),
+                auto_submitted: Some("auto-generated"),
+                attachments: &[],
+                now,
+            },
+        )
+        .await
     }
 
     /// A customer's answer to the survey of resolved ticket `number`: stored
