@@ -195,6 +195,7 @@ impl Scheduler {
                 .due_at
                 .map(|d| crate::ingest::format_time(d, &tz))
                 .unwrap_or_default();
+            vars.moments.sla_due_at = stored.clock.due_at;
             vars.sla.remaining =
                 fmt_duration((stored.clock.budget - used).max(jiff::SignedDuration::ZERO));
             vars.sla.late = if late.is_positive() {

@@ -126,9 +126,41 @@ pub struct Vars {
     /// For the survey: the page that takes a rating by link (append `/N`),
     /// empty when the HTTP listener has no `public_url`.
     pub rate_url: String,
+    /// The moments behind the dates above: at render time they are spelled
+    /// the way the template's language writes dates.
+    #[serde(skip)]
+    pub moments: Moments,
+}
+
+/// Times and the recipient's time zone, for dates spelled per language.
+#[derive(Debug, Clone, Default)]
+pub struct Moments {
+    pub zone: Option<jiff::tz::TimeZone>,
+    pub created_at: Option<jiff::Timestamp>,
+    pub due_at: Option<jiff::Timestamp>,
+    pub sla_due_at: Option<jiff::Timestamp>,
 }
 
 impl Vars {
+    /// These variables with their dates spelled for `lang`.
+    fn spelled_in(&self, lang: &str) -> Vars {
+        let mut v = self.clone();
+        let Some(zone) = &self.moments.zone else {
+            return v;
+        };
+        let spell = |t| crate::domain::dates::spell(t, zone, lang);
+        if let Some(t) = self.moments.created_at {
+            v.ticket.created_at = spell(t);
+        }
+        if let Some(t) = self.moments.due_at {
+            v.ticket.due_at = Some(spell(t));
+        }
+        if let Some(t) = self.moments.sla_due_at {
+            v.sla.due_at = spell(t);
+        }
+        v
+    }
+
     /// Samples that take every branch a template may have: each event, with
     /// and without the optional parts.
     pub fn samples() -> Vec<Vars> {
@@ -158,6 +190,7 @@ impl Vars {
         bare.sla.late = String::new();
         bare.sla.level = 0;
         bare.rate_url = String::new();
+        bare.moments = Moments::default();
         out.push(bare);
         out
     }
@@ -208,6 +241,12 @@ impl Vars {
                 relayed: Some("Jane Doe <jane@example.org>".into()),
             },
             rate_url: "https://support.example.com/rate/42-abcdefghijklmnop".into(),
+            moments: Moments {
+                zone: Some(jiff::tz::TimeZone::UTC),
+                created_at: "2026-11-26T09:15:00Z".parse().ok(),
+                due_at: "2026-11-27T09:15:00Z".parse().ok(),
+                sla_due_at: "2026-11-27T09:15:00Z".parse().ok(),
+            },
         }
     }
 }
@@ -337,8 +376,10 @@ impl Templates {
                     }
                 })?,
             };
+        let used = tmpl.name().split('/').next().unwrap_or("en");
+        let vars = vars.spelled_in(used);
         let out = tmpl
-            .render(Value::from(minijinja::value::Serde(vars)))
+            .render(Value::from(minijinja::value::Serde(&vars)))
             .map_err(|e| TemplateError::Invalid {
                 name: tmpl.name().to_string(),
                 message: format!("{e:#}"),
@@ -393,12 +434,20 @@ mod tests {
     #[test]
     fn builtins_render_in_every_language() {
         let t = Templates::load(None).unwrap();
-        for lang in LANGUAGES {
+        let due = [
+            ("en", "Friday 27 November 2026, 09:15 UTC"),
+            ("el", "Παρασκευή 27 Νοεμβρίου 2026, 09:15 UTC"),
+            ("pl", "27 listopada 2026 (piątek), 09:15 UTC"),
+        ];
+        for (lang, when) in due {
             let r = t.render(lang, "ack", &Vars::sample()).unwrap();
             assert!(r.subject.starts_with("[#42] "), "{lang}: {}", r.subject);
             assert!(r.body.contains("[#42]"));
-            assert!(r.body.contains("2026-11-27 09:15 UTC"));
+            assert!(r.body.contains(when), "{lang}: {}", r.body);
         }
+        // A language we have no template for falls back to English, dates too.
+        let r = t.render("de", "ack", &Vars::sample()).unwrap();
+        assert!(r.body.contains("Friday 27 November 2026"), "{}", r.body);
     }
 
     #[test]

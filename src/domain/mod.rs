@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calendar;
 pub mod classify;
 pub mod compose;
+pub mod dates;
 pub mod decide;
 pub mod mbox;
 pub mod model;

@@ -11,7 +11,7 @@ use crate::domain::parse::ParsedMail;
 use crate::domain::{fmt_duration, subject, token};
 use crate::store::{NewMessage, NewOutbox, TicketState, Tx};
 use crate::templates::{
-    MailboxVars, MessageVars, PersonVars, ResultVars, SlaVars, TicketVars, Vars,
+    MailboxVars, MessageVars, Moments, PersonVars, ResultVars, SlaVars, TicketVars, Vars,
 };
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -160,6 +160,12 @@ impl Pipeline {
             },
             result: p.result,
             rate_url: String::new(),
+            moments: Moments {
+                zone: Some(tz.clone()),
+                created_at: Some(t.created_at),
+                due_at: t.first_response_due,
+                sla_due_at: t.first_response_due,
+            },
         }
     }
 
