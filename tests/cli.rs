@@ -305,3 +305,35 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_gets_none() {
     assert!(shown.contains("100%"), "{shown}");
     assert!(shown.contains("msg/s"), "{shown}");
 }
+
+#[test]
+fn json_logs_name_the_ticket_and_the_message() {
+    let c = Cli::new(Db::Sqlite);
+    let text = std::fs::read_to_string(&c.config).unwrap();
+    std::fs::write(&c.config, format!("log_format = \"json\"\n{text}")).unwrap();
+    let f = c.file("one.eml", GOOD);
+    let out = Command::new(BIN)
+        .args([
+            "--config",
+            c.config.to_str().unwrap(),
+            "ingest",
+            "--mailbox",
+            "support",
+        ])
+        .arg(&f)
+        .env("POSTDESK_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let about = lines
+        .iter()
+        .find(|l| l["fields"]["message_id"] == "good-1@example.org")
+        .unwrap_or_else(|| panic!("no line about the message in {stderr}"));
+    assert_eq!(about["fields"]["ticket"], 1, "{about}");
+    assert_eq!(about["level"], "INFO");
+}
