@@ -112,16 +112,11 @@ impl Running {
 
 /// The daemon's tasks and what they were started with.
 struct Daemon {
-    store: Store,
-    clock: Arc<dyn Clock>,
-    key: crate::domain::token::TokenKey,
-    outbox_wake: Arc<Notify>,
-    sla_wake: Arc<Notify>,
     owner: String,
     health: Arc<Health>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
-    config: Arc<Config>,
+    /// The pipeline of the configuration in force; every task reads it here.
     pipelines: tokio::sync::watch::Sender<Arc<Pipeline>>,
     outbox: Option<Running>,
     scheduler: Option<Running>,
@@ -129,26 +124,19 @@ struct Daemon {
 }
 
 impl Daemon {
-    fn pipeline(&self, config: &Arc<Config>, templates: Arc<Templates>) -> Arc<Pipeline> {
-        Arc::new(Pipeline::new(
-            config.clone(),
-            self.store.clone(),
-            templates,
-            self.key.clone(),
-            self.clock.clone(),
-            self.outbox_wake.clone(),
-            self.sla_wake.clone(),
-        ))
+    fn current(&self) -> Arc<Pipeline> {
+        self.pipelines.borrow().clone()
     }
 
     fn start_outbox(&mut self) -> Result<(), DaemonError> {
-        let c = &self.config;
+        let p = self.current();
+        let c = &p.config;
         let worker = OutboxWorker {
-            store: self.store.clone(),
+            store: p.store.clone(),
             mailer: Mailer::new(&c.smtp, c.outbox.idle_timeout.unsigned_abs())?,
-            clock: self.clock.clone(),
+            clock: p.clock.clone(),
             config: c.outbox.clone(),
-            wake: self.outbox_wake.clone(),
+            wake: p.outbox_wake.clone(),
             owner: self.owner.clone(),
             claim_lease: crate::outbox::claim_lease(c.smtp.timeout),
             journal_dir: Some(c.outbox.journal_dir.clone()),
@@ -160,9 +148,10 @@ impl Daemon {
     }
 
     fn start_scheduler(&mut self) {
+        let pipeline = self.current();
         let scheduler = Scheduler {
-            pipeline: self.pipelines.borrow().clone(),
-            wake: self.sla_wake.clone(),
+            wake: pipeline.sla_wake.clone(),
+            pipeline,
         };
         self.scheduler = Some(Running::spawn(&self.tracker, &self.shutdown, |stop| {
             Box::pin(scheduler.run(stop))
@@ -191,7 +180,8 @@ impl Daemon {
         config: Arc<Config>,
         templates: Arc<Templates>,
     ) -> Result<(), DaemonError> {
-        let old = std::mem::replace(&mut self.config, config.clone());
+        let current = self.current();
+        let old = &current.config;
         for (what, same) in [
             ("database", old.database == config.database),
             ("http", old.http == config.http),
@@ -205,9 +195,8 @@ impl Daemon {
         effective.database = old.database.clone();
         effective.http = old.http.clone();
         let config = Arc::new(effective);
-        self.config = config.clone();
         self.pipelines
-            .send_replace(self.pipeline(&config, templates));
+            .send_replace(Arc::new(current.reconfigured(config.clone(), templates)));
 
         let mut changed = Vec::new();
         let names: Vec<String> = self.mailboxes.keys().cloned().collect();
@@ -223,7 +212,7 @@ impl Daemon {
             }
         }
         self.health
-            .set_mailboxes(&config.mailboxes, self.clock.now());
+            .set_mailboxes(&config.mailboxes, current.clock.now());
         for m in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
             if !self.mailboxes.contains_key(&m.name) {
                 self.start_mailbox(m);
@@ -281,29 +270,21 @@ pub async fn run(
         tracing::info!(listen = %http.listen, "serving /metrics and /healthz");
         tracker.spawn(crate::ops::http::serve(listener, state, shutdown.clone()));
     }
-    let outbox_wake = Arc::new(Notify::new());
-    let sla_wake = Arc::new(Notify::new());
-    let first = Arc::new(Pipeline::new(
+    let first = Pipeline::new(
         config.clone(),
         store.clone(),
         templates,
-        key.clone(),
-        clock.clone(),
-        outbox_wake.clone(),
-        sla_wake.clone(),
-    ));
-    let mut daemon = Daemon {
-        store: store.clone(),
-        clock,
         key,
-        outbox_wake,
-        sla_wake,
+        clock,
+        Arc::new(Notify::new()),
+        Arc::new(Notify::new()),
+    );
+    let mut daemon = Daemon {
         owner: instance_name(),
         health,
         tracker: tracker.clone(),
         shutdown: shutdown.clone(),
-        config: config.clone(),
-        pipelines: tokio::sync::watch::Sender::new(first),
+        pipelines: tokio::sync::watch::Sender::new(Arc::new(first)),
         outbox: None,
         scheduler: None,
         mailboxes: Default::default(),

@@ -145,15 +145,7 @@ impl Scheduler {
         let event = level
             .and_then(|l| l.template.clone())
             .unwrap_or_else(|| kind.as_str().to_string());
-        let (parent_id, parent_refs) =
-            tx.latest_customer_message(t.number)
-                .await?
-                .unwrap_or_else(|| {
-                    (
-                        format!("ticket-{}@{}", t.number, mailbox.domain()),
-                        Vec::new(),
-                    )
-                });
+        let (parent_id, parent_refs) = tx.reply_parent(t.number, mailbox.domain()).await?;
         // What the customer last wrote, for the notice's text.
         let text = match tx.raw_message(&parent_id).await? {
             Some(raw) => crate::domain::parse::parse(&raw).text,

@@ -55,17 +55,11 @@ fn imap_restarts_and_an_smtp_outage_lose_and_repeat_nothing() {
     std::thread::sleep(Duration::from_secs(2));
     s.env.script("start-imap");
     let c = s.addr("a");
-    s.env.send(
+    s.write_to_support(
         &c,
-        &[&s.support_address()],
-        &mail(
-            &c,
-            &s.support_address(),
-            "After the restart",
-            &format!("fa-{}@x.example", s.tag),
-            "",
-            "x",
-        ),
+        "After the restart",
+        &format!("fa-{}@x.example", s.tag),
+        "x",
     );
     s.wait_for("the mail after the IMAP restart", WAIT, || {
         (s.tickets().len() == 1).then_some(())
@@ -343,18 +337,7 @@ fn a_read_only_database_keeps_mail_on_the_server_until_it_can_be_stored() {
     // The daemon keeps the mail on the server, retries and says why.
     let d = s.start();
     let c = s.addr("customer");
-    s.env.send(
-        &c,
-        &[&s.support_address()],
-        &mail(
-            &c,
-            &s.support_address(),
-            "Read-only",
-            &format!("ro-{}@x.example", s.tag),
-            "",
-            "x",
-        ),
-    );
+    s.write_to_support(&c, "Read-only", &format!("ro-{}@x.example", s.tag), "x");
     s.wait_for("the failed store logged", WAIT, || {
         d.log().contains("readonly").then_some(())
     });

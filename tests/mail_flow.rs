@@ -114,18 +114,7 @@ fn replies_thread_into_the_ticket_without_a_second_ack(db: Db) {
     let d = s.start();
     let customer = s.addr("customer");
     let first_id = format!("first-{}@client.example", s.tag);
-    s.env.send(
-        &customer,
-        &[&s.support_address()],
-        &mail(
-            &customer,
-            &s.support_address(),
-            "VPN down",
-            &first_id,
-            "",
-            "VPN does not connect.",
-        ),
-    );
+    s.write_to_support(&customer, "VPN down", &first_id, "VPN does not connect.");
     let acks = s.env.wait_delivered(&s.user("customer"), 1, WAIT);
     assert_eq!(acks.len(), 1, "{}", d.log());
     let ack_id = header(&acks[0], "Message-ID").unwrap();
@@ -238,17 +227,11 @@ fn automatic_mail_gets_no_acknowledgement(db: Db) {
     );
     // A human message after them proves the daemon processed the whole queue.
     let human = s.addr("human");
-    s.env.send(
+    s.write_to_support(
         &human,
-        &[&s.support_address()],
-        &mail(
-            &human,
-            &s.support_address(),
-            "Real question",
-            &format!("h-{}@client.example", s.tag),
-            "",
-            "Hi",
-        ),
+        "Real question",
+        &format!("h-{}@client.example", s.tag),
+        "Hi",
     );
     s.env.wait_delivered(&s.user("human"), 1, WAIT);
     s.wait_for("the human's ticket", WAIT, || {
@@ -299,17 +282,11 @@ fn idle_picks_up_mail_without_waiting_for_the_poll(db: Db) {
     std::thread::sleep(Duration::from_millis(500));
     let customer = s.addr("customer");
     let sent = Instant::now();
-    s.env.send(
+    s.write_to_support(
         &customer,
-        &[&s.support_address()],
-        &mail(
-            &customer,
-            &s.support_address(),
-            "Via IDLE",
-            &format!("idle-{}@client.example", s.tag),
-            "",
-            "hello",
-        ),
+        "Via IDLE",
+        &format!("idle-{}@client.example", s.tag),
+        "hello",
     );
     s.wait_for("the ticket", Duration::from_secs(15), || {
         (!s.tickets().is_empty()).then_some(())
@@ -431,17 +408,11 @@ fn imaps_and_delete_after_ingest(db: Db) {
     );
     let d = s.start();
     let customer = s.addr("customer");
-    s.env.send(
+    s.write_to_support(
         &customer,
-        &[&s.support_address()],
-        &mail(
-            &customer,
-            &s.support_address(),
-            "Over IMAPS",
-            &format!("tls-{}@client.example", s.tag),
-            "",
-            "x",
-        ),
+        "Over IMAPS",
+        &format!("tls-{}@client.example", s.tag),
+        "x",
     );
     assert_eq!(
         s.env.wait_delivered(&s.user("customer"), 1, WAIT).len(),
@@ -469,17 +440,11 @@ fn an_oversized_mail_is_recorded_and_kept_on_the_server(db: Db) {
     let d = s.start();
     let customer = s.addr("customer");
     let big = "x".repeat(200).repeat(100);
-    s.env.send(
+    s.write_to_support(
         &customer,
-        &[&s.support_address()],
-        &mail(
-            &customer,
-            &s.support_address(),
-            "A huge attachment",
-            &format!("big-{}@client.example", s.tag),
-            "",
-            &big,
-        ),
+        "A huge attachment",
+        &format!("big-{}@client.example", s.tag),
+        &big,
     );
     let acks = s.env.wait_delivered(&s.user("customer"), 1, WAIT);
     assert_eq!(acks.len(), 1, "{}", d.log());

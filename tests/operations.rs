@@ -36,17 +36,11 @@ fn metrics_count_the_work_and_healthz_follows_the_imap_server() {
     assert_eq!(ok["mailboxes"]["support"]["state"], "connected", "{ok}");
 
     let customer = s.addr("customer");
-    s.env.send(
+    s.write_to_support(
         &customer,
-        &[&s.support_address()],
-        &mail(
-            &customer,
-            &s.support_address(),
-            "Counted",
-            &format!("m-{}@client.example", s.tag),
-            "",
-            "Hello",
-        ),
+        "Counted",
+        &format!("m-{}@client.example", s.tag),
+        "Hello",
     );
     s.env.wait_delivered(&s.user("customer"), 1, WAIT);
     let text = s.wait_for("the ack counted as sent", WAIT, || {
@@ -179,17 +173,11 @@ fn sighup_reloads_a_valid_configuration_and_keeps_the_old_one_otherwise() {
     assert!(d.log().contains("restarted=[]"), "{}", d.log());
     let ack_for = |who: &str| {
         let customer = s.addr(who);
-        s.env.send(
+        s.write_to_support(
             &customer,
-            &[&s.support_address()],
-            &mail(
-                &customer,
-                &s.support_address(),
-                &format!("From {who}"),
-                &format!("{who}-{}@client.example", s.tag),
-                "",
-                "Hi",
-            ),
+            &format!("From {who}"),
+            &format!("{who}-{}@client.example", s.tag),
+            "Hi",
         );
         let got = s.env.wait_delivered(&s.user(who), 1, WAIT);
         String::from_utf8_lossy(&got[0]).into_owned()

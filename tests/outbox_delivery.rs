@@ -27,17 +27,11 @@ fn a_4xx_is_retried_until_delivered(db: Db) {
     s.env
         .set_recipient_access(&customer, Some("451 4.3.0 Try again later"));
     let d = s.start();
-    s.env.send(
+    s.write_to_support(
         &customer,
-        &[&s.support_address()],
-        &mail(
-            &customer,
-            &s.support_address(),
-            "Deferred ack",
-            &format!("t-{}@client.example", s.tag),
-            "",
-            "x",
-        ),
+        "Deferred ack",
+        &format!("t-{}@client.example", s.tag),
+        "x",
     );
     let deferred = s.wait_for("a deferred attempt", WAIT, || {
         let r = row(&s);
@@ -77,17 +71,11 @@ fn a_5xx_fails_the_row_and_is_logged(db: Db) {
     s.env
         .set_recipient_access(&customer, Some("550 5.1.1 No such user here"));
     let d = s.start();
-    s.env.send(
+    s.write_to_support(
         &customer,
-        &[&s.support_address()],
-        &mail(
-            &customer,
-            &s.support_address(),
-            "Failed ack",
-            &format!("p-{}@client.example", s.tag),
-            "",
-            "x",
-        ),
+        "Failed ack",
+        &format!("p-{}@client.example", s.tag),
+        "x",
     );
     let failed = s.wait_for("the failed row", WAIT, || {
         let r = row(&s);

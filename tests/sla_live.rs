@@ -47,17 +47,11 @@ fn subjects(s: &Setup, user: &str) -> Vec<String> {
 fn customer_writes(s: &Setup) -> Instant {
     let customer = s.addr("customer");
     let at = Instant::now();
-    s.env.send(
+    s.write_to_support(
         &customer,
-        &[&s.support_address()],
-        &mail(
-            &customer,
-            &s.support_address(),
-            "Server down",
-            &format!("c-{}@client.example", s.tag),
-            "",
-            "Our server is down.",
-        ),
+        "Server down",
+        &format!("c-{}@client.example", s.tag),
+        "Our server is down.",
     );
     at
 }

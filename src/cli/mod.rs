@@ -362,9 +362,7 @@ async fn dispatch(cli: Cli) -> CliResult {
             let tz = |mailbox: &str| {
                 config
                     .mailbox(mailbox)
-                    .and_then(|m| config.policy(&m.sla).calendar.clone())
-                    .and_then(|c| config.calendars.get(&c).map(|c| c.timezone.clone()))
-                    .unwrap_or(jiff::tz::TimeZone::UTC)
+                    .map_or(jiff::tz::TimeZone::UTC, |m| config.mailbox_tz(m))
             };
             let r = crate::domain::report::build(&tickets, &arrivals, from, until, tz);
             match format {

@@ -271,6 +271,15 @@ impl Config {
         }
     }
 
+    /// The time zone of a mailbox's SLA calendar, UTC without one: the zone
+    /// its customers are written to and its reports count hours in.
+    pub fn mailbox_tz(&self, mailbox: &MailboxConfig) -> jiff::tz::TimeZone {
+        self.policy(&mailbox.sla)
+            .calendar
+            .and_then(|c| self.calendars.get(&c))
+            .map_or(jiff::tz::TimeZone::UTC, |c| c.timezone.clone())
+    }
+
     /// Every address the daemon sends from, lower-cased.
     pub fn our_addresses(&self) -> Vec<String> {
         self.mailboxes.iter().map(|m| m.address.clone()).collect()

@@ -118,6 +118,20 @@ impl Pipeline {
         }
     }
 
+    /// The same pipeline (database, key, clock, wake-ups) with another
+    /// configuration and templates: what a reload puts in force.
+    pub fn reconfigured(&self, config: Arc<Config>, templates: Arc<Templates>) -> Pipeline {
+        Pipeline::new(
+            config,
+            self.store.clone(),
+            templates,
+            self.key.clone(),
+            self.clock.clone(),
+            self.outbox_wake.clone(),
+            self.sla_wake.clone(),
+        )
+    }
+
     /// Logs a tripped limit for `address`, at most once per window.
     fn log_limit(&self, address: &str, why: &str, now: Timestamp) {
         let mut seen = self.limit_logged.lock().expect("limit log lock");

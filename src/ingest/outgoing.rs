@@ -94,13 +94,7 @@ pub(crate) struct Prompt<'a> {
 impl Pipeline {
     /// The time zone of a mailbox's SLA calendar (UTC without one): for customers.
     pub(crate) fn mailbox_tz(&self, mailbox: &MailboxConfig) -> TimeZone {
-        let policy = self.config.policy(&mailbox.sla);
-        policy
-            .calendar
-            .as_ref()
-            .and_then(|c| self.config.calendars.get(c))
-            .map(|c| c.timezone.clone())
-            .unwrap_or(TimeZone::UTC)
+        self.config.mailbox_tz(mailbox)
     }
 
     /// The template variables for mail about ticket `t`, with times in `tz`.

@@ -102,15 +102,7 @@ impl Pipeline {
         rate_url: String,
         now: Timestamp,
     ) -> Result<String, IngestError> {
-        let (parent_id, parent_refs) =
-            tx.latest_customer_message(t.number)
-                .await?
-                .unwrap_or_else(|| {
-                    (
-                        format!("ticket-{}@{}", t.number, mailbox.domain()),
-                        Vec::new(),
-                    )
-                });
+        let (parent_id, parent_refs) = tx.reply_parent(t.number, mailbox.domain()).await?;
         let mut vars = self.vars(
             mailbox,
             t,

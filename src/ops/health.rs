@@ -49,27 +49,15 @@ pub struct Health {
 impl Health {
     /// Knows every IMAP mailbox of `mailboxes` from the start.
     pub fn new(started: Timestamp, mailboxes: &[MailboxConfig]) -> Health {
-        let map = mailboxes
-            .iter()
-            .filter(|m| m.imap.is_some())
-            .map(|m| {
-                let h = MailboxHealth {
-                    state: ImapState::Starting,
-                    last_fetch: None,
-                    last_error: None,
-                    poll_interval: m.poll_interval,
-                    watched_since: started,
-                };
-                (m.name.clone(), h)
-            })
-            .collect();
-        Health {
-            mailboxes: Mutex::new(map),
-        }
+        let health = Health {
+            mailboxes: Mutex::new(BTreeMap::new()),
+        };
+        health.set_mailboxes(mailboxes, started);
+        health
     }
 
-    /// After a reload: mailboxes that stay keep their state, new ones start
-    /// afresh (counted from `now`), removed ones are forgotten.
+    /// At start and after a reload: mailboxes that stay keep their state, new
+    /// ones start afresh (silence counted from `now`), removed ones are forgotten.
     pub fn set_mailboxes(&self, mailboxes: &[MailboxConfig], now: Timestamp) {
         let mut map = self.mailboxes.lock().expect("health lock");
         let old = std::mem::take(&mut *map);

@@ -624,6 +624,19 @@ impl Tx {
         .transpose()
     }
 
+    /// What automatic mail about a ticket replies to: its customer's latest
+    /// message, or, before there is one, a stand-in ID of the ticket.
+    pub async fn reply_parent(
+        &mut self,
+        number: i64,
+        domain: &str,
+    ) -> Result<(String, Vec<String>)> {
+        Ok(self
+            .latest_customer_message(number)
+            .await?
+            .unwrap_or_else(|| (format!("ticket-{number}@{domain}"), Vec::new())))
+    }
+
     /// Moves everything of ticket `from` to ticket `into` and closes `from`.
     pub async fn merge_tickets(&mut self, from: i64, into: i64, at: Timestamp) -> Result<()> {
         for sql in [

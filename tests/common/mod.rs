@@ -537,6 +537,17 @@ after_ingest = "{after}"
         }
     }
 
+    /// `from` writes to the support address over SMTP: a plain mail with
+    /// this subject, Message-ID and body.
+    pub fn write_to_support(&self, from: &str, subject: &str, message_id: &str, body: &str) {
+        let to = self.support_address();
+        self.env.send(
+            from,
+            &[&to],
+            &mail(from, &to, subject, message_id, "", body),
+        );
+    }
+
     pub fn support_address(&self) -> String {
         format!("{}@example.test", self.support)
     }
