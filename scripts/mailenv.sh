@@ -15,6 +15,12 @@
 #
 # DIR/postfix/recipient_access (texthash) lets a test make Postfix answer
 # 4xx/5xx for chosen recipients; `scripts/mailenv.sh reload DIR` applies it.
+# Mail to nosuchuser*@example.test is accepted and then bounced by Postfix
+# itself (a real DSN to the envelope sender), as for a mailbox that is gone.
+# Mail to capture@pipe.example.test goes through Postfix's local(8) to a
+# `|command` alias that writes the exact bytes it is handed to DIR/pipe/.
+# SMTP AUTH (after STARTTLS) checks the same passwords as IMAP, through
+# Dovecot's auth service.
 set -euo pipefail
 
 PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix swaks openssl)
@@ -55,10 +61,21 @@ start() {
   mkdir -p "$ROOT"
   ROOT=$(cd "$ROOT" && pwd)
   chmod 755 "$ROOT"
-  mkdir -p "$ROOT"/{run,state,log,tls,mail,sieve,postfix/queue,postfix/data}
+  mkdir -p "$ROOT"/{run,state,log,tls,mail,sieve,pipe,bin,postfix/queue,postfix/data}
   chown 5000:5000 "$ROOT/mail" "$ROOT/sieve"
+  # local(8) runs alias commands as an unprivileged user: a drop box anyone may write.
+  chmod 1777 "$ROOT/pipe"
+  cat > "$ROOT/bin/capture" <<CAPTURE
+#!/bin/sh
+# Writes what Postfix's local(8) pipes to an alias command, byte for byte.
+umask 022
+f=\$(mktemp "$ROOT/pipe/msg.XXXXXXXX")
+cat > "\$f" && mv "\$f" "\$f.eml"
+CAPTURE
+  chmod 755 "$ROOT/bin/capture"
   chown postfix "$ROOT/postfix/data"
   local imap=$((BASE + 143)) imaps=$((BASE + 993)) lmtp=$((BASE + 24)) smtp=$((BASE + 25))
+  local refuser=$((BASE + 26))
 
   # A private CA (what postdesk is told to trust through ca_file) and a
   # server certificate it signed, for localhost and 127.0.0.1.
@@ -116,6 +133,11 @@ service lmtp {
     port = $lmtp
   }
 }
+service auth {
+  unix_listener $ROOT/run/auth-smtp {
+    mode = 0666
+  }
+}
 protocol lmtp {
   mail_plugins = \$mail_plugins sieve
   postmaster_address = postmaster@example.test
@@ -133,14 +155,20 @@ data_directory = $pf/data
 maillog_file = $ROOT/log/postfix.log
 maillog_file_prefixes = /tmp
 myhostname = mail.example.test
-mydestination =
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 smtp_dns_support_level = disabled
 smtpd_peername_lookup = no
-alias_maps =
+mydestination = pipe.example.test
+alias_maps = texthash:$pf/aliases
 alias_database =
+local_recipient_maps = \$alias_maps
+transport_maps = regexp:$pf/transport
+smtpd_sasl_type = dovecot
+smtpd_sasl_path = $ROOT/run/auth-smtp
+smtpd_sasl_auth_enable = yes
+smtpd_tls_auth_only = yes
 smtpd_relay_restrictions = reject_unauth_destination
 smtpd_recipient_restrictions = check_recipient_access texthash:$pf/recipient_access
 recipient_delimiter = +
@@ -153,6 +181,7 @@ smtpd_tls_cert_file = $ROOT/tls/cert.pem
 smtpd_tls_key_file = $ROOT/tls/key.pem
 smtpd_tls_security_level = may
 message_size_limit = 104857600
+mailbox_size_limit = 0
 smtpd_client_connection_count_limit = 0
 smtpd_client_message_rate_limit = 0
 smtpd_client_recipient_rate_limit = 0
@@ -160,6 +189,11 @@ smtpd_client_connection_rate_limit = 0
 in_flow_delay = 0
 CONF
   echo '/^[^@]+@example\.test$/ x' > "$pf/vmailbox"
+  # A second SMTP listener that refuses every recipient stands for a remote
+  # server: Postfix accepts mail to nosuchuser*, relays it there, is refused
+  # and returns a DSN to the envelope sender, as it would for a real address.
+  echo "/^nosuchuser[^@]*@example\\.test\$/ smtp:[127.0.0.1]:$refuser" > "$pf/transport"
+  echo "capture \"|$ROOT/bin/capture\"" > "$pf/aliases"
   touch "$pf/recipient_access"
   # Debian's stock service lines, without chroot, with our SMTP listener.
   awk -v listen="127.0.0.1:$smtp" '
@@ -170,6 +204,7 @@ CONF
     /^[ \t]/ { if (!skip) print; next }
     { skip = 1; next }
   ' /etc/postfix/master.cf > "$pf/master.cf"
+  echo "127.0.0.1:$refuser inet n - n - - smtpd -o myhostname=mx.elsewhere.test -o smtpd_recipient_restrictions=reject_unauth_destination,reject -o smtpd_relay_restrictions= -o smtpd_tls_security_level=none -o smtpd_sasl_auth_enable=no" >> "$pf/master.cf"
 
   stop_quietly
   dovecot -c "$ROOT/dovecot.conf" </dev/null >/dev/null 2>&1

@@ -31,7 +31,8 @@ const BUILTIN: &[(&str, &str, &str)] = builtin!(
     "sla_warning",
     "escalation",
     "survey",
-    "closed"
+    "closed",
+    "digest"
 );
 
 #[derive(Debug, thiserror::Error)]
@@ -82,6 +83,22 @@ pub struct MessageVars {
     pub subject: String,
     /// `name (type, size)` of each attachment.
     pub attachments: Vec<String>,
+    /// Characters of the text left out (it is kept on the ticket).
+    pub cut: usize,
+}
+
+/// One held-back notification in a digest.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DigestItem {
+    /// `[#42]`
+    pub tag: String,
+    pub subject: String,
+    /// `customer_message`, `note` or `agent_reply`.
+    pub event: String,
+    /// Who wrote it.
+    pub who: String,
+    /// When it arrived, in the recipient's zone.
+    pub at: String,
 }
 
 /// What an agent's commands did, for `command_result`.
@@ -126,6 +143,8 @@ pub struct Vars {
     /// For the survey: the page that takes a rating by link (append `/N`),
     /// empty when the HTTP listener has no `public_url`.
     pub rate_url: String,
+    /// For a digest: the notifications a limit held back, oldest first.
+    pub digest: Vec<DigestItem>,
     /// The moments behind the dates above: at render time they are spelled
     /// the way the template's language writes dates.
     #[serde(skip)]
@@ -190,6 +209,8 @@ impl Vars {
         bare.sla.late = String::new();
         bare.sla.level = 0;
         bare.rate_url = String::new();
+        bare.message.cut = 0;
+        bare.digest.clear();
         bare.moments = Moments::default();
         out.push(bare);
         out
@@ -222,6 +243,7 @@ impl Vars {
                 text: "Hello,\nthe printer shows error E42.\nJane".into(),
                 subject: "Printer on floor 2 is broken".into(),
                 attachments: vec!["photo.jpg (image/jpeg, 120 KB)".into()],
+                cut: 1234,
             },
             sla: SlaVars {
                 target: "first_response".into(),
@@ -240,7 +262,17 @@ impl Vars {
                 not_understood: vec!["#asign bob (did you mean #assign?)".into()],
                 relayed: Some("Jane Doe <jane@example.org>".into()),
             },
-            rate_url: "https://support.example.com/rate/42-abcdefghijklmnop".into(),
+            rate_url: "https://support.example.com/rate/42r-abcdefghijklmnop".into(),
+            digest: ["customer_message", "note", "agent_reply"]
+                .into_iter()
+                .map(|event| DigestItem {
+                    tag: "[#42]".into(),
+                    subject: "Printer on floor 2 is broken".into(),
+                    event: event.into(),
+                    who: "Jane Doe".into(),
+                    at: "2026-11-26 09:15 UTC".into(),
+                })
+                .collect(),
             moments: Moments {
                 zone: Some(jiff::tz::TimeZone::UTC),
                 created_at: "2026-11-26T09:15:00Z".parse().ok(),

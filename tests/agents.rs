@@ -66,15 +66,6 @@ fn find(s: &Setup, user: &str, subject: &str, n: usize) -> Vec<u8> {
     find_with(s, user, subject, "", n)
 }
 
-fn addr_in(h: &str) -> String {
-    h.rsplit('<')
-        .next()
-        .unwrap()
-        .trim_end_matches('>')
-        .trim()
-        .to_string()
-}
-
 /// The customer writes; returns (the notification to alice, the customer's Message-ID).
 fn customer_writes(s: &Setup, cc: Option<&str>) -> (Vec<u8>, String) {
     let customer = s.addr("customer");
@@ -102,7 +93,7 @@ fn customer_writes(s: &Setup, cc: Option<&str>) -> (Vec<u8>, String) {
 /// Alice answers a mail she received, the way a mail client does.
 fn alice_replies(s: &Setup, to_mail: &[u8], body: &str, extra_headers: &str) {
     let alice = s.addr("alice");
-    let reply_to = addr_in(&header(to_mail, "Reply-To").unwrap());
+    let reply_to = address_in(&header(to_mail, "Reply-To").unwrap());
     let parent = header(to_mail, "Message-ID").unwrap();
     let subject = header(to_mail, "Subject").unwrap();
     let quoted: String = String::from_utf8_lossy(to_mail)
@@ -143,7 +134,7 @@ fn an_agent_reply_reaches_the_customer_from_the_support_address(db: Db) {
 
     // Alice answers from her mail client, with an attachment.
     let alice = s.addr("alice");
-    let reply_to = addr_in(&header(&note, "Reply-To").unwrap());
+    let reply_to = address_in(&header(&note, "Reply-To").unwrap());
     let parent = header(&note, "Message-ID").unwrap();
     let raw = format!(
         "From: Alice <{alice}>\r\nTo: {reply_to}\r\nSubject: Re: [#1] Printer shows E42\r\n\
@@ -204,7 +195,7 @@ fn an_agent_reply_reaches_the_customer_from_the_support_address(db: Db) {
     assert!(t["sla"]["first_response_at"].is_string());
     // Jane answers the answer: it joins the ticket, and only Alice (the assignee) is told.
     let answer_id = header(&answer, "Message-ID").unwrap();
-    let answer_reply_to = addr_in(&header(&answer, "Reply-To").unwrap());
+    let answer_reply_to = address_in(&header(&answer, "Reply-To").unwrap());
     let customer = s.addr("customer");
     s.env.send(
         &customer,
@@ -292,7 +283,7 @@ fn agent_powers_need_proof(db: Db) {
     );
     // 2. From alice, to bob's token address: not alice's token, no powers either.
     let bob_note = find(&s, "bob", "Printer shows E42", 1);
-    let bob_token = addr_in(&header(&bob_note, "Reply-To").unwrap());
+    let bob_token = address_in(&header(&bob_note, "Reply-To").unwrap());
     s.env.send(
         &alice,
         &[&bob_token],
@@ -428,7 +419,7 @@ fn a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer(db: Db) {
         header(&survey, "Auto-Submitted").as_deref(),
         Some("auto-generated")
     );
-    let reply_to = addr_in(&header(&survey, "Reply-To").unwrap());
+    let reply_to = address_in(&header(&survey, "Reply-To").unwrap());
     let customer = s.addr("customer");
     let answer = |n: usize, text: &str| {
         let raw = format!(
@@ -519,8 +510,17 @@ fn the_survey_link_asks_before_it_records(db: Db) {
     let number = s.tickets()[0]["number"].as_i64().unwrap();
     let show = || s.json(&["tickets", "show", &number.to_string(), "--json"]);
     // Opening the link (as a mail scanner would) records nothing.
-    let (code, page) = http_get(port, &path).unwrap();
+    let (code, head, page) = http_full(port, "GET", &path).unwrap();
     assert_eq!(code, 200);
+    // The page is never framed, cached, or told to a next site.
+    for h in [
+        "x-frame-options: deny",
+        "frame-ancestors 'none'",
+        "referrer-policy: no-referrer",
+        "cache-control: no-store",
+    ] {
+        assert!(head.contains(h), "{h} missing from\n{head}");
+    }
     assert!(
         page.contains("<form method=\"post\">") && page.contains("4 of 5"),
         "{page}"
@@ -534,8 +534,19 @@ fn the_survey_link_asks_before_it_records(db: Db) {
     assert_eq!(http_post(port, &two).unwrap().0, 200);
     assert_eq!(show()["rating"], 2, "the last answer counts");
     // A forged token, or a number out of range, does nothing.
-    let forged = format!("/rate/{number}-aaaaaaaaaaaaaaaa/5");
+    let forged = format!("/rate/{number}r-aaaaaaaaaaaaaaaa/5");
     assert_eq!(http_post(port, &forged).unwrap().0, 404);
+    // The link has its own token: the customer's reply token, which every
+    // mail she got shows (and her Cc saw), does not rate.
+    let reply_token = address_in(&header(&survey, "Reply-To").unwrap());
+    let reply_token = reply_token.split(['+', '@']).nth(1).unwrap().to_string();
+    assert_ne!(format!("/rate/{reply_token}/4"), path);
+    assert_eq!(
+        http_post(port, &format!("/rate/{reply_token}/1"))
+            .unwrap()
+            .0,
+        404
+    );
     let nine = format!("{}/9", path.trim_end_matches("/4"));
     assert_eq!(http_post(port, &nine).unwrap().0, 404);
     assert_eq!(show()["rating"], 2);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use postdesk::domain::classify::{Us, classify};
+use postdesk::domain::classify::{Screening, SpamRule, Us, classify};
 use postdesk::domain::decide::{self, Inputs, Limits, Rules, Sent};
 use postdesk::domain::parse::parse;
 use postdesk::domain::thread::Threading;
@@ -35,7 +35,13 @@ fn manifest(dir: &std::path::Path, set: &str) -> Value {
 fn would_answer(raw: &[u8]) -> (bool, String) {
     let ours = vec!["support@example.com".to_string()];
     let mail = parse(raw);
-    let class = classify(&mail, &Us { addresses: &ours });
+    let spam_rules = SpamRule::builtin();
+    let screening = Screening {
+        spam_rules: &spam_rules,
+        dmarc_fail_is_spam: true,
+        ..Screening::default()
+    };
+    let class = classify(&mail, &Us { addresses: &ours }, &screening);
     let threading = Threading::New { notes: vec![] };
     let limits = Limits::default();
     let rules = Rules {
@@ -43,6 +49,7 @@ fn would_answer(raw: &[u8]) -> (bool, String) {
         reopen_window: jiff::SignedDuration::from_hours(24 * 14),
         our_addresses: &ours,
         lists_open_tickets: false,
+        verp: true,
     };
     let d = decide::decide(&Inputs {
         mail: &mail,
@@ -52,6 +59,8 @@ fn would_answer(raw: &[u8]) -> (bool, String) {
         received_at: "2026-11-26T10:00:00Z".parse().unwrap(),
         sent: Sent::default(),
         suppressed: None,
+        proven: false,
+        verp: None,
         rules: &rules,
     });
     (
@@ -155,15 +164,12 @@ fn threads_hold_together_and_strangers_stay_apart() {
         }
         for (file, truth) in feed {
             let raw = std::fs::read(dir.join(&file)).unwrap();
-            let o = pipeline
-                .ingest(
-                    &mailbox,
-                    &raw,
-                    postdesk::ingest::Arrival::DateHeader,
-                    postdesk::ingest::Source::Direct,
-                )
-                .await
-                .unwrap();
+            let incoming = postdesk::ingest::Incoming::new(
+                &raw,
+                postdesk::ingest::Arrival::DateHeader,
+                postdesk::ingest::Source::Direct,
+            );
+            let o = pipeline.ingest(&mailbox, incoming).await.unwrap();
             placed.push((file, truth, o.ticket));
         }
     });
@@ -210,9 +216,17 @@ fn threads_hold_together_and_strangers_stay_apart() {
         tp + fp,
         tp + fn_
     );
+    // Every message of a real thread is in a ticket. A singleton negative
+    // (list spam) may be set aside as spam instead: the list's own filter
+    // said so (X-Spam-Status: Yes); it must only never join another ticket.
+    let unplaced: Vec<&str> = placed
+        .iter()
+        .filter(|p| p.2.is_none() && !p.1.starts_with('N'))
+        .map(|p| p.0.as_str())
+        .collect();
     assert!(
-        placed.iter().all(|p| p.2.is_some()),
-        "every thread message is in a ticket"
+        unplaced.is_empty(),
+        "thread messages without a ticket: {unplaced:?}"
     );
     assert!(precision >= 0.99, "precision {precision}");
     assert!(recall >= 0.95, "recall {recall}");

@@ -19,7 +19,8 @@ fn three_instances_share_the_work_and_survive_a_kill() {
         Options {
             db: Db::Postgres,
             after_ingest: "move:Processed",
-            extra: String::new(),
+            // 1,000 acknowledgements: at the default cap on automatic mail.
+            extra: "[limits]\nauto_per_mailbox_hour = 100000\n".into(),
             ..Options::default()
         },
     );

@@ -29,7 +29,12 @@ fn metrics_count_the_work_and_healthz_follows_the_imap_server() {
             http_get(port, "/healthz").filter(|(code, _)| *code == want)
         })
     };
-    let (_, body) = health(200);
+    // Healthy from the start (three polls of grace), connected a moment later.
+    let body = s.wait_for("/healthz to say connected", WAIT, || {
+        http_get(port, "/healthz")
+            .filter(|(code, body)| *code == 200 && body.contains("\"state\":\"connected\""))
+            .map(|(_, body)| body)
+    });
     let ok: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(ok["status"], "ok", "{ok}");
     assert_eq!(ok["database"], "ok", "{ok}");

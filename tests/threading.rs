@@ -317,8 +317,19 @@ fn bounces_mark_the_outbox_and_silence_the_address(db: Db) {
         &c.url,
         &format!("UPDATE outbox SET status = 'sent' WHERE message_id = '{ack_id}'"),
     );
+    // It comes back to the envelope sender the acknowledgement went out
+    // with: signed for that mail (VERP), as the MTA addresses a bounce.
+    let env_from = String::from_utf8(
+        common::column_bytes(
+            &c.url,
+            &format!("SELECT env_from FROM outbox WHERE message_id = '{ack_id}'"),
+        )
+        .remove(0),
+    )
+    .unwrap();
+    assert!(env_from.starts_with("support+b-"), "{env_from}");
     let bounce = format!(
-        "From: Mail Delivery System <MAILER-DAEMON@mx.cust.example>\r\nTo: support@example.com\r\n\
+        "From: Mail Delivery System <MAILER-DAEMON@mx.cust.example>\r\nTo: {env_from}\r\n\
          Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce-1@mx.cust.example>\r\n\
          Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
          --b\r\nContent-Type: text/plain\r\n\r\nI'm sorry to have to inform you that your message could not be delivered.\r\n\

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use postdesk::domain::classify::{Us, classify};
+use postdesk::domain::classify::{Screening, SpamRule, Us, classify};
 use postdesk::domain::decide::{self, Inputs, Limits, Rules, Sent, TicketView};
 use postdesk::domain::model::Status;
 use postdesk::domain::parse::parse;
@@ -20,7 +20,13 @@ fuzz_target!(
     |data: &[u8]| {
     let ours = vec!["support@example.com".to_string()];
     let mail = parse(data);
-    let class = classify(&mail, &Us { addresses: &ours });
+    let spam_rules = SpamRule::builtin();
+    let screening = Screening {
+        spam_rules: &spam_rules,
+        dmarc_fail_is_spam: true,
+        ..Screening::default()
+    };
+    let class = classify(&mail, &Us { addresses: &ours }, &screening);
     // Pretend every ID the message names is stored, on ticket 1.
     let mut facts = ThreadFacts {
         use_returned_ids: true,
@@ -41,6 +47,7 @@ fuzz_target!(
         reopen_window: jiff::SignedDuration::from_hours(24 * 14),
         our_addresses: &ours,
         lists_open_tickets: data.first().is_some_and(|b| b & 1 == 1),
+        verp: data.first().is_some_and(|b| b & 2 == 2),
     };
     let _ = decide::decide(&Inputs {
         mail: &mail,
@@ -50,6 +57,8 @@ fuzz_target!(
         received_at: "2026-11-26T10:00:00Z".parse().unwrap(),
         sent: Sent::default(),
         suppressed: None,
+        proven: false,
+        verp: None,
         rules: &rules,
     });
     let _ = subject::normalize(&mail.subject);

@@ -3,13 +3,15 @@
 //! IMAP and SMTP server.
 
 use super::{CliResult, Failure, exit, load};
-use crate::imap::{FetchError, connect};
+use crate::imap::{FetchError, probe};
 use crate::smtp::Mailer;
 use crate::store::Store;
 use std::path::Path;
 
 pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
     let (config, _templates) = load(path, crate::config::Secrets::Read)?;
+    // Quiet unless POSTDESK_LOG asks: the report on stdout is the answer.
+    super::init_logging(config.log_format, "off");
     println!(
         "{}: configuration and templates are valid ({} mailbox(es), {} agent(s), {} SLA polic(ies), {} calendar(s))",
         path.display(),
@@ -50,21 +52,55 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
             );
             continue;
         };
-        match connect(imap).await {
-            Ok(mut s) => match s.select(&m.folder).await {
-                Ok(mb) => {
-                    println!(
-                        "ok   mailbox {}: {}:{} folder {} ({} messages)",
-                        m.name, imap.host, imap.port, m.folder, mb.exists
-                    );
-                    let _ = s.logout().await;
+        match probe(m).await {
+            Ok(p) => {
+                println!(
+                    "ok   mailbox {}: {}:{} folder {} ({} messages)",
+                    m.name, imap.host, imap.port, p.folder, p.messages
+                );
+                match &p.target {
+                    Some((t, None)) => println!(
+                        "ok   mailbox {}: after_ingest: {} (folder {t} exists)",
+                        m.name,
+                        p.action.describe()
+                    ),
+                    Some((t, Some(why))) => fail(
+                        exit::CONFIG,
+                        format!(
+                            "mailbox {}: after_ingest folder {t} cannot be used: {why} \
+                             (name it in full, e.g. \"move:INBOX.Processed\", or create it on the server)",
+                            m.name
+                        ),
+                    ),
+                    None => println!(
+                        "ok   mailbox {}: after_ingest: {}",
+                        m.name,
+                        p.action.describe()
+                    ),
                 }
-                Err(e) => fail(
-                    exit::CONFIG,
-                    format!("mailbox {}: folder {}: {e}", m.name, m.folder),
-                ),
-            },
+                if let Some(caveat) = p.action.caveat() {
+                    println!("WARN mailbox {}: {caveat}", m.name);
+                }
+                match (p.keeps_8bit, &p.probe_error) {
+                    (Some(true), _) => {
+                        println!("ok   mailbox {}: 8-bit header bytes are kept", m.name)
+                    }
+                    (Some(false), _) => println!(
+                        "WARN mailbox {}: the server rewrites 8-bit header bytes (Greek, Polish, any \
+                         UTF-8 subject or name arrives as XXXX); on Cyrus set munge8bit: no in imapd.conf",
+                        m.name
+                    ),
+                    (None, Some(why)) => println!(
+                        "WARN mailbox {}: could not check whether 8-bit headers are kept: {why}",
+                        m.name
+                    ),
+                    (None, None) => {}
+                }
+            }
             Err(e @ FetchError::Login { .. }) => {
+                fail(exit::CONFIG, format!("mailbox {}: {e}", m.name))
+            }
+            Err(e @ FetchError::Folder { .. }) => {
                 fail(exit::CONFIG, format!("mailbox {}: {e}", m.name))
             }
             Err(e) => fail(

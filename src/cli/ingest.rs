@@ -3,14 +3,21 @@
 //! database trouble exits 75 at once, so an MTA pipe retries later; messages
 //! already stored are recognised as duplicates on the retry. On a terminal
 //! a progress bar shows messages, rate and time left; piped, it is silent.
+//!
+//! What an MTA pipes in is ONE message, whatever its body says: Postfix's
+//! local(8) and Exim's pipe transport put a `From sender date` envelope line
+//! in front and do not escape body lines that start with `From `, so
+//! splitting stdin as an mbox would let a customer's text become a second
+//! message with headers of its choosing (DESIGN §12). Only `*.mbox` files,
+//! or any input with `--mbox`, are split.
 
 use super::{CliResult, Failure, exit, open_store};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::mbox;
-use crate::ingest::{Arrival, IngestError, Pipeline, Source};
+use crate::ingest::{Arrival, Incoming, IngestError, Pipeline, Source};
 use crate::templates::Templates;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -28,36 +35,55 @@ fn arrival(arg: Option<&str>) -> Result<Arrival, Failure> {
     }
 }
 
+/// How `postdesk ingest` reads its input.
+pub struct Options<'a> {
+    pub mailbox: &'a str,
+    pub json: bool,
+    pub received_at: Option<&'a str>,
+    /// Split every input as an mbox (otherwise only `*.mbox` files are).
+    pub mbox: bool,
+}
+
+/// One message as read: its bytes and the envelope sender an MTA stated.
+type Piped = (Vec<u8>, Option<String>);
+
+/// One input: a name for messages, a reader, and whether it is an mbox.
+struct Input {
+    name: String,
+    reader: Box<dyn std::io::BufRead>,
+    mbox: bool,
+}
+
 pub async fn run(
     config: Arc<Config>,
     templates: Arc<Templates>,
     clock: Arc<dyn Clock>,
-    mailbox: &str,
-    json: bool,
-    received_at: Option<&str>,
+    o: Options<'_>,
     files: &[PathBuf],
 ) -> CliResult {
-    let arrival = arrival(received_at)?;
-    let Some(mb) = config.mailbox(mailbox).cloned() else {
+    let arrival = arrival(o.received_at)?;
+    let Some(mb) = config.mailbox(o.mailbox).cloned() else {
         let names: Vec<&str> = config.mailboxes.iter().map(|m| m.name.as_str()).collect();
         return Err(Failure::new(
             exit::USAGE,
             format!(
-                "--mailbox: no mailbox named {mailbox:?} (configured: {})",
+                "--mailbox: no mailbox named {:?} (configured: {})",
+                o.mailbox,
                 names.join(", ")
             ),
         ));
     };
     // Files are opened before anything is stored, so a missing one fails fast;
-    // messages are then read one at a time, never a whole mbox at once.
-    let mut inputs: Vec<(String, Box<dyn std::io::BufRead>)> = Vec::new();
+    // an mbox is then read one message at a time, never whole.
+    let mut inputs: Vec<Input> = Vec::new();
     let mut total_bytes = Some(0u64);
     if files.is_empty() {
         total_bytes = None;
-        inputs.push((
-            "stdin".into(),
-            Box::new(std::io::BufReader::new(std::io::stdin())),
-        ));
+        inputs.push(Input {
+            name: "stdin".into(),
+            reader: Box::new(std::io::BufReader::new(std::io::stdin())),
+            mbox: o.mbox,
+        });
     } else {
         for f in files {
             let file = std::fs::File::open(f).map_err(|e| {
@@ -68,10 +94,13 @@ pub async fn run(
             })?;
             let size = file.metadata().map(|m| m.len()).ok();
             total_bytes = total_bytes.zip(size).map(|(a, b)| a + b);
-            inputs.push((
-                f.display().to_string(),
-                Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
-            ));
+            inputs.push(Input {
+                name: f.display().to_string(),
+                reader: Box::new(std::io::BufReader::with_capacity(1 << 20, file)),
+                mbox: o.mbox
+                    || f.extension()
+                        .is_some_and(|e| e.eq_ignore_ascii_case("mbox")),
+            });
         }
     }
 
@@ -88,21 +117,34 @@ pub async fn run(
     );
     let progress = Progress::new(total_bytes);
     let mut out = std::io::stdout().lock();
-    for (name, reader) in inputs {
-        for raw in mbox::Messages::new(reader) {
-            let raw =
-                raw.map_err(|e| Failure::new(exit::TEMPFAIL, format!("cannot read {name}: {e}")))?;
-            let result = pipeline.ingest(&mb, &raw, arrival, Source::Direct).await;
+    for input in inputs {
+        let name = input.name;
+        let messages: Box<dyn Iterator<Item = std::io::Result<Piped>>> = if input.mbox {
+            Box::new(mbox::Messages::new(input.reader).map(|m| m.map(|raw| (raw, None))))
+        } else {
+            Box::new(std::iter::once(read_one(input.reader)))
+        };
+        for message in messages {
+            let (raw, envelope_from) = message
+                .map_err(|e| Failure::new(exit::TEMPFAIL, format!("cannot read {name}: {e}")))?;
+            let incoming = Incoming {
+                raw: &raw,
+                full_size: None,
+                envelope_from,
+                arrival,
+                source: Source::Direct,
+            };
+            let result = pipeline.ingest(&mb, incoming).await;
             progress.message_done(raw.len());
             match result {
-                Ok(o) => {
-                    let line = if json {
-                        serde_json::to_string(&o).expect("an outcome serialises")
+                Ok(o2) => {
+                    let line = if o.json {
+                        serde_json::to_string(&o2).expect("an outcome serialises")
                     } else {
-                        let ticket = o.ticket.map_or("-".to_string(), |n| n.to_string());
+                        let ticket = o2.ticket.map_or("-".to_string(), |n| n.to_string());
                         format!(
                             "ticket={ticket} action={} kind={} message_id={}",
-                            o.action, o.kind, o.message_id
+                            o2.action, o2.kind, o2.message_id
                         )
                     };
                     let _ = writeln!(out, "{line}");
@@ -123,6 +165,18 @@ pub async fn run(
     }
     progress.finish();
     Ok(exit::OK)
+}
+
+/// One whole message from `reader`, byte for byte, without the envelope
+/// `From ` line an MTA may put in front of it (whose sender is returned).
+fn read_one(mut reader: Box<dyn std::io::BufRead>) -> std::io::Result<Piped> {
+    let mut raw = Vec::new();
+    reader.read_to_end(&mut raw)?;
+    let (envelope, start) = mbox::envelope_line(&raw);
+    if start > 0 {
+        raw.drain(..start);
+    }
+    Ok((raw, envelope))
 }
 
 /// The progress bar of a long ingest: bytes read of the whole input (a

@@ -64,7 +64,9 @@ pub enum Command {
     },
     /// Apply database migrations.
     Migrate,
-    /// Ingest raw messages from files (one per file, .mbox split) or stdin.
+    /// Ingest raw messages: stdin and each file are one message (an MTA's
+    /// leading `From ` envelope line is removed); `.mbox` files, or every
+    /// input with --mbox, are split.
     Ingest {
         /// The mailbox the messages arrived in.
         #[arg(long)]
@@ -75,6 +77,9 @@ pub enum Command {
         /// Arrival time: RFC 3339, or `date-header` for each message's Date.
         #[arg(long, value_name = "TIME|date-header")]
         received_at: Option<String>,
+        /// Read every input (stdin included) as an mbox of many messages.
+        #[arg(long)]
+        mbox: bool,
         /// Files to read; stdin when none.
         files: Vec<PathBuf>,
     },
@@ -218,16 +223,36 @@ pub fn main() -> ExitCode {
     }
 }
 
+/// Crates whose debug and trace output is the protocol on the wire: the
+/// SMTP `AUTH` line, the IMAP `LOGIN` command, OAuth2 bearer tokens. They
+/// are capped at INFO whatever `POSTDESK_LOG` asks for, so no log level
+/// ever shows a secret.
+const WIRE_TARGETS: &[&str] = &["lettre", "async_imap", "imap_proto"];
+
+/// Keeps an event unless it is wire traffic below INFO.
+fn not_wire_trace(meta: &tracing::Metadata<'_>) -> bool {
+    *meta.level() <= tracing::Level::INFO
+        || !WIRE_TARGETS
+            .iter()
+            .any(|t| meta.target() == *t || meta.target().starts_with(&format!("{t}::")))
+}
+
 fn init_logging(format: LogFormat, default_level: &str) {
+    use tracing_subscriber::filter::filter_fn;
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = tracing_subscriber::EnvFilter::try_from_env("POSTDESK_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let layer = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    // Two global filters, both of which an event must pass.
+    let registry = tracing_subscriber::registry()
+        .with(filter)
+        .with(filter_fn(not_wire_trace));
     let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => registry.with(layer.json()).try_init(),
+        LogFormat::Text => registry.with(layer).try_init(),
     };
 }
 
@@ -317,20 +342,18 @@ async fn dispatch(cli: Cli) -> CliResult {
             mailbox,
             json,
             received_at,
+            mbox,
             files,
         } => {
             let (config, templates) = load(&cli.config, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
-            ingest::run(
-                config,
-                templates,
-                clock,
-                &mailbox,
+            let options = ingest::Options {
+                mailbox: &mailbox,
                 json,
-                received_at.as_deref(),
-                &files,
-            )
-            .await
+                received_at: received_at.as_deref(),
+                mbox,
+            };
+            ingest::run(config, templates, clock, options, &files).await
         }
         Command::Tickets { command } => {
             let config = Config::load_with(&cli.config, Secrets::Skip)?;

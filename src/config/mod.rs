@@ -4,6 +4,7 @@
 //! environment or a file) and never shown.
 
 mod http;
+mod limits;
 mod reader;
 
 pub use http::HttpConfig;
@@ -15,6 +16,7 @@ use crate::domain::decide::Limits;
 use crate::domain::model::Priority;
 pub use crate::domain::sla::{EscalateAfter, EscalationLevel, PolicyRule, Share, SlaPolicy};
 use jiff::SignedDuration;
+pub use limits::SpamConfig;
 use reader::{Node, Problems};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
@@ -95,6 +97,9 @@ pub struct MailboxConfig {
     pub survey: bool,
     /// A resolved or closed ticket tells its customer so (the `closed` template).
     pub closing_mail: bool,
+    /// Mail goes out with a signed envelope sender `local+b-…@domain`
+    /// (VERP): bounces then prove which mail they return.
+    pub verp: bool,
 }
 
 impl MailboxConfig {
@@ -169,6 +174,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     pub threading: ThreadingConfig,
     pub limits: Limits,
+    /// How the MTA's spam verdict is read.
+    pub spam: SpamConfig,
     pub mailboxes: Vec<MailboxConfig>,
     pub agents: Vec<AgentConfig>,
     pub sla: BTreeMap<String, SlaPolicy>,
@@ -352,7 +359,8 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
     let outbox = read_outbox(root.table("outbox").as_ref(), ctx, journal_default);
     let http = root.table("http").and_then(|n| http::read_http(&n));
     let threading = read_threading(root.table("threading").as_ref());
-    let limits = read_limits(root.table("limits").as_ref());
+    let limits = limits::read_limits(root.table("limits").as_ref());
+    let spam = limits::read_spam(root.table("spam").as_ref());
     let trusted_authserv_ids = match root.table("auth") {
         Some(a) => {
             let ids = a.opt_str_list("trusted_authserv_ids").unwrap_or_default();
@@ -441,6 +449,7 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         outbox: outbox?,
         threading: threading?,
         limits: limits?,
+        spam: spam?,
         mailboxes,
         agents,
         sla,
@@ -746,32 +755,6 @@ fn read_threading(n: Option<&Node<'_>>) -> Option<ThreadingConfig> {
     Some(t)
 }
 
-fn read_limits(n: Option<&Node<'_>>) -> Option<Limits> {
-    let mut l = Limits::default();
-    let Some(n) = n else { return Some(l) };
-    let count = |key: &str, into: &mut u32| {
-        if let Some(v) = n.opt_int(key, 0, 100_000) {
-            *into = v as u32;
-        }
-    };
-    count("acks_per_hour", &mut l.acks_per_hour);
-    count("auto_per_recipient", &mut l.auto_per_recipient);
-    count("auto_per_ticket", &mut l.auto_per_ticket);
-    let window = |key: &str, into: &mut SignedDuration| {
-        if let Some(d) = n.opt_duration(key) {
-            *into = d;
-        }
-    };
-    window("auto_recipient_window", &mut l.auto_recipient_window);
-    window("auto_ticket_window", &mut l.auto_ticket_window);
-    window("bounce_suppression", &mut l.bounce_suppression);
-    if let Some(v) = n.opt_int("max_message_size", 1024, i64::MAX) {
-        l.max_message_size = v as u64;
-    }
-    n.finish();
-    Some(l)
-}
-
 fn read_timezone(n: &Node<'_>, key: &str) -> Option<jiff::tz::TimeZone> {
     let name = n.opt_str(key)?;
     match jiff::tz::TimeZone::get(&name) {
@@ -883,6 +866,9 @@ fn read_mailbox(
     let cc_agents_on_replies = n.opt_bool("cc_agents_on_replies").unwrap_or(false);
     let survey = n.opt_bool("survey").unwrap_or(false);
     let closing_mail = n.opt_bool("closing_mail").unwrap_or(false);
+    // Reply tokens already need plus-addressing, so signed envelope senders
+    // work wherever postdesk does; a server without it can turn them off.
+    let verp = n.opt_bool("verp").unwrap_or(true);
     let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
     if n.has("sla") && !policies.contains(&sla) {
         n.problem(
@@ -937,6 +923,7 @@ fn read_mailbox(
         cc_agents_on_replies,
         survey,
         closing_mail,
+        verp,
     })
 }
 

@@ -1,18 +1,37 @@
-//! Who may act as an agent. A From header proves nothing, so agent powers
-//! need the From address of a configured agent AND one of: a reply token
-//! that was issued to that same agent (they hold the notification), or an
-//! `Authentication-Results` header added by our own MTA (its authserv-id is
-//! configured) showing DKIM or SPF pass aligned with the From domain.
+//! Proof of who wrote a message. Headers are claims; two things are proof
+//! that mail comes from its From address: a token we sent to that address
+//! (they hold our mail), or an `Authentication-Results` header added by our
+//! own MTA (its authserv-id is configured) that shows a DKIM or SPF pass
+//! aligned with the From domain by organizational domain (Public Suffix
+//! List). Agent powers need the From address of a configured agent AND such
+//! proof; so does widening an existing ticket's audience.
+//!
+//! `Authentication-Results` is read by the grammar of RFC 8601: comments
+//! and quoted strings are honoured (a quoted `;dkim=pass` inside a property
+//! value is a value, not a result), several results per header. Only the
+//! topmost header of each trusted authserv-id counts: our MTA prepends its
+//! own above everything that arrived from outside, and a look-alike below
+//! it, written by the sender, must never count.
 
 use super::parse::ParsedMail;
 
-/// How an agent proved who they are.
+/// How the sender of a message is proven.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AgentProof {
-    /// A reply token issued to this agent.
+pub enum Proof {
+    /// A reply token issued to the From address.
     Token(String),
-    /// `dkim=pass` or `spf=pass` from a trusted authserv-id.
+    /// `dkim=pass` or `spf=pass` from a trusted authserv-id, aligned.
     AuthResults(String),
+}
+
+impl Proof {
+    /// `their reply token` / `mx.example.com: dkim=pass`.
+    pub fn describe(&self) -> String {
+        match self {
+            Proof::Token(_) => "their reply token".into(),
+            Proof::AuthResults(r) => r.clone(),
+        }
+    }
 }
 
 /// The outcome for mail whose From is a configured agent.
@@ -22,7 +41,7 @@ pub enum AgentCheck {
     NotAnAgent,
     Proven {
         email: String,
-        proof: AgentProof,
+        proof: Proof,
     },
     /// From an agent address without proof: treated as a customer, and logged.
     Unproven {
@@ -31,64 +50,153 @@ pub enum AgentCheck {
     },
 }
 
-/// A method result of an Authentication-Results header: `dkim=pass header.d=x`.
+/// One result of an Authentication-Results header: `dkim=pass header.d=x`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct MethodResult {
-    method: String,
-    result: String,
-    /// `header.d`, `header.i`, `smtp.mailfrom` ... (lower-cased).
-    props: Vec<(String, String)>,
+pub struct MethodResult {
+    /// Lower-cased, without a version (`dkim/1` → `dkim`).
+    pub method: String,
+    /// Lower-cased.
+    pub result: String,
+    /// `header.d`, `smtp.mailfrom` ... (names lower-cased, values as written).
+    pub props: Vec<(String, String)>,
 }
 
-/// Parses one Authentication-Results value (RFC 8601): the authserv-id and its results.
-fn parse_auth_results(v: &str) -> Option<(String, Vec<MethodResult>)> {
-    // Comments in parentheses carry no meaning.
-    let mut clean = String::with_capacity(v.len());
-    let mut depth = 0;
-    for c in v.chars() {
+impl MethodResult {
+    fn prop(&self, name: &str) -> Option<&str> {
+        self.props
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Lexeme {
+    Word(String),
+    Eq,
+    Semi,
+}
+
+/// RFC 8601 lexemes: comments (nested, with quoted-pairs) and whitespace
+/// dropped; quoted strings become words (joined with an `@domain` that
+/// follows them, as in `"odd;local"@example.com`).
+fn lex(v: &str) -> Vec<Lexeme> {
+    let mut out = Vec::new();
+    let mut chars = v.chars().peekable();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut Vec<Lexeme>| {
+        if !word.is_empty() {
+            out.push(Lexeme::Word(std::mem::take(word)));
+        }
+    };
+    while let Some(c) = chars.next() {
         match c {
-            '(' => depth += 1,
-            ')' if depth > 0 => depth -= 1,
-            _ if depth == 0 => clean.push(c),
-            _ => {}
+            '(' => {
+                flush(&mut word, &mut out);
+                let mut depth = 1;
+                while depth > 0 {
+                    match chars.next() {
+                        Some('\\') => {
+                            chars.next();
+                        }
+                        Some('(') => depth += 1,
+                        Some(')') => depth -= 1,
+                        Some(_) => {}
+                        None => break,
+                    }
+                }
+            }
+            '"' => {
+                loop {
+                    match chars.next() {
+                        Some('\\') => {
+                            if let Some(q) = chars.next() {
+                                word.push(q);
+                            }
+                        }
+                        Some('"') | None => break,
+                        Some(q) => word.push(q),
+                    }
+                }
+                // A quoted local part is a word only with its domain.
+                if chars.peek() != Some(&'@') {
+                    out.push(Lexeme::Word(std::mem::take(&mut word)));
+                }
+            }
+            ';' => {
+                flush(&mut word, &mut out);
+                out.push(Lexeme::Semi);
+            }
+            '=' => {
+                flush(&mut word, &mut out);
+                out.push(Lexeme::Eq);
+            }
+            c if c.is_whitespace() => flush(&mut word, &mut out),
+            c => word.push(c),
         }
     }
-    let mut parts = clean.split(';');
-    let authserv = parts.next()?.split_whitespace().next()?.to_lowercase();
-    let results = parts
-        .filter_map(|p| {
-            let mut words = p.split_whitespace();
-            let (method, result) = words.next()?.split_once('=')?;
-            let props = words
-                .filter_map(|w| {
-                    w.split_once('=')
-                        .map(|(k, v)| (k.to_lowercase(), v.trim_matches('"').to_lowercase()))
-                })
-                .collect();
-            Some(MethodResult {
-                method: method.to_lowercase(),
-                result: result.to_lowercase(),
-                props,
-            })
-        })
-        .collect();
-    Some((authserv, results))
+    flush(&mut word, &mut out);
+    out
 }
 
-/// `a.example.com` is aligned with `example.com` (relaxed alignment).
-fn aligned(domain: &str, from_domain: &str) -> bool {
+/// Parses one Authentication-Results value: the authserv-id and its results.
+pub fn parse_auth_results(v: &str) -> Option<(String, Vec<MethodResult>)> {
+    let lexemes = lex(v);
+    let mut it = lexemes.split(|l| *l == Lexeme::Semi);
+    let head = it.next()?;
+    let Some(Lexeme::Word(id)) = head.first() else {
+        return None;
+    };
+    let mut results = Vec::new();
+    for part in it {
+        // method [/version] = result, then name = value pairs.
+        let mut pairs = Vec::new();
+        let mut i = 0;
+        while i < part.len() {
+            match (part.get(i), part.get(i + 1), part.get(i + 2)) {
+                (Some(Lexeme::Word(k)), Some(Lexeme::Eq), Some(Lexeme::Word(v))) => {
+                    pairs.push((k.to_lowercase(), v.clone()));
+                    i += 3;
+                }
+                _ => i += 1,
+            }
+        }
+        let mut pairs = pairs.into_iter();
+        let Some((method, result)) = pairs.next() else {
+            continue;
+        };
+        let method = method.split('/').next().unwrap_or_default().to_string();
+        results.push(MethodResult {
+            method,
+            result: result.to_lowercase(),
+            props: pairs.filter(|(k, _)| k != "reason").collect(),
+        });
+    }
+    Some((id.to_lowercase(), results))
+}
+
+/// The organizational domain of `domain` (its registrable domain under the
+/// Public Suffix List); None for a public suffix itself (`com`, `co.uk`).
+pub fn organizational_domain(domain: &str) -> Option<String> {
+    let d = domain.trim().trim_end_matches('.').to_lowercase();
+    psl::domain_str(&d).map(str::to_string)
+}
+
+/// Relaxed alignment (RFC 7489): both domains share an organizational domain.
+pub fn aligned(domain: &str, from_domain: &str) -> bool {
     let d = domain.trim_start_matches('@');
     let d = d.rsplit_once('@').map_or(d, |(_, d)| d);
-    d == from_domain
-        || d.ends_with(&format!(".{from_domain}"))
-        || from_domain.ends_with(&format!(".{d}"))
+    match (organizational_domain(d), organizational_domain(from_domain)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
-/// A passing, aligned DKIM or SPF result from one of `trusted` authserv-ids.
-/// Only the topmost header of each trusted id counts: that is the one our
-/// MTA added (it removes look-alikes that arrive from outside).
-pub fn auth_results_pass(m: &ParsedMail, trusted: &[String], from_domain: &str) -> Option<String> {
-    let mut seen = Vec::new();
+/// The results of the topmost `Authentication-Results` header of each
+/// trusted authserv-id, with that id.
+pub fn trusted_results(m: &ParsedMail, trusted: &[String]) -> Vec<(String, MethodResult)> {
+    let mut seen: Vec<String> = Vec::new();
+    let mut out = Vec::new();
     for v in m.headers_named("authentication-results") {
         let Some((id, results)) = parse_auth_results(v) else {
             continue;
@@ -97,25 +205,57 @@ pub fn auth_results_pass(m: &ParsedMail, trusted: &[String], from_domain: &str) 
             continue;
         }
         seen.push(id.clone());
-        for r in results.iter().filter(|r| r.result == "pass") {
-            let keys: &[&str] = match r.method.as_str() {
-                "dkim" => &["header.d", "header.i"],
-                "spf" => &["smtp.mailfrom", "smtp.helo"],
-                _ => continue,
-            };
-            if r.props
-                .iter()
-                .any(|(k, v)| keys.contains(&k.as_str()) && aligned(v, from_domain))
-            {
-                return Some(format!("{id}: {}=pass", r.method));
-            }
-        }
+        out.extend(results.into_iter().map(|r| (id.clone(), r)));
     }
-    None
+    out
 }
 
-/// Checks mail whose sender may be an agent. `token_holders` are the
-/// addresses the message's verified reply tokens were issued to.
+/// A passing, aligned DKIM or SPF result from one of `trusted` authserv-ids.
+pub fn auth_results_pass(m: &ParsedMail, trusted: &[String], from_domain: &str) -> Option<String> {
+    if from_domain.is_empty() {
+        return None;
+    }
+    trusted_results(m, trusted).into_iter().find_map(|(id, r)| {
+        if r.result != "pass" {
+            return None;
+        }
+        let domain = match r.method.as_str() {
+            "dkim" => r.prop("header.d").or(r.prop("header.i")),
+            "spf" => r.prop("smtp.mailfrom"),
+            _ => None,
+        }?;
+        aligned(domain, from_domain).then(|| format!("{id}: {}=pass ({domain})", r.method))
+    })
+}
+
+/// A DMARC failure reported by a trusted authserv-id, described.
+pub fn dmarc_fail(m: &ParsedMail, trusted: &[String]) -> Option<String> {
+    trusted_results(m, trusted).into_iter().find_map(|(id, r)| {
+        (r.method == "dmarc" && r.result == "fail").then(|| {
+            let from = r.prop("header.from").unwrap_or("?");
+            format!("{id}: dmarc=fail (header.from={from})")
+        })
+    })
+}
+
+/// Proof that `m` comes from its From address: a token issued to that
+/// address (`token_holders` are the addresses its verified tokens were
+/// issued to), or a trusted, aligned authentication pass.
+pub fn sender_proof(m: &ParsedMail, token_holders: &[String], trusted: &[String]) -> Option<Proof> {
+    let from = m.from.as_ref()?;
+    if from.local_part().is_empty() {
+        return None;
+    }
+    if let Some(h) = token_holders
+        .iter()
+        .find(|h| h.eq_ignore_ascii_case(&from.email))
+    {
+        return Some(Proof::Token(h.clone()));
+    }
+    auth_results_pass(m, trusted, from.domain()).map(Proof::AuthResults)
+}
+
+/// Checks mail whose sender may be an agent.
 pub fn check_agent(
     m: &ParsedMail,
     agents: &[String],
@@ -128,16 +268,10 @@ pub fn check_agent(
     let Some(email) = agents.iter().find(|a| a.eq_ignore_ascii_case(&from.email)) else {
         return AgentCheck::NotAnAgent;
     };
-    if token_holders.iter().any(|h| h.eq_ignore_ascii_case(email)) {
+    if let Some(proof) = sender_proof(m, token_holders, trusted_authserv) {
         return AgentCheck::Proven {
             email: email.clone(),
-            proof: AgentProof::Token(email.clone()),
-        };
-    }
-    if let Some(pass) = auth_results_pass(m, trusted_authserv, from.domain()) {
-        return AgentCheck::Proven {
-            email: email.clone(),
-            proof: AgentProof::AuthResults(pass),
+            proof,
         };
     }
     let why = if token_holders.is_empty() {
@@ -173,6 +307,17 @@ mod tests {
         AGENTS.iter().map(|s| s.to_string()).collect()
     }
 
+    fn trusted() -> Vec<String> {
+        vec!["mx.example.com".to_string()]
+    }
+
+    fn proven(h: &str) -> bool {
+        matches!(
+            check_agent(&mail(h), &agents(), &[], &trusted()),
+            AgentCheck::Proven { .. }
+        )
+    }
+
     #[test]
     fn a_token_of_the_same_agent_proves_it() {
         let m = mail("");
@@ -180,7 +325,7 @@ mod tests {
         assert!(matches!(
             c,
             AgentCheck::Proven {
-                proof: AgentProof::Token(_),
+                proof: Proof::Token(_),
                 ..
             }
         ));
@@ -206,42 +351,85 @@ mod tests {
 
     #[test]
     fn trusted_aligned_auth_results_prove_it() {
-        let trusted = vec!["mx.example.com".to_string()];
-        let ok = mail(
-            "Authentication-Results: mx.example.com; dkim=pass (2048-bit key) header.d=example.com header.s=s1; spf=fail smtp.mailfrom=x@other.example\r\n",
-        );
-        assert!(matches!(
-            check_agent(&ok, &agents(), &[], &trusted),
-            AgentCheck::Proven { .. }
+        assert!(proven(
+            "Authentication-Results: mx.example.com; dkim=pass (2048-bit key) header.d=example.com header.s=s1; spf=fail smtp.mailfrom=x@other.example\r\n"
         ));
-        let spf = mail(
-            "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=alice@mail.example.com\r\n",
-        );
-        assert!(matches!(
-            check_agent(&spf, &agents(), &[], &trusted),
-            AgentCheck::Proven { .. }
+        assert!(proven(
+            "Authentication-Results: mx.example.com; spf=pass smtp.mailfrom=alice@mail.example.com\r\n"
         ));
-        // untrusted authserv-id, failing result, or a domain that is not aligned
+        // RFC 8601's own forms: a version, comments everywhere, a quoted
+        // value, a method version, results over several lines.
+        assert!(proven(
+            "Authentication-Results: mx.example.com 1; (a comment; with dkim=pass)\r\n spf=none; dkim/1=pass (good sig) header.d=\"example.com\"\r\n"
+        ));
+        // untrusted authserv-id, failing result, a domain that is not aligned
         for h in [
             "Authentication-Results: evil.example; dkim=pass header.d=example.com\r\n",
             "Authentication-Results: mx.example.com; dkim=fail header.d=example.com\r\n",
             "Authentication-Results: mx.example.com; dkim=pass header.d=evil.example\r\n",
+            "Authentication-Results: mx.example.com; none\r\n",
         ] {
-            assert!(
-                matches!(
-                    check_agent(&mail(h), &agents(), &[], &trusted),
-                    AgentCheck::Unproven { .. }
-                ),
-                "{h}"
-            );
+            assert!(!proven(h), "{h}");
         }
-        // only the topmost header of our id counts: a forged one below it is ignored
-        let forged_below = mail(
-            "Authentication-Results: mx.example.com; dkim=fail header.d=example.com\r\nAuthentication-Results: mx.example.com; dkim=pass header.d=example.com\r\n",
-        );
-        assert!(matches!(
-            check_agent(&forged_below, &agents(), &[], &trusted),
-            AgentCheck::Unproven { .. }
+    }
+
+    #[test]
+    fn only_the_topmost_header_of_a_trusted_id_counts() {
+        assert!(!proven(
+            "Authentication-Results: mx.example.com; dkim=fail header.d=example.com\r\nAuthentication-Results: mx.example.com; dkim=pass header.d=example.com\r\n"
         ));
+    }
+
+    #[test]
+    fn a_quoted_string_is_a_value_not_a_result() {
+        // The attack: a pass hidden in a quoted local part of smtp.mailfrom.
+        let h = "Authentication-Results: mx.example.com; spf=fail smtp.mailfrom=\"x;dkim=pass header.d=example.com;\"@evil.example\r\n";
+        assert!(!proven(h));
+        let (_, r) = parse_auth_results(
+            "mx.example.com; spf=fail smtp.mailfrom=\"x;dkim=pass header.d=example.com;\"@evil.example",
+        )
+        .unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].method, "spf");
+        assert_eq!(
+            r[0].prop("smtp.mailfrom"),
+            Some("x;dkim=pass header.d=example.com;@evil.example")
+        );
+        // And inside a comment.
+        assert!(!proven(
+            "Authentication-Results: mx.example.com; spf=fail (dkim=pass header.d=example.com) smtp.mailfrom=evil.example\r\n"
+        ));
+    }
+
+    #[test]
+    fn alignment_is_by_organizational_domain() {
+        assert!(aligned("mail.example.com", "example.com"));
+        assert!(aligned("example.com", "eu.example.com"));
+        assert!(aligned("bounce@mail.example.com", "example.com"));
+        // A public suffix is nobody's organization.
+        assert!(!aligned("com", "example.com"));
+        assert!(!aligned("co.uk", "example.co.uk"));
+        assert!(aligned("shop.example.co.uk", "example.co.uk"));
+        assert!(!aligned("other.co.uk", "example.co.uk"));
+        // Hosted suffixes are public suffixes too.
+        assert!(!aligned("evil.github.io", "victim.github.io"));
+        assert!(!proven(
+            "Authentication-Results: mx.example.com; dkim=pass header.d=com\r\n"
+        ));
+    }
+
+    #[test]
+    fn dmarc_failures_are_read_from_trusted_headers_only() {
+        let trusted = trusted();
+        let m = mail(
+            "Authentication-Results: mx.example.com; dmarc=fail (p=reject) header.from=example.com\r\n",
+        );
+        assert!(dmarc_fail(&m, &trusted).is_some());
+        let forged =
+            mail("Authentication-Results: other.example; dmarc=fail header.from=example.com\r\n");
+        assert!(dmarc_fail(&forged, &trusted).is_none());
+        let pass =
+            mail("Authentication-Results: mx.example.com; dmarc=pass header.from=example.com\r\n");
+        assert!(dmarc_fail(&pass, &trusted).is_none());
     }
 }

@@ -17,6 +17,58 @@ pub struct Us<'a> {
     pub addresses: &'a [String],
 }
 
+/// A header by which the MTA's spam filter gives its verdict: the mail is
+/// spam when the header's value matches `pattern` (a case-insensitive
+/// regular expression).
+#[derive(Debug, Clone)]
+pub struct SpamRule {
+    pub header: String,
+    pub pattern: regex::Regex,
+}
+
+impl SpamRule {
+    /// A rule from a header name and a pattern (case-insensitive).
+    pub fn new(header: &str, pattern: &str) -> Result<SpamRule, regex::Error> {
+        Ok(SpamRule {
+            header: header.to_ascii_lowercase(),
+            pattern: regex::RegexBuilder::new(pattern)
+                .case_insensitive(true)
+                .build()?,
+        })
+    }
+
+    /// The verdicts of SpamAssassin, rspamd and their kin, as their milters
+    /// and `spamc` write them.
+    pub fn builtin() -> Vec<SpamRule> {
+        [
+            ("x-spam-flag", r"^\s*yes\b"),
+            ("x-spam-status", r"^\s*yes\b"),
+            ("x-spam", r"^\s*yes\b"),
+            (
+                "x-rspamd-action",
+                r"^\s*(reject|add header|rewrite subject)\s*$",
+            ),
+            ("x-spamd-result", r"^\s*default:\s*true\b"),
+        ]
+        .into_iter()
+        .map(|(h, p)| SpamRule::new(h, p).expect("built-in patterns compile"))
+        .collect()
+    }
+}
+
+/// What decides that mail is spam besides its content: the MTA's verdict
+/// headers, a DMARC failure reported by our own MTA, an agent's `#spam`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Screening<'a> {
+    /// authserv-ids of our MTA, whose Authentication-Results we trust.
+    pub trusted_authserv_ids: &'a [String],
+    pub spam_rules: &'a [SpamRule],
+    /// DMARC `fail` from a trusted authserv-id makes mail spam.
+    pub dmarc_fail_is_spam: bool,
+    /// An agent marked this sender as spam: why.
+    pub sender_marked: Option<&'a str>,
+}
+
 /// What a bounce or delivery report says about the returned mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
@@ -319,7 +371,26 @@ fn bare_subject(subject: &str) -> String {
     }
 }
 
-pub fn classify(m: &ParsedMail, us: &Us<'_>) -> Classification {
+/// The spam verdict on `m`, with its evidence.
+fn spam(m: &ParsedMail, s: &Screening<'_>) -> Option<String> {
+    if let Some(why) = s.sender_marked {
+        return Some(format!("the sender was marked as spam ({why})"));
+    }
+    for rule in s.spam_rules {
+        if let Some(v) = m
+            .headers_named(&rule.header)
+            .find(|v| rule.pattern.is_match(v))
+        {
+            return Some(format!("{}: {v}", rule.header));
+        }
+    }
+    if s.dmarc_fail_is_spam {
+        return super::auth::dmarc_fail(m, s.trusted_authserv_ids);
+    }
+    None
+}
+
+pub fn classify(m: &ParsedMail, us: &Us<'_>, screening: &Screening<'_>) -> Classification {
     // 1. Our own mail coming back.
     if let Some(v) = m.header(LOOP_HEADER) {
         return Classification::new(Kind::Loop, format!("{LOOP_HEADER}: {v}"));
@@ -331,6 +402,13 @@ pub fn classify(m: &ParsedMail, us: &Us<'_>) -> Classification {
     }
 
     // 2. Reports: delivery status, read receipts, abuse and TLS reports.
+    // A spam verdict wins over everything but a real report (backscatter of
+    // a spam run has no report of ours to point at anyway).
+    if m.content_type != "multipart/report"
+        && let Some(why) = spam(m, screening)
+    {
+        return Classification::new(Kind::Spam, why);
+    }
     if m.content_type == "multipart/report" {
         let rt = m
             .content_type_params
@@ -355,14 +433,7 @@ pub fn classify(m: &ParsedMail, us: &Us<'_>) -> Classification {
             return Classification::bounce(format!("From {}", from.email), delivery_of(m));
         }
     }
-    if let Some(rp) = m.header("return-path")
-        && rp
-            .trim()
-            .trim_start_matches('<')
-            .trim_end_matches('>')
-            .trim()
-            .is_empty()
-    {
+    if m.return_path().is_some_and(str::is_empty) {
         let auto_reply = m
             .header("auto-submitted")
             .is_some_and(|v| v.trim().to_lowercase().starts_with("auto-replied"));
@@ -465,7 +536,15 @@ mod tests {
     fn classify_raw(headers: &str, body: &str) -> Classification {
         let raw = format!("{headers}Message-ID: <x@y>\r\n\r\n{body}\r\n");
         let us = ["support@example.com".to_string()];
-        classify(&parse(raw.as_bytes()), &Us { addresses: &us })
+        let rules = SpamRule::builtin();
+        let trusted = ["mx.example.com".to_string()];
+        let screening = Screening {
+            trusted_authserv_ids: &trusted,
+            spam_rules: &rules,
+            dmarc_fail_is_spam: true,
+            sender_marked: None,
+        };
+        classify(&parse(raw.as_bytes()), &Us { addresses: &us }, &screening)
     }
 
     fn kind(headers: &str) -> Kind {
@@ -595,6 +674,37 @@ mod tests {
             Kind::Loop
         );
         assert_eq!(kind("From: supportive@example.com\r\n"), Kind::Customer);
+    }
+
+    #[test]
+    fn the_mta_spam_verdict_and_a_trusted_dmarc_failure_make_spam() {
+        for h in [
+            "X-Spam-Flag: YES\r\n",
+            "X-Spam-Status: Yes, score=9.1 required=5.0 tests=BAYES_99\r\n",
+            "X-Rspamd-Action: add header\r\n",
+            "X-Spamd-Result: default: True [12.30 / 15.00];\r\n",
+            "Authentication-Results: mx.example.com; dmarc=fail (p=reject) header.from=bank.example\r\n",
+        ] {
+            assert_eq!(
+                kind(&format!("From: jane@example.org\r\n{h}")),
+                Kind::Spam,
+                "{h}"
+            );
+        }
+        for h in [
+            "X-Spam-Flag: NO\r\n",
+            "X-Spam-Status: No, score=-1.0\r\n",
+            "X-Rspamd-Action: no action\r\n",
+            "X-Spamd-Result: default: False [0.00 / 15.00];\r\n",
+            // a DMARC failure only counts from our own MTA
+            "Authentication-Results: other.example; dmarc=fail header.from=bank.example\r\n",
+        ] {
+            assert_eq!(
+                kind(&format!("From: jane@example.org\r\n{h}")),
+                Kind::Customer,
+                "{h}"
+            );
+        }
     }
 
     #[test]

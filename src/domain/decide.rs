@@ -10,17 +10,23 @@ use super::parse::ParsedMail;
 use super::thread::Threading;
 use jiff::{SignedDuration, Timestamp};
 
-/// Limits on automatic mail, the loop breakers.
+/// Limits on automatic mail, the loop breakers. Every automatic mail counts
+/// against them, agents' notifications included (DESIGN §12).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
-    /// Acknowledgements to one address per hour.
+    /// Acknowledgements per hour to one address, and for one sender's mail.
     pub acks_per_hour: u32,
     /// Automatic mails of any kind to one address per `auto_recipient_window`.
     pub auto_per_recipient: u32,
     pub auto_recipient_window: SignedDuration,
-    /// Automatic mails about one ticket per `auto_ticket_window`.
+    /// Automatic mails about one ticket to one address per `auto_ticket_window`.
     pub auto_per_ticket: u32,
     pub auto_ticket_window: SignedDuration,
+    /// Automatic mails of one mailbox per hour, all recipients together.
+    pub auto_per_mailbox_hour: u32,
+    /// Agents' notifications held back by a limit go out as one digest per
+    /// agent this long after the first was held.
+    pub digest_after: SignedDuration,
     /// No automatic mail to an address that bounced permanently, for this long.
     pub bounce_suppression: SignedDuration,
     /// Largest message in bytes.
@@ -35,31 +41,86 @@ impl Default for Limits {
             auto_recipient_window: SignedDuration::from_mins(10),
             auto_per_ticket: 10,
             auto_ticket_window: SignedDuration::from_hours(1),
+            auto_per_mailbox_hour: 1000,
+            digest_after: SignedDuration::from_mins(15),
             bounce_suppression: SignedDuration::from_hours(24 * 60),
             max_message_size: 50 * 1024 * 1024,
         }
     }
 }
 
-/// How much automatic mail already went to a recipient and about a ticket.
+/// How much automatic mail already went to a recipient, about a ticket,
+/// and from the mailbox.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Sent {
     /// Acknowledgements to the recipient in the last hour.
     pub acks_last_hour: u32,
+    /// Acknowledgements of mail from the same sender in the last hour
+    /// (whatever address they went to).
+    pub acks_for_sender: u32,
     /// Automatic mail to the recipient within `auto_recipient_window`.
     pub to_recipient: u32,
-    /// Automatic mail about the ticket within `auto_ticket_window`.
+    /// Automatic mail about the ticket to the recipient within `auto_ticket_window`.
     pub for_ticket: u32,
+    /// Automatic mail of the mailbox in the last hour.
+    pub mailbox_last_hour: u32,
 }
 
-/// Why an automatic mail may not go out, if it may not.
-pub fn automatic_mail_refused(limits: &Limits, sent: &Sent, is_ack: bool) -> Option<String> {
-    if is_ack && sent.acks_last_hour >= limits.acks_per_hour {
-        return Some(format!(
-            "rate limit: {} acknowledgements to this address in the last hour (limit {})",
-            sent.acks_last_hour, limits.acks_per_hour
+/// Which limit stopped an automatic mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    AcksPerHour,
+    PerRecipient,
+    PerTicket,
+    PerMailbox,
+}
+
+impl Refusal {
+    /// The metric label: `acks_per_hour`, `per_recipient`, ...
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::AcksPerHour => "acks_per_hour",
+            Refusal::PerRecipient => "per_recipient",
+            Refusal::PerTicket => "per_ticket",
+            Refusal::PerMailbox => "per_mailbox",
+        }
+    }
+}
+
+/// Which limit an automatic mail would break, and in words, if any.
+pub fn refusal(limits: &Limits, sent: &Sent, is_ack: bool) -> Option<(Refusal, String)> {
+    if is_ack && sent.acks_last_hour.max(sent.acks_for_sender) >= limits.acks_per_hour {
+        return Some((
+            Refusal::AcksPerHour,
+            format!(
+                "rate limit: {} acknowledgements to this address or for this sender in the last hour (limit {})",
+                sent.acks_last_hour.max(sent.acks_for_sender),
+                limits.acks_per_hour
+            ),
         ));
     }
+    if sent.mailbox_last_hour >= limits.auto_per_mailbox_hour {
+        return Some((
+            Refusal::PerMailbox,
+            format!(
+                "rate limit: {} automatic mails from this mailbox in the last hour (limit {})",
+                sent.mailbox_last_hour, limits.auto_per_mailbox_hour
+            ),
+        ));
+    }
+    automatic_mail_refused(limits, sent).map(|why| {
+        let which = if sent.to_recipient >= limits.auto_per_recipient {
+            Refusal::PerRecipient
+        } else {
+            Refusal::PerTicket
+        };
+        (which, why)
+    })
+}
+
+/// Why an automatic mail to a recipient may not go out (per recipient and
+/// per ticket), if it may not.
+pub fn automatic_mail_refused(limits: &Limits, sent: &Sent) -> Option<String> {
     if sent.to_recipient >= limits.auto_per_recipient {
         return Some(format!(
             "rate limit: {} automatic mails to this address in {} (limit {})",
@@ -70,7 +131,7 @@ pub fn automatic_mail_refused(limits: &Limits, sent: &Sent, is_ack: bool) -> Opt
     }
     if sent.for_ticket >= limits.auto_per_ticket {
         return Some(format!(
-            "rate limit: {} automatic mails about this ticket in {} (limit {})",
+            "rate limit: {} automatic mails about this ticket to this address in {} (limit {})",
             sent.for_ticket,
             super::fmt_duration(limits.auto_ticket_window),
             limits.auto_per_ticket
@@ -96,6 +157,9 @@ pub struct Rules<'a> {
     pub our_addresses: &'a [String],
     /// Mailing-list mail opens and joins tickets (never acknowledged).
     pub lists_open_tickets: bool,
+    /// Our mail goes out with signed envelope senders (VERP): only a bounce
+    /// that comes back to one acts on what it returns.
+    pub verp: bool,
 }
 
 pub struct Inputs<'a> {
@@ -109,6 +173,10 @@ pub struct Inputs<'a> {
     pub sent: Sent,
     /// The reply address may get no automatic mail: until when, and why.
     pub suppressed: Option<(Timestamp, String)>,
+    /// The mail proves it comes from its From address (DESIGN §12).
+    pub proven: bool,
+    /// It came back to the signed envelope sender of our mail with this Message-ID.
+    pub verp: Option<&'a str>,
     pub rules: &'a Rules<'a>,
 }
 
@@ -130,13 +198,23 @@ pub enum TicketPlan {
     },
 }
 
-/// What a returned message means for the mail it returns.
+/// What a returned message means for the mail it returns. A bounce is a
+/// claim like any mail; it acts only on evidence: it came back to the
+/// signed envelope sender (VERP) of one of our mails, or, where mail goes
+/// out without one, it is a real delivery status notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BouncePlan {
-    /// Our Message-IDs the bounce may be about: the outbox rows to mark bounced.
+    /// Our Message-IDs the bounce is about: the outbox rows to mark bounced.
     pub returned_ids: Vec<String>,
-    /// The failure is permanent: stop automatic mail to those recipients.
+    /// Strong enough to act on: mark the rows bounced and suppress.
+    pub trusted: bool,
+    /// Recipients a real DSN (RFC 3464) names as failed; only these, and
+    /// only among the returned mail's recipients, are suppressed.
+    pub failed: Vec<String>,
+    /// The failure is permanent: stop automatic mail to them until then.
     pub suppress_until: Option<Timestamp>,
+    /// What the evidence was, for the ticket's events.
+    pub evidence: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -147,6 +225,8 @@ pub struct Decision {
     pub events: Vec<(&'static str, String)>,
     /// Send an acknowledgement to this address.
     pub acknowledge: Option<Address>,
+    /// The limit that held the acknowledgement back, if one did.
+    pub held_by: Option<Refusal>,
     pub bounce: Option<BouncePlan>,
 }
 
@@ -178,22 +258,26 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
     events.push(("threading", i.threading.describe()));
 
     let bounce = match (kind, i.class.delivery) {
-        (Kind::Bounce, Some(Delivery::Failed | Delivery::Unknown)) => {
-            let permanent = i.class.delivery == Some(Delivery::Failed);
-            Some(BouncePlan {
-                returned_ids: returned_ids(i.mail),
-                suppress_until: permanent
-                    .then(|| {
-                        i.received_at
-                            .checked_add(i.rules.limits.bounce_suppression)
-                            .ok()
-                    })
-                    .flatten(),
-            })
-        }
+        (Kind::Bounce, Some(Delivery::Failed | Delivery::Unknown)) => Some(bounce_plan(i)),
         _ => None,
     };
     let list_ticket = kind == Kind::List && i.rules.lists_open_tickets;
+
+    // Spam is kept, never attached to a ticket (agents would read it there).
+    if kind == Kind::Spam {
+        events.push((
+            "ignored",
+            "spam is stored, never answered and never added to a ticket".into(),
+        ));
+        return Decision {
+            action: Action::Ignored,
+            ticket: TicketPlan::None,
+            events,
+            acknowledge: None,
+            held_by: None,
+            bounce: None,
+        };
+    }
 
     // Automatic mail: attach where it belongs, otherwise keep it without a ticket.
     if kind.is_automatic() && !list_ticket {
@@ -207,6 +291,7 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
                 },
                 events,
                 acknowledge: None,
+                held_by: None,
                 bounce,
             },
             None => {
@@ -219,6 +304,7 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
                     ticket: TicketPlan::None,
                     events,
                     acknowledge: None,
+                    held_by: None,
                     bounce,
                 }
             }
@@ -252,6 +338,7 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
                 },
                 events,
                 acknowledge: None,
+                held_by: None,
                 bounce,
             };
         }
@@ -265,6 +352,7 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
     }
 
     let follows = i.ticket.map(|t| t.number);
+    let mut held_by = None;
     let acknowledge = if list_ticket {
         events.push((
             "not acknowledged",
@@ -272,7 +360,7 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
         ));
         None
     } else {
-        ack_target(i, &mut events)
+        ack_target(i, &mut events, &mut held_by)
     };
     Decision {
         action: Action::Created,
@@ -282,13 +370,115 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
         },
         events,
         acknowledge,
+        held_by,
         bounce,
     }
 }
 
+/// What a bounce may do, from its evidence.
+fn bounce_plan(i: &Inputs<'_>) -> BouncePlan {
+    let m = i.mail;
+    let real_dsn = m.content_type == "multipart/report"
+        && m.content_type_params
+            .iter()
+            .any(|(k, v)| k == "report-type" && v.to_lowercase().ends_with("delivery-status"))
+        && !m.dsn.is_empty();
+    let (returned_ids, trusted, evidence) = match i.verp {
+        Some(id) => (
+            vec![id.to_string()],
+            true,
+            format!("returned to the signed envelope sender of <{id}>"),
+        ),
+        None if i.rules.verp => (
+            returned_ids(m),
+            false,
+            "not sent to a signed envelope sender of ours: nothing is marked or suppressed"
+                .to_string(),
+        ),
+        None if real_dsn => (
+            returned_ids(m),
+            true,
+            "a delivery status notification naming our mail".to_string(),
+        ),
+        None => (
+            returned_ids(m),
+            false,
+            "no delivery status notification: nothing is marked or suppressed".to_string(),
+        ),
+    };
+    let failed: Vec<String> = if trusted && real_dsn {
+        let mut f: Vec<String> = m
+            .dsn
+            .iter()
+            .filter(|r| r.action == "failed" || r.status.starts_with('5'))
+            .map(|r| r.recipient.clone())
+            .filter(|r| !r.is_empty())
+            .collect();
+        f.sort();
+        f.dedup();
+        f
+    } else {
+        Vec::new()
+    };
+    let suppress_until = (!failed.is_empty() && i.class.delivery == Some(Delivery::Failed))
+        .then(|| {
+            i.received_at
+                .checked_add(i.rules.limits.bounce_suppression)
+                .ok()
+        })
+        .flatten();
+    BouncePlan {
+        returned_ids,
+        trusted,
+        failed,
+        suppress_until,
+        evidence,
+    }
+}
+
+/// Where the acknowledgement of `m` may go: Reply-To when it is tied to the
+/// sender (the mail is proven, or Reply-To is in the From address's
+/// organization), else From. A stranger's Reply-To never turns us into a
+/// mailer to third parties. The note says when Reply-To was passed over.
+pub fn ack_address(m: &ParsedMail, proven: bool) -> (Option<&Address>, Option<String>) {
+    let from = m.from.as_ref();
+    let Some(reply_to) = m.reply_to.first() else {
+        return (from, None);
+    };
+    let Some(from) = from else {
+        return (
+            None,
+            Some(format!(
+                "Reply-To {} without a From address",
+                reply_to.email
+            )),
+        );
+    };
+    let org = |d: &str| super::auth::organizational_domain(d).unwrap_or_else(|| d.to_lowercase());
+    if proven || org(reply_to.domain()) == org(from.domain()) {
+        (Some(reply_to), None)
+    } else {
+        (
+            Some(from),
+            Some(format!(
+                "Reply-To {} is outside the sender's domain and the mail is not proven: acknowledged to {}",
+                reply_to.email, from.email
+            )),
+        )
+    }
+}
+
 /// Who gets the acknowledgement of a new ticket, if anyone; records why not.
-fn ack_target(i: &Inputs<'_>, events: &mut Vec<(&'static str, String)>) -> Option<Address> {
-    let Some(to) = i.mail.reply_address() else {
+fn ack_target(
+    i: &Inputs<'_>,
+    events: &mut Vec<(&'static str, String)>,
+    held_by: &mut Option<Refusal>,
+) -> Option<Address> {
+    let (to, note) = ack_address(i.mail, i.proven);
+    if let Some(note) = note {
+        events.push(("acknowledgement address", note));
+    }
+    let Some(to) = to else {
         events.push(("not acknowledged", "no sender address".into()));
         return None;
     };
@@ -324,8 +514,9 @@ fn ack_target(i: &Inputs<'_>, events: &mut Vec<(&'static str, String)>) -> Optio
         ));
         return None;
     }
-    if let Some(why) = automatic_mail_refused(i.rules.limits, &i.sent, true) {
+    if let Some((which, why)) = refusal(i.rules.limits, &i.sent, true) {
         events.push(("not acknowledged", format!("{}: {why}", to.email)));
+        *held_by = Some(which);
         return None;
     }
     Some(to.clone())
@@ -349,6 +540,9 @@ mod tests {
         sent: Sent,
         suppressed: Option<(Timestamp, String)>,
         lists_open_tickets: bool,
+        proven: bool,
+        verp_on: bool,
+        verp: Option<String>,
     }
 
     impl Case {
@@ -372,6 +566,9 @@ mod tests {
                 sent: Sent::default(),
                 suppressed: None,
                 lists_open_tickets: false,
+                proven: false,
+                verp_on: false,
+                verp: None,
             }
         }
 
@@ -397,6 +594,7 @@ mod tests {
                 reopen_window: SignedDuration::from_hours(24 * 14),
                 our_addresses: &ours,
                 lists_open_tickets: self.lists_open_tickets,
+                verp: self.verp_on,
             };
             decide(&Inputs {
                 mail: &self.mail,
@@ -406,6 +604,8 @@ mod tests {
                 received_at: at("2026-11-26T10:00:00Z"),
                 sent: self.sent,
                 suppressed: self.suppressed.clone(),
+                proven: self.proven,
+                verp: self.verp.as_deref(),
                 rules: &rules,
             })
         }
@@ -491,21 +691,117 @@ mod tests {
         assert_eq!(d.acknowledge, None);
     }
 
+    const DSN: &str = "From: MAILER-DAEMON@x.example\r\nSubject: Undelivered\r\nMessage-ID: <b@x>\r\n\
+Content-Type: multipart/report; report-type=delivery-status; boundary=\"b\"\r\n\r\n\
+--b\r\nContent-Type: text/plain\r\n\r\nfailed\r\n\
+--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x.example\r\n\r\n\
+Final-Recipient: rfc822; jane@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n\
+Final-Recipient: rfc822; bob@example.org\r\nAction: delivered\r\nStatus: 2.0.0\r\n\r\n\
+--b\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <pd.4-abc.n@example.com>\r\n\r\n--b--\r\n";
+
     #[test]
-    fn a_permanent_bounce_marks_and_suppresses() {
-        let raw = "From: MAILER-DAEMON@x.example\r\nSubject: failed\r\nMessage-ID: <b@x>\r\n\r\nMessage-ID: <pd.4-abc.n@example.com>\r\n";
-        let d = Case::raw(raw, Kind::Bounce)
+    fn a_real_dsn_suppresses_only_the_recipients_it_names_as_failed() {
+        let d = Case::raw(DSN, Kind::Bounce)
             .on(4, Status::Open, "2026-11-25T10:00:00Z")
             .decide();
         let b = d.bounce.unwrap();
+        assert!(b.trusted, "{}", b.evidence);
         assert!(
             b.returned_ids
                 .contains(&"pd.4-abc.n@example.com".to_string())
         );
+        assert_eq!(b.failed, vec!["jane@example.org"]);
         assert_eq!(b.suppress_until, Some(at("2027-01-25T10:00:00Z")));
-        let mut delayed = Case::raw(raw, Kind::Bounce);
+    }
+
+    #[test]
+    fn a_bounce_without_evidence_changes_nothing() {
+        // A plain "MAILER-DAEMON" text that quotes our Message-ID: anyone
+        // who saw our mail can write it.
+        let forged = "From: MAILER-DAEMON@x.example\r\nSubject: failed\r\nMessage-ID: <b@x>\r\n\r\nMessage-ID: <pd.4-abc.n@example.com>\r\n";
+        let b = Case::raw(forged, Kind::Bounce).decide().bounce.unwrap();
+        assert!(!b.trusted && b.failed.is_empty() && b.suppress_until.is_none());
+        // Where mail goes out with signed envelope senders, even a real DSN
+        // counts only when it comes back to one.
+        let mut c = Case::raw(DSN, Kind::Bounce);
+        c.verp_on = true;
+        let b = c.decide().bounce.unwrap();
+        assert!(!b.trusted && b.suppress_until.is_none(), "{}", b.evidence);
+        c.verp = Some("pd.4-abc.n@example.com".into());
+        let b = c.decide().bounce.unwrap();
+        assert!(b.trusted);
+        assert_eq!(b.returned_ids, vec!["pd.4-abc.n@example.com"]);
+        assert_eq!(b.failed, vec!["jane@example.org"]);
+        // A text bounce to a signed envelope sender marks the mail, and
+        // suppresses nobody: no DSN names who failed.
+        let mut c = Case::raw(forged, Kind::Bounce);
+        c.verp_on = true;
+        c.verp = Some("pd.4-abc.n@example.com".into());
+        let b = c.decide().bounce.unwrap();
+        assert!(b.trusted && b.failed.is_empty() && b.suppress_until.is_none());
+        let mut delayed = Case::raw(DSN, Kind::Bounce);
         delayed.class.delivery = Some(Delivery::Delayed);
         assert_eq!(delayed.decide().bounce, None);
+    }
+
+    #[test]
+    fn spam_is_kept_without_a_ticket() {
+        let d = Case::new("jane@example.org", Kind::Spam)
+            .on(4, Status::Open, "2026-11-25T10:00:00Z")
+            .decide();
+        assert_eq!(d.action, Action::Ignored);
+        assert_eq!(d.ticket, TicketPlan::None);
+        assert_eq!(d.acknowledge, None);
+    }
+
+    #[test]
+    fn a_stranger_reply_to_is_not_acknowledged() {
+        let raw = "From: eve@evil.example\r\nReply-To: victim@third.example\r\nSubject: buy now\r\nMessage-ID: <m@x>\r\n\r\nhi";
+        let d = Case::raw(raw, Kind::Customer).decide();
+        assert_eq!(d.acknowledge.unwrap().email, "eve@evil.example");
+        assert!(
+            d.events
+                .iter()
+                .any(|(w, _)| *w == "acknowledgement address")
+        );
+        // Proven mail, or a Reply-To in the sender's own organization, is honoured.
+        let mut c = Case::raw(raw, Kind::Customer);
+        c.proven = true;
+        assert_eq!(
+            c.decide().acknowledge.unwrap().email,
+            "victim@third.example"
+        );
+        let same_org = "From: jane@mail.example.org\r\nReply-To: orders@example.org\r\nSubject: order\r\nMessage-ID: <m@x>\r\n\r\nhi";
+        assert_eq!(
+            Case::raw(same_org, Kind::Customer)
+                .decide()
+                .acknowledge
+                .unwrap()
+                .email,
+            "orders@example.org"
+        );
+    }
+
+    #[test]
+    fn acknowledgements_per_sender_and_per_mailbox_are_limited() {
+        let mut c = Case::new("jane@example.org", Kind::Customer);
+        c.sent.acks_for_sender = 3;
+        let d = c.decide();
+        assert_eq!(d.acknowledge, None);
+        assert_eq!(d.held_by, Some(Refusal::AcksPerHour));
+        let mut c = Case::new("jane@example.org", Kind::Customer);
+        c.sent.mailbox_last_hour = 1000;
+        assert_eq!(c.decide().held_by, Some(Refusal::PerMailbox));
+        let limits = Limits::default();
+        let sent = Sent {
+            for_ticket: 10,
+            ..Sent::default()
+        };
+        assert_eq!(
+            refusal(&limits, &sent, false).map(|r| r.0),
+            Some(Refusal::PerTicket)
+        );
+        assert_eq!(refusal(&limits, &Sent::default(), false), None);
     }
 
     #[test]

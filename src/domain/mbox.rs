@@ -3,6 +3,32 @@
 //! (mboxrd) is undone. A file that does not start with `From ` is one message.
 //! [`Messages`] reads them one at a time from any reader, so a large mbox is
 //! never held in memory whole.
+//!
+//! A single message handed over by an MTA may start with one such line too
+//! (the envelope): [`envelope_line`] reads it without splitting anything.
+
+/// The envelope line at the start of one message an MTA delivered
+/// (`From sender@example.org Mon Nov 30 10:00:00 2026`): its sender (empty
+/// for the null sender, which MTAs write as `MAILER-DAEMON`) and the offset
+/// where the message itself begins. `(None, 0)` when there is no such line.
+pub fn envelope_line(raw: &[u8]) -> (Option<String>, usize) {
+    if !is_mbox(raw) {
+        return (None, 0);
+    }
+    let end = raw
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(raw.len(), |p| p + 1);
+    let line = String::from_utf8_lossy(&raw[5..end]);
+    let sender = line.split_whitespace().next().unwrap_or_default();
+    let sender = sender.trim_start_matches('<').trim_end_matches('>');
+    let sender = if sender.is_empty() || sender.eq_ignore_ascii_case("mailer-daemon") {
+        String::new()
+    } else {
+        sender.to_lowercase()
+    };
+    (Some(sender), end)
+}
 
 /// Does `data` look like an mbox (starts with a `From ` separator line)?
 pub fn is_mbox(data: &[u8]) -> bool {
@@ -141,6 +167,20 @@ mod tests {
     fn plain_message_is_one() {
         let data = b"Subject: x\n\nFrom the start\n";
         assert_eq!(split(data), vec![data.to_vec()]);
+    }
+
+    #[test]
+    fn the_envelope_line_of_one_message() {
+        let raw = b"From jane@Example.org  Mon Nov 30 10:00:00 2026\nFrom: jane@example.org\n\nbody\n\nFrom tomorrow on\n";
+        let (sender, start) = envelope_line(raw);
+        assert_eq!(sender.as_deref(), Some("jane@example.org"));
+        assert_eq!(
+            &raw[start..],
+            &raw[raw.iter().position(|&b| b == b'\n').unwrap() + 1..]
+        );
+        let (null, _) = envelope_line(b"From MAILER-DAEMON Mon Nov 30 10:00:00 2026\nX: y\n\n");
+        assert_eq!(null.as_deref(), Some(""));
+        assert_eq!(envelope_line(b"From: a@b\n\nx"), (None, 0));
     }
 
     #[test]

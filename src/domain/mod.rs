@@ -11,6 +11,7 @@ pub mod classify;
 pub mod compose;
 pub mod dates;
 pub mod decide;
+pub mod folders;
 pub mod mbox;
 pub mod model;
 pub mod parse;
@@ -24,6 +25,29 @@ pub mod thread;
 pub mod token;
 
 use jiff::SignedDuration;
+
+/// The most of a customer's subject any mail of ours repeats, in characters.
+pub const MAX_ECHOED_SUBJECT: usize = 200;
+/// The most of a customer's text a notification to agents repeats.
+pub const MAX_ECHOED_TEXT: usize = 32 * 1024;
+
+/// `s` cut to at most `max` characters (an ellipsis marks a cut), and how
+/// many characters were left out.
+pub fn clip(s: &str, max: usize) -> (String, usize) {
+    match s.char_indices().nth(max) {
+        None => (s.to_string(), 0),
+        Some((end, _)) => {
+            let kept = s[..end].trim_end();
+            (format!("{kept}…"), s[end..].chars().count())
+        }
+    }
+}
+
+/// A subject as our mail may repeat it (a stranger's 2 MB subject is not
+/// echoed back to anyone).
+pub fn clip_subject(s: &str) -> String {
+    clip(s, MAX_ECHOED_SUBJECT).0
+}
 
 /// `1d 2h`, `24h`, `30m`, `90s`: a duration as people write it.
 pub fn fmt_duration(d: SignedDuration) -> String {
@@ -49,6 +73,16 @@ pub fn fmt_duration(d: SignedDuration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clipping_counts_characters_not_bytes() {
+        assert_eq!(clip("short", 10), ("short".to_string(), 0));
+        assert_eq!(clip("Ελληνικά κείμενα", 8), ("Ελληνικά…".to_string(), 8));
+        assert_eq!(
+            clip_subject(&"x".repeat(5000)).chars().count(),
+            MAX_ECHOED_SUBJECT + 1
+        );
+    }
 
     #[test]
     fn durations_read_naturally() {

@@ -48,12 +48,27 @@ spelled_enum!(
         Bounce => "bounce",
         List => "list",
         Loop => "loop",
+        Spam => "spam",
     }
 );
 
 spelled_enum!(
     Direction { In => "in", Out => "out" }
 );
+
+spelled_enum!(
+    /// How someone takes part in a ticket. Customers and the people they
+    /// copied in form the audience that relayed answers go to; agents and
+    /// watchers (people told of escalations who are not agents) are internal.
+    Role { Customer => "customer", Cc => "cc", Agent => "agent", Watcher => "watcher" }
+);
+
+impl Role {
+    /// Hears the ticket's answers (relayed agent replies go to them).
+    pub fn is_audience(self) -> bool {
+        matches!(self, Role::Customer | Role::Cc)
+    }
+}
 
 spelled_enum!(
     /// What ingest did with a message.
@@ -71,6 +86,7 @@ spelled_enum!(
         Closed => "closed",
         Survey => "survey",
         CommandResult => "command_result",
+        Digest => "digest",
     }
 );
 
@@ -84,7 +100,7 @@ impl Kind {
     pub fn is_automatic(self) -> bool {
         matches!(
             self,
-            Kind::AutoReply | Kind::Bounce | Kind::List | Kind::Loop
+            Kind::AutoReply | Kind::Bounce | Kind::List | Kind::Loop | Kind::Spam
         )
     }
 }

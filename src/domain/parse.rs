@@ -64,6 +64,10 @@ pub struct ParsedMail {
     /// See [`flags`].
     pub flags: Vec<&'static str>,
     pub size: usize,
+    /// The envelope sender the delivering MTA stated (the `From ` line in
+    /// front of a piped message); empty for the null sender. Set by the
+    /// caller: it is not part of the message.
+    pub envelope_from: Option<String>,
 }
 
 impl ParsedMail {
@@ -81,6 +85,15 @@ impl ParsedMail {
             .iter()
             .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The envelope sender: the MTA's `From ` line when there was one (it
+    /// is the MTA's own statement), else the Return-Path header the
+    /// delivering MTA put on top. Empty for the null sender `<>`.
+    pub fn return_path(&self) -> Option<&str> {
+        self.envelope_from
+            .as_deref()
+            .or_else(|| self.header("return-path").map(strip_angles))
     }
 
     pub fn has_flag(&self, flag: &str) -> bool {
@@ -147,7 +160,7 @@ pub fn synthetic_message_id(raw: &[u8]) -> String {
 fn valid_id(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 995
-        && !id.contains(|c: char| c.is_whitespace() || c == '<' || c == '>')
+        && !id.contains(|c: char| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
 }
 
 fn ids(v: &HeaderValue<'_>) -> Vec<String> {
@@ -166,14 +179,22 @@ fn addresses(v: Option<&mail_parser::Address<'_>>) -> Vec<Address> {
         a.iter()
             .filter_map(|x| {
                 let email = x.address()?;
-                email.contains('@').then(|| Address::new(email, x.name()))
+                (email.contains('@') && !email.contains(char::is_control))
+                    .then(|| Address::new(email, x.name().map(no_nul).as_deref()))
             })
             .collect()
     })
     .unwrap_or_default()
 }
 
+/// Text without NUL characters (U+FFFD instead): nothing parsed from mail
+/// carries a NUL into the rest of the program (PostgreSQL refuses them).
+fn no_nul(s: &str) -> String {
+    s.replace('\0', "\u{fffd}")
+}
+
 fn unfold(v: &str) -> String {
+    let v = no_nul(v);
     let mut out = String::with_capacity(v.len());
     let mut last_space = false;
     for c in v.chars() {
@@ -344,7 +365,7 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         p.flags.push(flags::NO_MESSAGE_ID);
         p.flags.push(flags::NO_SENDER);
         p.message_id = synthetic_message_id(raw);
-        p.text = truncate_utf8(String::from_utf8_lossy(raw).into_owned(), MAX_TEXT);
+        p.text = truncate_utf8(no_nul(&String::from_utf8_lossy(raw)), MAX_TEXT);
         return p;
     };
     if !well_formed {
@@ -395,7 +416,7 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
     } else {
         msg.body_text(0).map(|t| t.into_owned())
     };
-    p.text = truncate_utf8(text.unwrap_or_default(), MAX_TEXT);
+    p.text = truncate_utf8(no_nul(&text.unwrap_or_default()), MAX_TEXT);
 
     for part in msg.attachments() {
         let content_type = part
@@ -422,7 +443,7 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
             p.dsn.extend(parse_dsn(part.contents()));
         }
         p.attachments.push(Attachment {
-            name: part.attachment_name().map(str::to_string),
+            name: part.attachment_name().map(no_nul),
             content_type,
             size: part.len(),
         });

@@ -106,10 +106,15 @@ pub fn normalize(subject: &str) -> String {
     while let Some(rest) = strip_prefix_once(s).or_else(|| strip_bracket_once(s)) {
         s = rest.trim_start();
     }
-    s.split_whitespace()
+    // Bounded like every subject we keep: enough to tell conversations apart.
+    let words: String = s
+        .split_whitespace()
         .collect::<Vec<_>>()
         .join(" ")
-        .to_lowercase()
+        .chars()
+        .take(super::MAX_ECHOED_SUBJECT)
+        .collect();
+    words.to_lowercase()
 }
 
 #[cfg(test)]

@@ -72,6 +72,9 @@ pub struct ThreadFacts {
     pub referenced_ids: HashMap<String, i64>,
     /// Returned-message IDs count (bounces only).
     pub use_returned_ids: bool,
+    /// The mail (Message-ID, ticket) whose signed envelope sender a bounce
+    /// came back to: the surest link a bounce has.
+    pub returned_mail: Option<(String, i64)>,
     pub tag: Option<TagFact>,
     /// A stored message of the same Thread-Index conversation: its ticket.
     pub thread_index: Option<i64>,
@@ -163,6 +166,15 @@ pub fn thread(m: &ParsedMail, facts: &ThreadFacts) -> Threading {
             Some(_) => return existing(t.ticket, Rule::ReplyToken, t.token.clone()),
             None => notes.push(format!("ignored forged or altered reply token {}", t.token)),
         }
+    }
+    if facts.use_returned_ids
+        && let Some((id, n)) = &facts.returned_mail
+    {
+        return existing(
+            *n,
+            Rule::Returned,
+            format!("<{id}> (its signed envelope sender)"),
+        );
     }
     let parents: Vec<(&String, Rule)> = m
         .in_reply_to

@@ -4,32 +4,28 @@
 //! to the other agents, and a receipt when commands were given.
 
 use super::outgoing::{Notice, Prompt, QueuedMail};
-use super::{IngestError, Pipeline};
-use crate::config::{AgentConfig, MailboxConfig};
+use super::{IngestError, Msg, Pipeline};
+use crate::config::AgentConfig;
 use crate::domain::agent::{AgentRef, TicketFacts, decide_agent};
 use crate::domain::classify::{Us, is_ours};
-use crate::domain::model::{Address, OutKind, Status};
-use crate::domain::parse::{ParsedMail, attachments_of};
+use crate::domain::model::{Address, OutKind, Role, Status};
+use crate::domain::parse::attachments_of;
 use crate::domain::reply::{Command, read_agent_text};
 use crate::domain::sla::Happening;
 use crate::store::{TicketEdit, TicketState, Tx};
 use crate::templates::{PersonVars, ResultVars};
-use jiff::Timestamp;
 
 impl Pipeline {
     /// Acts on an agent's mail; returns the events to record.
-    #[allow(clippy::too_many_arguments)]
     pub(super) async fn agent_mail(
         &self,
         tx: &mut Tx,
-        mailbox: &MailboxConfig,
-        mail: &ParsedMail,
-        raw: &[u8],
+        m: &Msg<'_>,
         t: &TicketState,
         agent: &AgentConfig,
-        received_at: Timestamp,
-        now: Timestamp,
     ) -> Result<Vec<(&'static str, String)>, IngestError> {
+        let (mailbox, mail, raw) = (m.mailbox, m.mail, m.raw);
+        let (received_at, now) = (m.received_at, m.now);
         let text = read_agent_text(&mail.text);
         let ours = self.config.our_addresses();
         let is_agent = |e: &str| self.config.agent(e).is_some();
@@ -79,6 +75,21 @@ impl Pipeline {
             spam: d.spam,
         };
         tx.edit_ticket(t.number, &edit, received_at).await?;
+        let mut events = d.events.clone();
+        // #spam also marks the sender: their later mail is spam at once.
+        if d.spam
+            && let Some(c) = &t.customer
+        {
+            tx.mark_spam_sender(&c.email, &agent.email, t.number, now)
+                .await?;
+            events.push((
+                "sender marked as spam",
+                format!(
+                    "{}: later mail from this address is stored as spam",
+                    c.email
+                ),
+            ));
+        }
         let mut happenings = Vec::new();
         if d.responded {
             happenings.push(Happening::AgentAnswered);
@@ -93,7 +104,6 @@ impl Pipeline {
             .await?;
         let status_before = t.status;
         let t = tx.ticket_state(t.number).await?.expect("the ticket exists");
-        let mut events = d.events.clone();
         let agent_person = Some(PersonVars {
             name: Some(agent.name.clone()),
             email: agent.email.clone(),
@@ -104,7 +114,7 @@ impl Pipeline {
         if d.relay {
             let customer = t.customer.clone().expect("checked above");
             let cc: Vec<Address> = tx
-                .participants_in_role(t.number, "cc")
+                .participants_in_role(t.number, Role::Cc)
                 .await?
                 .into_iter()
                 .filter(|a| {
@@ -175,6 +185,8 @@ impl Pipeline {
                         agents: &others,
                         from_name: &support_name,
                         parent: (&mail.message_id, &mail.references),
+                        about: &mail.message_id,
+                        who: &agent.name,
                     },
                     || Prompt {
                         event: "agent_reply",
@@ -203,6 +215,8 @@ impl Pipeline {
                         agents: &others,
                         from_name: &support_name,
                         parent: (&mail.message_id, &mail.references),
+                        about: &mail.message_id,
+                        who: &agent.name,
                     },
                     || Prompt {
                         event: "note",
@@ -216,7 +230,7 @@ impl Pipeline {
                     now,
                 )
                 .await?;
-            events.push(("note shared", format!("with {n} other agent(s)")));
+            events.push(("note shared", format!("with {} other agent(s)", n.sent)));
         }
         if d.receipt {
             let to = Address {

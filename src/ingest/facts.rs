@@ -1,20 +1,36 @@
 //! The look-ups threading needs, made in rule order inside the ingest
 //! transaction and stopped as soon as a rule matches (most mail is settled by
-//! its first look-up).
+//! its first look-up). Also what the message proves: whose tokens it carries
+//! and whether its From address is proven (DESIGN §12).
 
 use super::Pipeline;
 use crate::config::MailboxConfig;
+use crate::domain::auth::{Proof, sender_proof};
 use crate::domain::model::Kind;
 use crate::domain::parse::ParsedMail;
 use crate::domain::subject;
 use crate::domain::thread::{TagFact, ThreadFacts, Threading, TokenFact, is_distinctive, thread};
-use crate::domain::token;
-use crate::store::{StoreError, Tx};
+use crate::domain::token::{self, Purpose};
+use crate::store::{ReturnedMail, StoreError, Tx};
 use jiff::Timestamp;
 
+/// A message's thread and what it proves.
+pub(super) struct Threaded {
+    pub threading: Threading,
+    /// The addresses its verified tokens were issued to.
+    pub holders: Vec<String>,
+    /// The ticket of a verified survey token it carries: only such mail rates.
+    pub survey_token: Option<i64>,
+    /// Proof that it comes from its From address.
+    pub proof: Option<Proof>,
+    /// For a bounce: the Message-ID of our mail whose signed envelope
+    /// sender it came back to.
+    pub returned: Option<String>,
+}
+
 impl Pipeline {
-    /// Threads `mail`, looking up only what the rules reach. Also returns
-    /// the addresses its valid reply tokens were issued to (agents' proof).
+    /// Threads `mail`, looking up only what the rules reach, and says what
+    /// it proves: the holders of its valid tokens, and its sender.
     pub(super) async fn thread_message(
         &self,
         tx: &mut Tx,
@@ -22,28 +38,44 @@ impl Pipeline {
         mail: &ParsedMail,
         kind: Kind,
         received_at: Timestamp,
-    ) -> Result<(Threading, Vec<String>), StoreError> {
+        returned: Option<&ReturnedMail>,
+    ) -> Result<Threaded, StoreError> {
         let mut facts = ThreadFacts {
             use_returned_ids: kind == Kind::Bounce,
+            returned_mail: returned.and_then(|r| r.ticket.map(|t| (r.message_id.clone(), t))),
             ..ThreadFacts::default()
         };
         let settled =
             |facts: &ThreadFacts| matches!(thread(mail, facts), Threading::Existing { .. });
 
-        // 1. Reply tokens in recipient addresses.
+        // 1. Tokens in recipient addresses: verified against everyone the
+        // ticket's mail went to (its participants and the agents).
         let recipients = mail.recipient_addresses();
+        let mut survey_token = None;
         for t in token::tokens_in(&recipients, mailbox.local_part(), mailbox.domain()) {
-            let Some(n) = token::claimed_ticket(t) else {
+            let Some(claim) = token::claim(t) else {
                 continue;
             };
-            let mut holders = tx.participants(n).await?;
-            holders.extend(self.config.agents.iter().map(|a| a.email.clone()));
-            let issued_to = self
-                .key
-                .verify(t, holders.iter().map(String::as_str))
-                .map(str::to_string);
+            let n = claim.ticket;
+            let mut candidates: Vec<String> = tx
+                .participants(n)
+                .await?
+                .into_iter()
+                .map(|(e, _)| e)
+                .collect();
+            candidates.extend(self.config.agents.iter().map(|a| a.email.clone()));
+            let issued_to = match claim.purpose {
+                Purpose::Reply | Purpose::Survey => self
+                    .key
+                    .verify(t, candidates.iter().map(String::as_str))
+                    .map(str::to_string),
+                // A rating link's token is for the web page only.
+                Purpose::RateLink => None,
+            };
             if issued_to.is_none() {
                 tracing::warn!(message_id = %mail.message_id, token = t, "reply token does not verify: ignored");
+            } else if claim.purpose == Purpose::Survey {
+                survey_token = Some(n);
             }
             facts.tokens.push(TokenFact {
                 token: t.to_string(),
@@ -56,8 +88,16 @@ impl Pipeline {
             .iter()
             .filter_map(|t| t.issued_to.clone())
             .collect();
+        let proof = sender_proof(mail, &holders, &self.config.trusted_authserv_ids);
+        let done = |facts: &ThreadFacts, holders: Vec<String>, proof: Option<Proof>| Threaded {
+            threading: thread(mail, facts),
+            holders,
+            survey_token,
+            proof,
+            returned: returned.map(|r| r.message_id.clone()),
+        };
         if settled(&facts) {
-            return Ok((thread(mail, &facts), holders));
+            return Ok(done(&facts, holders, proof));
         }
 
         // 2-3. Message-IDs: stored ones, then those earlier mail referred to.
@@ -83,11 +123,14 @@ impl Pipeline {
                 facts.referenced_ids = tx.tickets_referring_to(&ids).await?;
             }
             if settled(&facts) {
-                return Ok((thread(mail, &facts), holders));
+                return Ok(done(&facts, holders, proof));
             }
         }
 
-        // 4. The subject tag, from someone who belongs to that ticket.
+        // 4. The subject tag, from someone who belongs to that ticket: one
+        // of its customers (a claim may add text), or an agent or watcher
+        // whose mail proves it is theirs. An internal address without
+        // proof is no participant: anyone can write it in a From.
         if let Some(n) = subject::find_tag(&mail.subject, &self.config.threading.tag_prefix) {
             let exists = tx.ticket_view(n).await?.is_some();
             let sender = mail
@@ -95,16 +138,25 @@ impl Pipeline {
                 .as_ref()
                 .map(|f| f.email.as_str())
                 .unwrap_or_default();
-            let sender_known = exists && {
+            let sender_known = exists && !sender.is_empty() && {
                 let participants = tx.participants(n).await?;
                 let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-                self.config.agent(sender).is_some()
-                    || participants.iter().any(|p| p == sender)
-                    || (self.config.threading.tag_same_domain
-                        && !domain.is_empty()
-                        && participants
-                            .iter()
-                            .any(|p| p.ends_with(&format!("@{domain}"))))
+                let internal = self.config.agent(sender).is_some()
+                    || participants
+                        .iter()
+                        .any(|(p, r)| p == sender && !r.is_audience());
+                if internal {
+                    proof.is_some()
+                } else {
+                    participants
+                        .iter()
+                        .any(|(p, r)| p == sender && r.is_audience())
+                        || (self.config.threading.tag_same_domain
+                            && !domain.is_empty()
+                            && participants.iter().any(|(p, r)| {
+                                r.is_audience() && p.ends_with(&format!("@{domain}"))
+                            }))
+                }
             };
             facts.tag = Some(TagFact {
                 ticket: n,
@@ -112,7 +164,7 @@ impl Pipeline {
                 sender_known,
             });
             if settled(&facts) {
-                return Ok((thread(mail, &facts), holders));
+                return Ok(done(&facts, holders, proof));
             }
         }
 
@@ -120,7 +172,7 @@ impl Pipeline {
         if let Some(ti) = &mail.thread_index {
             facts.thread_index = tx.ticket_of_thread_index(ti).await?;
             if settled(&facts) {
-                return Ok((thread(mail, &facts), holders));
+                return Ok(done(&facts, holders, proof));
             }
         }
 
@@ -139,6 +191,6 @@ impl Pipeline {
                 facts.sender_subject = Some((n, normalized));
             }
         }
-        Ok((thread(mail, &facts), holders))
+        Ok(done(&facts, holders, proof))
     }
 }

@@ -6,10 +6,12 @@
 use super::{IngestError, Pipeline};
 use crate::config::MailboxConfig;
 use crate::domain::compose::{self, Draft, OutAttachment, reply_references};
+use crate::domain::decide::refusal;
 use crate::domain::model::{Address, Direction, OutKind};
 use crate::domain::parse::ParsedMail;
-use crate::domain::{fmt_duration, subject, token};
-use crate::store::{NewMessage, NewOutbox, TicketState, Tx};
+use crate::domain::token::Purpose;
+use crate::domain::{MAX_ECHOED_TEXT, clip, clip_subject, fmt_duration, subject, token};
+use crate::store::{HeldNotice, NewMessage, NewOutbox, TicketState, Tx};
 use crate::templates::{
     MailboxVars, MessageVars, Moments, PersonVars, ResultVars, SlaVars, TicketVars, Vars,
 };
@@ -34,6 +36,17 @@ pub(crate) struct QueuedMail<'a> {
     pub auto_submitted: Option<&'a str>,
     pub attachments: &'a [OutAttachment],
     pub now: Timestamp,
+}
+
+impl QueuedMail<'_> {
+    /// The token in this mail's Reply-To: a survey's answer must carry the
+    /// survey's own token to count as a rating.
+    fn purpose(&self) -> Purpose {
+        match self.kind {
+            OutKind::Survey => Purpose::Survey,
+            _ => Purpose::Reply,
+        }
+    }
 }
 
 fn nonce() -> String {
@@ -78,6 +91,19 @@ pub(crate) struct Notice<'a> {
     pub from_name: &'a str,
     /// The message the notification is about: its Message-ID and References.
     pub parent: (&'a str, &'a [String]),
+    /// That message's Message-ID, and who wrote it (for a digest line).
+    pub about: &'a str,
+    pub who: &'a str,
+}
+
+/// What [`Pipeline::notify`] did.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Notified {
+    /// Notifications queued, and to whom.
+    pub sent: usize,
+    pub to: Vec<String>,
+    /// Notifications a limit held back for the agents' digests.
+    pub held: usize,
 }
 
 /// What prompts a mail, for the templates' `event`.
@@ -119,7 +145,7 @@ impl Pipeline {
             ticket: TicketVars {
                 number: t.number,
                 tag: subject::tag(&self.config.threading.tag_prefix, t.number),
-                subject: t.subject.clone(),
+                subject: clip_subject(&t.subject),
                 status: t.status.to_string(),
                 priority: t.priority.clone(),
                 created_at: format_time(t.created_at, tz),
@@ -132,10 +158,14 @@ impl Pipeline {
                 email: customer.email.clone(),
             },
             agent: p.agent,
-            message: MessageVars {
-                text: p.text,
-                subject: p.subject,
-                attachments: p.attachments,
+            message: {
+                let (text, cut) = clip(&p.text, MAX_ECHOED_TEXT);
+                MessageVars {
+                    text,
+                    subject: clip_subject(&p.subject),
+                    attachments: p.attachments,
+                    cut,
+                }
             },
             sla: SlaVars {
                 target: "first_response".into(),
@@ -154,6 +184,7 @@ impl Pipeline {
             },
             result: p.result,
             rate_url: String::new(),
+            digest: Vec::new(),
             moments: Moments {
                 zone: Some(tz.clone()),
                 created_at: Some(t.created_at),
@@ -196,24 +227,61 @@ impl Pipeline {
         to
     }
 
-    /// Queues an `agent_notify` mail to each agent of `n`.
+    /// Queues an `agent_notify` mail to each agent of `n`, within the limits
+    /// on automatic mail; what a limit refuses is held for that agent's
+    /// digest (an agent never misses a customer, nor drowns in a flood).
     pub(super) async fn notify(
         &self,
         tx: &mut Tx,
         n: Notice<'_>,
         prompt: impl Fn() -> Prompt<'static>,
         now: Timestamp,
-    ) -> Result<usize, IngestError> {
-        let mut sent = 0;
+    ) -> Result<Notified, IngestError> {
+        let mut done = Notified::default();
         for email in n.agents {
             let Some(agent) = self.config.agent(email) else {
                 continue;
             };
+            let sent = self
+                .sent_so_far(
+                    tx,
+                    n.mailbox,
+                    &agent.email,
+                    Some(n.ticket.number),
+                    None,
+                    now,
+                )
+                .await?;
+            let p = prompt();
+            if let Some((limit, why)) = refusal(&self.config.limits, &sent, false) {
+                tx.hold_notice(&HeldNotice {
+                    mailbox: n.mailbox.name.clone(),
+                    recipient: agent.email.clone(),
+                    ticket: n.ticket.number,
+                    message_id: Some(n.about.to_string()),
+                    event: p.event.to_string(),
+                    who: n.who.to_string(),
+                    reason: why.clone(),
+                    held_at: now,
+                })
+                .await?;
+                tx.add_event(
+                    Some(n.ticket.number),
+                    Some(n.about),
+                    now,
+                    "notification held",
+                    &format!("{}: {why}; it goes out in their digest", agent.email),
+                )
+                .await?;
+                self.limit_tripped(n.mailbox, &agent.email, OutKind::AgentNotify, limit, now);
+                done.held += 1;
+                continue;
+            }
             let to = Address {
                 email: agent.email.clone(),
                 name: Some(agent.name.clone()),
             };
-            let vars = self.vars(n.mailbox, n.ticket, &agent.timezone, prompt());
+            let vars = self.vars(n.mailbox, n.ticket, &agent.timezone, p);
             self.queue(
                 tx,
                 QueuedMail {
@@ -232,9 +300,10 @@ impl Pipeline {
                 },
             )
             .await?;
-            sent += 1;
+            done.sent += 1;
+            done.to.push(agent.email.clone());
         }
-        Ok(sent)
+        Ok(done)
     }
 
     /// Renders, composes and queues one mail inside `tx`; returns its Message-ID.
@@ -259,9 +328,10 @@ impl Pipeline {
             &self.config.threading.tag_prefix,
             q.ticket,
         );
-        let token = self.key.issue(q.ticket, &q.to.email);
+        let token = self.key.issue_for(q.purpose(), q.ticket, &q.to.email);
         let domain = q.mailbox.domain();
-        let message_id = compose::message_id(&token, &nonce(), domain);
+        let nonce = nonce();
+        let message_id = compose::message_id(&token, &nonce, domain);
         let reply_to = token::reply_address(q.mailbox.local_part(), domain, &token);
         let from = Address {
             email: q.mailbox.address.clone(),
@@ -286,38 +356,145 @@ impl Pipeline {
             language: Some(q.language),
             attachments: q.attachments,
         });
-        tx.insert_message(&NewMessage {
-            message_id: &message_id,
-            ticket: Some(q.ticket),
-            mailbox: &q.mailbox.name,
-            direction: Direction::Out,
-            kind: q.kind.as_str(),
-            from: Some(&from),
-            subject: &subject,
-            in_reply_to: Some(parent_id),
-            references: &references,
-            received_at: q.now,
-            flags: &[],
-            thread_index: None,
-            raw: &raw,
-        })
-        .await?;
         let recipients: Vec<String> = std::iter::once(q.to)
             .chain(q.cc)
             .map(|a| a.email.clone())
             .collect();
-        tx.enqueue(&NewOutbox {
-            ticket: Some(q.ticket),
-            mailbox: &q.mailbox.name,
-            kind: q.kind,
-            message_id: &message_id,
-            in_reply_to: Some(parent_id),
-            env_from: &q.mailbox.address,
-            recipients: &recipients,
-            subject: &subject,
-            created_at: q.now,
-        })
+        self.store_outbound(
+            tx,
+            Outbound {
+                mailbox: q.mailbox,
+                ticket: Some(q.ticket),
+                kind: q.kind,
+                message_id: &message_id,
+                nonce: &nonce,
+                from: &from,
+                subject: &subject,
+                in_reply_to: Some(parent_id),
+                references: &references,
+                recipients: &recipients,
+                raw: &raw,
+                now: q.now,
+            },
+        )
         .await?;
         Ok(message_id)
     }
+
+    /// Queues a digest of held-back notifications to `to`: one mail about
+    /// many tickets, so it carries no ticket's token (each ticket is acted
+    /// on by replying to its own mail).
+    pub(crate) async fn queue_digest(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        to: &Address,
+        language: &str,
+        vars: &Vars,
+        now: Timestamp,
+    ) -> Result<String, IngestError> {
+        let rendered = self
+            .templates
+            .render(language, OutKind::Digest.as_str(), vars)?;
+        let nonce = nonce();
+        let message_id = compose::message_id("digest", &nonce, mailbox.domain());
+        let from = Address {
+            email: mailbox.address.clone(),
+            name: Some(mailbox.display_name.clone()),
+        };
+        let raw = compose::compose(&Draft {
+            from: &from,
+            to: std::slice::from_ref(to),
+            cc: &[],
+            reply_to: None,
+            subject: &rendered.subject,
+            text: &rendered.body,
+            html: None,
+            message_id: &message_id,
+            in_reply_to: None,
+            references: &[],
+            auto_submitted: Some("auto-generated"),
+            loop_marker: &mailbox.address,
+            date: now,
+            language: Some(language),
+            attachments: &[],
+        });
+        self.store_outbound(
+            tx,
+            Outbound {
+                mailbox,
+                ticket: None,
+                kind: OutKind::Digest,
+                message_id: &message_id,
+                nonce: &nonce,
+                from: &from,
+                subject: &rendered.subject,
+                in_reply_to: None,
+                references: &[],
+                recipients: std::slice::from_ref(&to.email),
+                raw: &raw,
+                now,
+            },
+        )
+        .await?;
+        Ok(message_id)
+    }
+
+    /// Stores composed mail as an outbound message and queues it, with the
+    /// envelope sender bounces come back to: signed for this mail (VERP)
+    /// where the mailbox allows it.
+    async fn store_outbound(&self, tx: &mut Tx, o: Outbound<'_>) -> Result<(), IngestError> {
+        let env_from = if o.mailbox.verp {
+            let verp = self.key.verp_token(o.nonce);
+            token::reply_address(o.mailbox.local_part(), o.mailbox.domain(), &verp)
+        } else {
+            o.mailbox.address.clone()
+        };
+        tx.insert_message(&NewMessage {
+            message_id: o.message_id,
+            ticket: o.ticket,
+            mailbox: &o.mailbox.name,
+            direction: Direction::Out,
+            kind: o.kind.as_str(),
+            from: Some(o.from),
+            subject: o.subject,
+            in_reply_to: o.in_reply_to,
+            references: o.references,
+            received_at: o.now,
+            flags: &[],
+            thread_index: None,
+            raw: o.raw,
+        })
+        .await?;
+        tx.enqueue(&NewOutbox {
+            ticket: o.ticket,
+            mailbox: &o.mailbox.name,
+            kind: o.kind,
+            message_id: o.message_id,
+            in_reply_to: o.in_reply_to,
+            env_from: &env_from,
+            recipients: o.recipients,
+            subject: o.subject,
+            created_at: o.now,
+        })
+        .await?;
+        Ok(())
+    }
+}
+
+/// Composed mail on its way into the outbox.
+struct Outbound<'a> {
+    mailbox: &'a MailboxConfig,
+    ticket: Option<i64>,
+    kind: OutKind,
+    message_id: &'a str,
+    /// The Message-ID's nonce, which the signed envelope sender names.
+    nonce: &'a str,
+    from: &'a Address,
+    subject: &'a str,
+    in_reply_to: Option<&'a str>,
+    references: &'a [String],
+    recipients: &'a [String],
+    raw: &'a [u8],
+    now: Timestamp,
 }

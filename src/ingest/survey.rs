@@ -4,12 +4,11 @@
 //! as the ticket's rating without reopening it.
 
 use super::outgoing::{Prompt, QueuedMail};
-use super::{IngestError, Outcome, Pipeline, Source};
+use super::{IngestError, Msg, Outcome, Pipeline};
 use crate::config::MailboxConfig;
 use crate::domain::model::{Action, Kind, OutKind, Status};
-use crate::domain::parse::ParsedMail;
 use crate::domain::survey::{asks_for_rating, finished};
-use crate::domain::token::{TokenKey, claimed_ticket};
+use crate::domain::token::{Purpose, TokenKey, claimed_ticket};
 use crate::store::{Store, StoreError, TicketState, Tx};
 use crate::templates::ResultVars;
 use jiff::Timestamp;
@@ -77,7 +76,11 @@ impl Pipeline {
                 .as_ref()
                 .and_then(|h| h.public_url.as_ref())
             {
-                Some(base) => format!("{base}/rate/{}", self.key.issue(t.number, &customer.email)),
+                Some(base) => format!(
+                    "{base}/rate/{}",
+                    self.key
+                        .issue_for(Purpose::RateLink, t.number, &customer.email)
+                ),
                 None => String::new(),
             };
             let id = self
@@ -138,52 +141,39 @@ impl Pipeline {
         .await
     }
 
-    /// A customer's answer to the survey of resolved ticket `number`: stored
-    /// on the ticket with its rating (the last answer counts); the ticket
-    /// stays as it is and nothing is sent.
-    #[allow(clippy::too_many_arguments)]
+    /// A customer's answer to the survey of resolved ticket `number`, which
+    /// carried the survey's own token: stored on the ticket with its rating
+    /// (the last answer counts); the ticket stays as it is and nothing is sent.
     pub(super) async fn record_rating(
         &self,
         mut tx: Tx,
-        mailbox: &MailboxConfig,
-        mail: &ParsedMail,
-        raw: &[u8],
+        m: &Msg<'_>,
         number: i64,
         rating: u8,
-        received_at: Timestamp,
-        now: Timestamp,
-        source: Source,
     ) -> Result<Outcome, IngestError> {
-        self.store_incoming(
-            &mut tx,
-            mailbox,
-            mail,
-            raw,
-            Some(number),
-            Kind::Customer,
-            received_at,
-        )
-        .await?;
+        let mail = m.mail;
+        self.store_incoming(&mut tx, m, Some(number), Kind::Customer)
+            .await?;
         let from = mail.from.as_ref().map_or("?", |f| f.email.as_str());
         rate(
             &mut tx,
             number,
             rating,
             Some(&mail.message_id),
-            &format!("by {from}"),
-            now,
+            &format!("by {from}, answering the survey"),
+            m.now,
         )
         .await?;
-        self.record_source(&mut tx, mailbox, source, now).await?;
-        tx.commit().await?;
-        tracing::info!(mailbox = %mailbox.name, message_id = %mail.message_id, ticket = number, rating,
+        self.finish(tx, m, &[], Some(number), Default::default())
+            .await?;
+        tracing::info!(mailbox = %m.mailbox.name, message_id = %mail.message_id, ticket = number, rating,
             "satisfaction rating recorded");
-        Ok(Outcome {
-            ticket: Some(number),
-            action: Action::Appended.as_str(),
-            kind: Kind::Customer.as_str(),
-            message_id: mail.message_id.clone(),
-        })
+        Ok(Outcome::new(
+            Some(number),
+            Action::Appended,
+            Kind::Customer,
+            mail,
+        ))
     }
 }
 
@@ -219,7 +209,10 @@ pub async fn rate_by_link(
     };
     let mut tx = store.begin().await?;
     let customer = tx.ticket_state(number).await?.and_then(|t| t.customer);
-    let valid = customer.is_some_and(|c| key.verify(token, [c.email.as_str()]).is_some());
+    let valid = customer.is_some_and(|c| {
+        key.verify_for(Purpose::RateLink, token, [c.email.as_str()])
+            .is_some()
+    });
     if !valid || !tx.survey_sent(number).await? {
         tracing::warn!(ticket = number, "a rating link that is not valid was used");
         return Ok(None);

@@ -2,7 +2,10 @@
 //! connection goes; [`assess`] turns that and the database's answer into a
 //! verdict: healthy when every mailbox this instance fetches has fetched
 //! successfully within three poll intervals (a mailbox held by another
-//! instance is that instance's business) and the database answers.
+//! instance is that instance's business) and the database answers. A
+//! mailbox whose `after_ingest` the server refuses still fetches new mail:
+//! it is *degraded* (status 200, `"status": "degraded"`, with the server's
+//! words), not unhealthy.
 
 use crate::config::MailboxConfig;
 use jiff::{SignedDuration, Timestamp};
@@ -31,6 +34,8 @@ pub struct MailboxHealth {
     /// The end of the last fetch that found the folder and took what was new.
     pub last_fetch: Option<Timestamp>,
     pub last_error: Option<String>,
+    /// Why `after_ingest` does not work now (the server's words), if it does not.
+    pub after_ingest_error: Option<String>,
     #[serde(skip)]
     pub poll_interval: SignedDuration,
     /// Since when this instance has been responsible for the mailbox: the
@@ -71,6 +76,7 @@ impl Health {
                     state: ImapState::Starting,
                     last_fetch: None,
                     last_error: None,
+                    after_ingest_error: None,
                     poll_interval: m.poll_interval,
                     watched_since: now,
                 },
@@ -106,6 +112,15 @@ impl Health {
         });
     }
 
+    /// The server refused the after-ingest action: new mail still flows.
+    pub fn after_ingest_failed(&self, mailbox: &str, why: String) {
+        self.update(mailbox, |h| h.after_ingest_error = Some(why));
+    }
+
+    pub fn after_ingest_ok(&self, mailbox: &str) {
+        self.update(mailbox, |h| h.after_ingest_error = None);
+    }
+
     pub fn standby(&self, mailbox: &str) {
         self.update(mailbox, |h| h.state = ImapState::Standby);
     }
@@ -118,13 +133,15 @@ impl Health {
 /// The body of `/healthz`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Verdict {
-    /// "ok" or "unhealthy".
+    /// "ok", "degraded" (working, but something needs an admin) or "unhealthy".
     pub status: &'static str,
     /// "ok", or why the database did not answer.
     pub database: String,
     pub mailboxes: BTreeMap<String, MailboxHealth>,
     /// Why it is unhealthy, one line per reason; empty when healthy.
     pub problems: Vec<String>,
+    /// What is degraded, one line per reason.
+    pub warnings: Vec<String>,
 }
 
 impl Verdict {
@@ -140,12 +157,16 @@ pub fn assess(
     database: Result<(), String>,
 ) -> Verdict {
     let mut problems = Vec::new();
+    let mut warnings = Vec::new();
     if let Err(e) = &database {
         problems.push(format!("database: {e}"));
     }
     for (name, h) in &mailboxes {
         if h.state == ImapState::Standby {
             continue;
+        }
+        if let Some(e) = &h.after_ingest_error {
+            warnings.push(format!("mailbox {name}: {e}"));
         }
         let limit = h.poll_interval * MISSED_POLLS;
         let since = h.last_fetch.unwrap_or(h.watched_since);
@@ -173,14 +194,15 @@ pub fn assess(
         }
     }
     Verdict {
-        status: if problems.is_empty() {
-            "ok"
-        } else {
-            "unhealthy"
+        status: match (problems.is_empty(), warnings.is_empty()) {
+            (false, _) => "unhealthy",
+            (true, false) => "degraded",
+            (true, true) => "ok",
         },
         database: database.err().unwrap_or_else(|| "ok".into()),
         mailboxes,
         problems,
+        warnings,
     }
 }
 
@@ -199,6 +221,7 @@ mod tests {
                 state,
                 last_fetch: last.map(t),
                 last_error: Some("connection refused".into()),
+                after_ingest_error: None,
                 poll_interval: SignedDuration::from_secs(60),
                 watched_since: t(START),
             },
@@ -260,6 +283,23 @@ mod tests {
             Ok(()),
         );
         assert!(v.healthy());
+    }
+
+    #[test]
+    fn a_refused_after_ingest_action_degrades_but_stays_healthy() {
+        let mut m = mailbox(ImapState::Connected, Some("2026-11-26T10:05:00Z"));
+        m.get_mut("support").unwrap().after_ingest_error =
+            Some("folder Processed: cannot create it: Permission denied".into());
+        let v = assess(m, t("2026-11-26T10:06:00Z"), Ok(()));
+        assert!(v.healthy());
+        assert_eq!(v.status, "degraded");
+        assert_eq!(
+            v.warnings,
+            vec![
+                "mailbox support: folder Processed: cannot create it: Permission denied"
+                    .to_string()
+            ]
+        );
     }
 
     #[test]

@@ -94,7 +94,25 @@ fn page(code: StatusCode, title: &str, body: &str) -> Response {
          <title>{title}</title><style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
          button{{font-size:1.1rem;padding:.5rem 1.2rem}}</style></head><body><h1>{title}</h1>{body}</body></html>"
     );
-    (code, axum::response::Html(html)).into_response()
+    // The page carries the customer's rating token in its address: it is
+    // never framed (clickjacking a one-click rating), never cached, never
+    // sent on as a Referer, and runs nothing.
+    (
+        code,
+        [
+            (header::X_FRAME_OPTIONS, "DENY"),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; \
+                 frame-ancestors 'none'; base-uri 'none'",
+            ),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        axum::response::Html(html),
+    )
+        .into_response()
 }
 
 fn not_valid() -> Response {

@@ -20,6 +20,8 @@ const DEFERRED: &str = "postdesk_outbox_deferred_total";
 const FAILED: &str = "postdesk_outbox_failed_total";
 const BOUNCED: &str = "postdesk_outbox_bounced_total";
 const SLA_NOTICES: &str = "postdesk_sla_notices_total";
+const HELD: &str = "postdesk_automatic_mail_held_total";
+const DIGESTS: &str = "postdesk_digests_sent_total";
 const QUEUED: &str = "postdesk_outbox_queued";
 const AT_RISK: &str = "postdesk_tickets_at_risk";
 const BREACHED: &str = "postdesk_tickets_breached";
@@ -27,6 +29,8 @@ const DATABASE_UP: &str = "postdesk_database_up";
 const IMAP_CONNECTED: &str = "postdesk_imap_connected";
 const IMAP_STANDBY: &str = "postdesk_imap_standby";
 const LAST_FETCH: &str = "postdesk_imap_last_fetch_timestamp_seconds";
+const AFTER_INGEST_FAILING: &str = "postdesk_imap_after_ingest_failing";
+const AFTER_INGEST_REFUSED: &str = "postdesk_imap_after_ingest_refused_total";
 
 /// Ingest takes milliseconds; a slow disk or a locked database shows in the upper buckets.
 const INGEST_BUCKETS: &[f64] = &[
@@ -76,6 +80,14 @@ fn describe() {
         SLA_NOTICES,
         "SLA notices sent, by notice (warning, escalation)."
     );
+    describe_counter!(
+        HELD,
+        "Automatic mails a limit held back, by mailbox, kind (ack, agent_notify) and limit (acks_per_hour, per_recipient, per_ticket, per_mailbox)."
+    );
+    describe_counter!(
+        DIGESTS,
+        "Digests of held-back notifications sent, by mailbox."
+    );
     describe_gauge!(QUEUED, "Outbox rows waiting to be sent (all instances).");
     describe_gauge!(
         AT_RISK,
@@ -88,6 +100,14 @@ fn describe() {
         "1 while this instance is connected to the mailbox's IMAP server."
     );
     describe_gauge!(IMAP_STANDBY, "1 while another instance holds the mailbox.");
+    describe_gauge!(
+        AFTER_INGEST_FAILING,
+        "1 while the server refuses the mailbox's after_ingest action (new mail is still fetched)."
+    );
+    describe_counter!(
+        AFTER_INGEST_REFUSED,
+        "Times the server refused the after_ingest action, by mailbox."
+    );
     describe_gauge!(
         LAST_FETCH,
         "When this instance last fetched the mailbox successfully (Unix time)."
@@ -128,6 +148,19 @@ pub fn bounced(n: usize) {
     counter!(BOUNCED).increment(n as u64);
 }
 
+/// An automatic mail a limit held back.
+pub fn held(mailbox: &str, kind: &'static str, limit: &'static str) {
+    counter!(HELD, "mailbox" => mailbox.to_string(), "kind" => kind, "limit" => limit).increment(1);
+}
+
+pub fn digest_sent(mailbox: &str) {
+    counter!(DIGESTS, "mailbox" => mailbox.to_string()).increment(1);
+}
+
+pub fn after_ingest_refused(mailbox: &str) {
+    counter!(AFTER_INGEST_REFUSED, "mailbox" => mailbox.to_string()).increment(1);
+}
+
 pub fn sla_notice(notice: &'static str) {
     counter!(SLA_NOTICES, "notice" => notice).increment(1);
 }
@@ -143,6 +176,8 @@ pub fn set_gauges(gauges: Option<&Gauges>, health: &Health) {
     for (name, h) in health.snapshot() {
         let connected = h.state == ImapState::Connected;
         gauge!(IMAP_CONNECTED, "mailbox" => name.clone()).set(f64::from(u8::from(connected)));
+        let failing = h.after_ingest_error.is_some();
+        gauge!(AFTER_INGEST_FAILING, "mailbox" => name.clone()).set(f64::from(u8::from(failing)));
         let standby = h.state == ImapState::Standby;
         gauge!(IMAP_STANDBY, "mailbox" => name.clone()).set(f64::from(u8::from(standby)));
         if let Some(t) = h.last_fetch {

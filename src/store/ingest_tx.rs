@@ -1,9 +1,9 @@
 //! The write transaction of one ingest: look-ups for threading and the
 //! writes of the decision, committed together or not at all.
 
-use super::{Result, col, from_ms, join_list, ms, placeholders, spelled, text};
+use super::{Result, col, from_ms, join_list, ms, opt_text, placeholders, spelled, text};
 use crate::domain::decide::TicketView;
-use crate::domain::model::{Address, Direction, OutKind, Status};
+use crate::domain::model::{Address, Direction, OutKind, Role, Status};
 use jiff::Timestamp;
 use sqlx::{Any, Transaction};
 use std::collections::HashMap;
@@ -73,7 +73,7 @@ impl Tx {
     /// If `message_id` is stored: the ticket it belongs to (None when it has none).
     pub async fn stored_message(&mut self, message_id: &str) -> Result<Option<Option<i64>>> {
         let row = sqlx::query("SELECT ticket FROM messages WHERE message_id = $1")
-            .bind(message_id)
+            .bind(text(message_id))
             .fetch_optional(&mut *self.tx)
             .await?;
         row.map(|r| col::<Option<i64>>(&r, "ticket")).transpose()
@@ -89,7 +89,7 @@ impl Tx {
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {
-                q = q.bind(id.as_str());
+                q = q.bind(text(id.as_str()));
             }
             for row in q.fetch_all(&mut *self.tx).await? {
                 out.insert(col(&row, "message_id")?, col(&row, "ticket")?);
@@ -120,13 +120,18 @@ impl Tx {
         row.map(|r| col(&r, "language")).transpose()
     }
 
-    /// Participant addresses of a ticket, lower-cased.
-    pub async fn participants(&mut self, number: i64) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT email FROM participants WHERE ticket = $1")
+    /// Participants of a ticket: their lower-cased address and role.
+    pub async fn participants(&mut self, number: i64) -> Result<Vec<(String, Role)>> {
+        let rows = sqlx::query("SELECT email, role FROM participants WHERE ticket = $1")
             .bind(number)
             .fetch_all(&mut *self.tx)
             .await?;
-        rows.iter().map(|r| col(r, "email")).collect()
+        rows.iter()
+            .map(|r| {
+                let role: String = col(r, "role")?;
+                Ok((col(r, "email")?, spelled(&role, Role::parse)?))
+            })
+            .collect()
     }
 
     /// Outbox rows of `kind` to `recipient` created since `since`.
@@ -139,7 +144,7 @@ impl Tx {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM outbox WHERE first_recipient = $1 AND kind = $2 AND created_at >= $3",
         )
-        .bind(recipient)
+        .bind(text(recipient))
         .bind(kind.as_str())
         .bind(ms(since))
         .fetch_one(&mut *self.tx)
@@ -162,20 +167,20 @@ impl Tx {
              VALUES ($1, $2, $3, $4, 'open', $11, $5, $6, $7, $8, $9, $10, $10, $10)",
         )
         .bind(number)
-        .bind(t.mailbox)
+        .bind(text(t.mailbox))
         .bind(text(t.subject))
         .bind(text(t.normalized_subject))
-        .bind(t.customer.map(|c| c.email.as_str()))
+        .bind(opt_text(t.customer.map(|c| c.email.as_str())))
         .bind(t.customer.and_then(|c| c.name.as_deref()).map(text))
-        .bind(t.language)
-        .bind(t.sla_policy)
+        .bind(text(t.language))
+        .bind(text(t.sla_policy))
         .bind(t.follows)
         .bind(ms(t.created_at))
-        .bind(t.priority)
+        .bind(text(t.priority))
         .execute(&mut *self.tx)
         .await?;
         if let Some(c) = t.customer {
-            self.add_participant(number, c, "customer").await?;
+            self.add_participant(number, c, Role::Customer).await?;
         }
         Ok(number)
     }
@@ -200,15 +205,15 @@ impl Tx {
     }
 
     /// Adds a participant unless already there.
-    pub async fn add_participant(&mut self, ticket: i64, who: &Address, role: &str) -> Result<()> {
+    pub async fn add_participant(&mut self, ticket: i64, who: &Address, role: Role) -> Result<()> {
         sqlx::query(
             "INSERT INTO participants (ticket, email, name, role) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (ticket, email) DO NOTHING",
         )
         .bind(ticket)
-        .bind(who.email.as_str())
+        .bind(text(who.email.as_str()))
         .bind(who.name.as_deref().map(text))
-        .bind(role)
+        .bind(role.as_str())
         .execute(&mut *self.tx)
         .await?;
         Ok(())
@@ -220,21 +225,21 @@ impl Tx {
              subject, in_reply_to, refs, received_at, flags, size, raw, thread_index) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
         )
-        .bind(m.message_id)
+        .bind(text(m.message_id))
         .bind(m.ticket)
-        .bind(m.mailbox)
+        .bind(text(m.mailbox))
         .bind(m.direction.as_str())
-        .bind(m.kind)
-        .bind(m.from.map(|a| a.email.as_str()))
+        .bind(text(m.kind))
+        .bind(opt_text(m.from.map(|a| a.email.as_str())))
         .bind(m.from.and_then(|a| a.name.as_deref()).map(text))
         .bind(text(m.subject))
-        .bind(m.in_reply_to)
-        .bind(join_list(m.references))
+        .bind(opt_text(m.in_reply_to))
+        .bind(text(join_list(m.references)))
         .bind(ms(m.received_at))
-        .bind(m.flags.join(","))
+        .bind(text(m.flags.join(",")))
         .bind(m.raw.len() as i64)
         .bind(m.raw)
-        .bind(m.thread_index)
+        .bind(opt_text(m.thread_index))
         .execute(&mut *self.tx)
         .await?;
         if let Some(ticket) = m.ticket {
@@ -263,7 +268,7 @@ impl Tx {
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
             for id in chunk {
-                q = q.bind(id.as_str());
+                q = q.bind(text(id.as_str()));
             }
             for row in q.fetch_all(&mut *self.tx).await? {
                 out.insert(col(&row, "message_id")?, col(&row, "ticket")?);
@@ -278,7 +283,7 @@ impl Tx {
             "SELECT ticket FROM messages WHERE thread_index = $1 AND ticket IS NOT NULL \
              ORDER BY received_at DESC, id DESC LIMIT 1",
         )
-        .bind(thread_index)
+        .bind(text(thread_index))
         .fetch_optional(&mut *self.tx)
         .await?;
         row.map(|r| col(&r, "ticket")).transpose()
@@ -296,7 +301,7 @@ impl Tx {
             "SELECT number FROM tickets WHERE customer_email = $1 AND normalized_subject = $2 \
              AND status <> 'closed' AND updated_at >= $3 ORDER BY updated_at DESC LIMIT 1",
         )
-        .bind(customer)
+        .bind(text(customer))
         .bind(text(normalized_subject))
         .bind(ms(since))
         .fetch_optional(&mut *self.tx)
@@ -309,7 +314,7 @@ impl Tx {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM outbox WHERE first_recipient = $1 AND created_at >= $2",
         )
-        .bind(recipient)
+        .bind(text(recipient))
         .bind(ms(since))
         .fetch_one(&mut *self.tx)
         .await?;
@@ -335,7 +340,7 @@ impl Tx {
     ) -> Result<Option<(Timestamp, String)>> {
         let row =
             sqlx::query("SELECT until, reason FROM suppressions WHERE address = $1 AND until > $2")
-                .bind(address)
+                .bind(text(address))
                 .bind(ms(now))
                 .fetch_optional(&mut *self.tx)
                 .await?;
@@ -355,7 +360,7 @@ impl Tx {
             "INSERT INTO suppressions (address, until, reason, at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (address) DO UPDATE SET until = excluded.until, reason = excluded.reason, at = excluded.at",
         )
-        .bind(address)
+        .bind(text(address))
         .bind(ms(until))
         .bind(text(reason))
         .bind(ms(at))
@@ -375,7 +380,7 @@ impl Tx {
             let row = sqlx::query(
                 "UPDATE outbox SET status = 'bounced' WHERE message_id = $1 AND status = 'sent' RETURNING recipients",
             )
-            .bind(id.as_str())
+            .bind(text(id.as_str()))
             .fetch_optional(&mut *self.tx)
             .await?;
             if let Some(r) = row {
@@ -400,9 +405,9 @@ impl Tx {
             "INSERT INTO events (ticket, message_id, at, what, detail) VALUES ($1, $2, $3, $4, $5)",
         )
         .bind(ticket)
-        .bind(message_id)
+        .bind(opt_text(message_id))
         .bind(ms(at))
-        .bind(what)
+        .bind(text(what))
         .bind(text(detail))
         .execute(&mut *self.tx)
         .await?;
@@ -429,10 +434,10 @@ impl Tx {
         );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ticket)
-            .bind(message_id)
+            .bind(opt_text(message_id))
             .bind(ms(at));
         for (what, detail) in events {
-            q = q.bind(*what).bind(text(detail));
+            q = q.bind(text(what)).bind(text(detail));
         }
         q.execute(&mut *self.tx).await?;
         Ok(())
@@ -441,7 +446,7 @@ impl Tx {
     /// The raw bytes of a stored message.
     pub async fn raw_message(&mut self, message_id: &str) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT raw FROM messages WHERE message_id = $1")
-            .bind(message_id)
+            .bind(text(message_id))
             .fetch_optional(&mut *self.tx)
             .await?;
         row.map(|r| col(&r, "raw")).transpose()
@@ -455,13 +460,13 @@ impl Tx {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'queued', 0, $10, $10)",
         )
         .bind(o.ticket)
-        .bind(o.mailbox)
+        .bind(text(o.mailbox))
         .bind(o.kind.as_str())
-        .bind(o.message_id)
-        .bind(o.in_reply_to)
-        .bind(o.env_from)
-        .bind(join_list(o.recipients))
-        .bind(o.recipients.first().map(String::as_str).unwrap_or_default())
+        .bind(text(o.message_id))
+        .bind(opt_text(o.in_reply_to))
+        .bind(text(o.env_from))
+        .bind(text(join_list(o.recipients)))
+        .bind(text(o.recipients.first().map(String::as_str).unwrap_or_default()))
         .bind(text(o.subject))
         .bind(ms(o.created_at))
         .execute(&mut *self.tx)
@@ -484,7 +489,7 @@ impl Tx {
                 "INSERT INTO imap_pending (mailbox, uidvalidity, uid) VALUES ($1, $2, $3) \
                  ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING",
             )
-            .bind(mailbox)
+            .bind(text(mailbox))
             .bind(i64::from(uidvalidity))
             .bind(i64::from(uid))
             .execute(&mut *self.tx)
@@ -498,7 +503,7 @@ impl Tx {
                           THEN mailbox_state.last_uid ELSE excluded.last_uid END, \
                uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
         )
-        .bind(mailbox)
+        .bind(text(mailbox))
         .bind(i64::from(uidvalidity))
         .bind(i64::from(uid))
         .bind(ms(at))
@@ -573,8 +578,8 @@ impl Tx {
         )
         .bind(number)
         .bind(e.status.map(|s| s.as_str()))
-        .bind(e.assignee.as_deref())
-        .bind(e.priority.as_deref())
+        .bind(opt_text(e.assignee.as_deref()))
+        .bind(opt_text(e.priority.as_deref()))
         .bind(e.first_response_at.map(ms))
         .bind(i64::from(e.spam))
         .bind(ms(at))
@@ -583,13 +588,13 @@ impl Tx {
         Ok(())
     }
 
-    /// Participants of a ticket with a role: `customer`, `cc`, `agent`.
-    pub async fn participants_in_role(&mut self, number: i64, role: &str) -> Result<Vec<Address>> {
+    /// Participants of a ticket with a role.
+    pub async fn participants_in_role(&mut self, number: i64, role: Role) -> Result<Vec<Address>> {
         let rows = sqlx::query(
             "SELECT email, name FROM participants WHERE ticket = $1 AND role = $2 ORDER BY email",
         )
         .bind(number)
-        .bind(role)
+        .bind(role.as_str())
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter()

@@ -2,14 +2,14 @@
 //! last UID committed), which committed messages still await their
 //! after-ingest action on the server, and which instance holds the mailbox.
 
-use super::{Result, Store, col, ms};
+use super::{Result, Store, col, ms, text};
 use jiff::Timestamp;
 
 impl Store {
     /// `(uidvalidity, last_uid)` of a mailbox, if it was ever synchronised.
     pub async fn mailbox_position(&self, mailbox: &str) -> Result<Option<(u32, u32)>> {
         let row = sqlx::query("SELECT uidvalidity, last_uid FROM mailbox_state WHERE mailbox = $1")
-            .bind(mailbox)
+            .bind(text(mailbox))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| {
@@ -31,7 +31,7 @@ impl Store {
     ) -> Result<()> {
         let mut tx = self.begin_raw().await?;
         sqlx::query("DELETE FROM imap_pending WHERE mailbox = $1 AND uidvalidity <> $2")
-            .bind(mailbox)
+            .bind(text(mailbox))
             .bind(i64::from(uidvalidity))
             .execute(&mut *tx)
             .await?;
@@ -40,7 +40,7 @@ impl Store {
              ON CONFLICT (mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_uid = 0, \
              updated_at = excluded.updated_at",
         )
-        .bind(mailbox)
+        .bind(text(mailbox))
         .bind(i64::from(uidvalidity))
         .bind(ms(at))
         .execute(&mut *tx)
@@ -54,7 +54,7 @@ impl Store {
         let rows = sqlx::query(
             "SELECT uid FROM imap_pending WHERE mailbox = $1 AND uidvalidity = $2 ORDER BY uid",
         )
-        .bind(mailbox)
+        .bind(text(mailbox))
         .bind(i64::from(uidvalidity))
         .fetch_all(&self.pool)
         .await?;
@@ -75,7 +75,7 @@ impl Store {
                 super::placeholders(3, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(mailbox)
+                .bind(text(mailbox))
                 .bind(i64::from(uidvalidity));
             for uid in chunk {
                 q = q.bind(i64::from(*uid));
@@ -99,8 +99,8 @@ impl Store {
              ON CONFLICT (mailbox) DO UPDATE SET owner = excluded.owner, until = excluded.until \
              WHERE mailbox_leases.owner = excluded.owner OR mailbox_leases.until < $4",
         )
-        .bind(mailbox)
-        .bind(owner)
+        .bind(text(mailbox))
+        .bind(text(owner))
         .bind(ms(until))
         .bind(ms(now))
         .execute(&self.pool)
@@ -111,7 +111,7 @@ impl Store {
     /// The holder of a mailbox's lease, if any.
     pub async fn mailbox_lease_holder(&self, mailbox: &str) -> Result<Option<(String, Timestamp)>> {
         let row = sqlx::query("SELECT owner, until FROM mailbox_leases WHERE mailbox = $1")
-            .bind(mailbox)
+            .bind(text(mailbox))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| Ok((col(&r, "owner")?, super::from_ms(col(&r, "until")?)?)))
@@ -121,8 +121,8 @@ impl Store {
     /// Gives the lease up (at shutdown), so another instance takes over at once.
     pub async fn release_mailbox_lease(&self, mailbox: &str, owner: &str) -> Result<()> {
         sqlx::query("DELETE FROM mailbox_leases WHERE mailbox = $1 AND owner = $2")
-            .bind(mailbox)
-            .bind(owner)
+            .bind(text(mailbox))
+            .bind(text(owner))
             .execute(&self.pool)
             .await?;
         Ok(())

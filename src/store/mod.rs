@@ -8,6 +8,7 @@
 //! `migrations/sqlite` and `migrations/postgres` with the same versions.
 
 mod ingest_tx;
+mod limits;
 mod mailbox;
 mod ops;
 mod outbox;
@@ -17,6 +18,7 @@ mod sla;
 mod survey;
 
 pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate, Tx};
+pub use limits::{HeldNotice, ReturnedMail};
 pub use ops::Gauges;
 pub use outbox::OutboxJob;
 pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
@@ -169,6 +171,11 @@ impl Store {
                 })
             });
         }
+        if backend == Backend::Sqlite
+            && let Some(path) = crate::config::sqlite_file(&cfg.url)
+        {
+            keep_private(&path);
+        }
         let pool = opts.connect(&url).await?;
         let sqlite_path = crate::config::sqlite_file(&cfg.url).map(|p| p.display().to_string());
         Ok(Store {
@@ -261,13 +268,51 @@ impl Store {
 }
 
 /// Takes an exclusive advisory lock on `path` (created if missing), held until the file is dropped.
+/// The SQLite database holds the token secret and every customer's mail:
+/// it is created readable by its owner only, whatever the umask, and an
+/// existing one (with its -wal and -shm files, which SQLite creates with
+/// the database's own mode) is narrowed to that.
+fn keep_private(path: &std::path::Path) {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    if !path.exists() {
+        // mode 0600 on creation; a failure here is reported by the connect that follows.
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path);
+    }
+    let mut files = vec![path.to_path_buf()];
+    for suffix in ["-wal", "-shm"] {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        files.push(p.into());
+    }
+    for f in files {
+        if let Ok(meta) = std::fs::metadata(&f)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            match std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => {
+                    tracing::info!(file = %f.display(), "database file made readable by its owner only (0600)")
+                }
+                Err(e) => {
+                    tracing::warn!(file = %f.display(), error = %e, "cannot narrow the database file to 0600: it holds the token secret")
+                }
+            }
+        }
+    }
+}
+
 async fn lock_file(path: &str) -> Result<std::fs::File> {
     let path = path.to_string();
     tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::OpenOptionsExt;
         let f = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
             .write(true)
+            .mode(0o600)
             .open(&path)?;
         f.lock()?;
         Ok::<_, std::io::Error>(f)
@@ -294,10 +339,17 @@ pub(crate) fn placeholders(first: usize, count: usize) -> String {
         .join(", ")
 }
 
-/// Text for a TEXT column: PostgreSQL refuses NUL characters, which decoded
-/// mail headers can contain; they become U+FFFD in both backends alike.
-pub(crate) fn text(s: &str) -> String {
-    s.replace('\0', "\u{fffd}")
+/// Text for a TEXT column: every text value the store binds goes through
+/// here (or [`opt_text`]). PostgreSQL refuses NUL characters, which decoded
+/// mail and even configuration strings can contain; they become U+FFFD in
+/// both backends alike, so a message stores the same everywhere.
+pub(crate) fn text(s: impl AsRef<str>) -> String {
+    s.as_ref().replace('\0', "\u{fffd}")
+}
+
+/// [`text`] for a column that may be NULL.
+pub(crate) fn opt_text<S: AsRef<str>>(s: Option<S>) -> Option<String> {
+    s.map(text)
 }
 
 /// Joins a list for a TEXT column (space-separated: ids and addresses have no spaces).

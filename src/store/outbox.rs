@@ -2,7 +2,7 @@
 //! rows go back to the queue, and on PostgreSQL two instances never take the
 //! same row), and recording each attempt's outcome.
 
-use super::{Backend, Result, Store, col, from_ms, ms, split_list};
+use super::{Backend, Result, Store, col, from_ms, ms, split_list, text};
 use jiff::{SignedDuration, Timestamp};
 
 /// A row claimed for sending, with the bytes to send.
@@ -50,7 +50,7 @@ impl Store {
         for id in ids {
             sqlx::query("UPDATE outbox SET claimed_by = $2, claimed_until = $3 WHERE id = $1")
                 .bind(id)
-                .bind(owner)
+                .bind(text(owner))
                 .bind(ms(until))
                 .execute(&mut *tx)
                 .await?;
@@ -143,8 +143,8 @@ impl Store {
              WHERE id = $1",
         )
         .bind(job.id)
-        .bind(status)
-        .bind(error)
+        .bind(text(status))
+        .bind(text(error))
         .bind(next.map(ms))
         .execute(&mut *tx)
         .await?;
@@ -178,7 +178,7 @@ impl Store {
     /// Gives back rows this owner claimed but did not attempt (at shutdown).
     pub async fn release_outbox_claims(&self, owner: &str) -> Result<()> {
         sqlx::query("UPDATE outbox SET claimed_by = NULL, claimed_until = NULL WHERE claimed_by = $1 AND status = 'queued'")
-            .bind(owner)
+            .bind(text(owner))
             .execute(&self.pool)
             .await?;
         Ok(())
@@ -205,10 +205,10 @@ async fn insert_event(
         "INSERT INTO events (ticket, message_id, at, what, detail) VALUES ($1, $2, $3, $4, $5)",
     )
     .bind(ticket)
-    .bind(message_id)
+    .bind(text(message_id))
     .bind(ms(at))
-    .bind(what)
-    .bind(detail)
+    .bind(text(what))
+    .bind(text(detail))
     .execute(&mut **tx)
     .await?;
     Ok(())

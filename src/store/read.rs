@@ -1,7 +1,7 @@
 //! Read-side queries for the CLI: tickets with their messages and events,
 //! and the outbox, in the shapes of the JSON contract.
 
-use super::{Result, Store, col, from_ms, opt_from_ms, placeholders, split_list};
+use super::{Result, Store, col, from_ms, opt_from_ms, opt_text, placeholders, split_list, text};
 use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -148,7 +148,7 @@ impl Store {
             "SELECT {TICKET_COLUMNS} FROM tickets WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY number DESC"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(status)
+            .bind(opt_text(status))
             .fetch_all(&self.pool)
             .await?;
         let heads: Vec<TicketHead> = rows.iter().map(|r| head(r, now)).collect::<Result<_>>()?;
@@ -268,7 +268,7 @@ impl Store {
     /// The raw bytes of a stored message.
     pub async fn raw_message(&self, message_id: &str) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT raw FROM messages WHERE message_id = $1")
-            .bind(message_id)
+            .bind(text(message_id))
             .fetch_optional(&self.pool)
             .await?;
         row.map(|r| col(&r, "raw")).transpose()
@@ -280,7 +280,7 @@ impl Store {
              created_at, sent_at, next_attempt_at, last_error FROM outbox \
              WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) ORDER BY id",
         )
-        .bind(status)
+        .bind(opt_text(status))
         .fetch_all(&self.pool)
         .await?
         .iter()

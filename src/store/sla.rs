@@ -3,7 +3,7 @@
 //! the scheduler never scans tickets), and the record of notices sent, whose
 //! primary key makes each notice go once per recipient.
 
-use super::{Result, Store, StoreError, Tx, col, from_ms, ms, opt_from_ms, spelled};
+use super::{Result, Store, StoreError, Tx, col, from_ms, ms, opt_from_ms, spelled, text};
 use crate::domain::sla::{Clock, ClockState, Notice, Target};
 use jiff::{SignedDuration, Timestamp};
 use sqlx::any::AnyRow;
@@ -88,7 +88,7 @@ impl Tx {
         .bind(ticket)
         .bind(c.target.as_str())
         .bind(cycle)
-        .bind(policy)
+        .bind(text(policy))
         .bind(c.budget.as_millis() as i64)
         .bind(c.consumed.as_millis() as i64)
         .bind(ms(at))
@@ -168,7 +168,7 @@ impl Tx {
         .bind(n.clock)
         .bind(n.notice.as_str())
         .bind(i64::from(n.level))
-        .bind(recipient)
+        .bind(text(recipient))
         .bind(ms(at))
         .execute(&mut *self.tx)
         .await?;

@@ -1,7 +1,7 @@
 //! Satisfaction surveys in the database: one per ticket, under its primary
 //! key, and the latest rating the customer gave.
 
-use super::{Result, Store, Tx, col, ms};
+use super::{Result, Store, Tx, col, ms, text};
 use jiff::Timestamp;
 
 impl Tx {
@@ -23,7 +23,7 @@ impl Tx {
     ) -> Result<()> {
         sqlx::query("INSERT INTO surveys (ticket, message_id, sent_at) VALUES ($1, $2, $3)")
             .bind(ticket)
-            .bind(message_id)
+            .bind(text(message_id))
             .bind(ms(at))
             .execute(&mut *self.tx)
             .await?;

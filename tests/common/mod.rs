@@ -177,6 +177,69 @@ impl MailEnv {
     }
 }
 
+/// The second IMAP server of the tests (Cyrus, `scripts/imapalt.sh`), found
+/// through `POSTDESK_IMAPALT` (plain IMAP, any user, password "secret"), or
+/// `POSTDESK_IMAPALT_NOMOVE` for the instance that does not offer MOVE.
+#[derive(Debug, Clone)]
+pub struct AltImap {
+    pub imap_port: u16,
+    pub lmtp_port: u16,
+}
+
+impl AltImap {
+    pub fn get(var: &str) -> AltImap {
+        let root = std::env::var(var).unwrap_or_else(|_| {
+            panic!(
+                "{var} is not set: these tests need the second IMAP server. \
+                 Run scripts/test.sh, or `scripts/imapalt.sh start DIR 13000` and set {var}=DIR"
+            )
+        });
+        let env = std::fs::read_to_string(Path::new(&root).join("env"))
+            .unwrap_or_else(|e| panic!("cannot read {root}/env ({e})"));
+        let get = |k: &str| -> u16 {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("{k} missing from {root}/env"))
+                .parse()
+                .unwrap()
+        };
+        AltImap {
+            imap_port: get("POSTDESK_IMAPALT_IMAP_PORT"),
+            lmtp_port: get("POSTDESK_IMAPALT_LMTP_PORT"),
+        }
+    }
+
+    /// Delivers `raw` to `user@example.test` over the server's LMTP.
+    pub fn deliver(&self, from: &str, user: &str, raw: &[u8]) {
+        lmtp_send(self.lmtp_port, from, &format!("{user}@example.test"), raw)
+            .unwrap_or_else(|e| panic!("LMTP to the second IMAP server failed: {e}"));
+    }
+
+    /// A logged-in session as `user@example.test`.
+    pub async fn session(&self, user: &str) -> postdesk::imap::ImapSession {
+        let cfg = postdesk::config::ServerConfig {
+            host: "127.0.0.1".into(),
+            port: self.imap_port,
+            security: postdesk::config::Security::None,
+            username: Some(format!("{user}@example.test")),
+            password: Some(postdesk::config::Secret::new("secret")),
+            ca_file: None,
+            timeout: jiff::SignedDuration::from_secs(10),
+        };
+        postdesk::imap::connect(&cfg).await.unwrap()
+    }
+
+    /// Messages in `user`'s `folder` (its full server name).
+    pub fn count(&self, user: &str, folder: &str) -> u32 {
+        block_on(async {
+            let mut s = self.session(user).await;
+            let n = s.examine(folder).await.map(|m| m.exists).unwrap_or(0);
+            let _ = s.logout().await;
+            n
+        })
+    }
+}
+
 /// A mail environment of a test's own (for tests that stop servers), on
 /// ports no other instance uses; stopped when dropped.
 pub struct PrivateMailEnv {
@@ -400,6 +463,37 @@ pub fn count(url: &str, sql: &str) -> i64 {
     })
 }
 
+/// The first column of every row of a query, as bytes (a BLOB or TEXT
+/// column), on a test database of either backend.
+pub fn column_bytes(url: &str, sql: &str) -> Vec<Vec<u8>> {
+    block_on(async {
+        use sqlx::{Connection, Row};
+        sqlx::any::install_default_drivers();
+        let mut c = sqlx::AnyConnection::connect(url).await.unwrap();
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql.to_string()))
+            .fetch_all(&mut c)
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| {
+                r.try_get::<Vec<u8>, _>(0)
+                    .or_else(|_| r.try_get::<String, _>(0).map(String::into_bytes))
+                    .unwrap()
+            })
+            .collect()
+    })
+}
+
+/// The address in a header value like `Name <a@b>` (or a bare address).
+pub fn address_in(h: &str) -> String {
+    h.rsplit('<')
+        .next()
+        .unwrap()
+        .trim_end_matches('>')
+        .trim()
+        .to_string()
+}
+
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -437,6 +531,8 @@ pub struct Options {
     pub env: Option<MailEnv>,
     /// The folder postdesk reads.
     pub folder: &'static str,
+    /// The support mailbox lives on the second IMAP server instead of Dovecot.
+    pub imap_alt: Option<AltImap>,
 }
 
 impl Default for Options {
@@ -451,6 +547,7 @@ impl Default for Options {
             imaps: false,
             env: None,
             folder: "INBOX",
+            imap_alt: None,
         }
     }
 }
@@ -503,7 +600,7 @@ idle_timeout = "1s"
 name = "support"
 address = "{support}@example.test"
 display_name = "Test Support"
-imap = {{ host = "localhost", port = {imap}, security = "{imap_security}", username = "{support}@example.test", password_env = "POSTDESK_TEST_IMAP_PASSWORD", ca_file = "{ca}", timeout = "10s" }}
+imap = {{ host = "{imap_host}", port = {imap}, security = "{imap_security}", username = "{support}@example.test", password_env = "POSTDESK_TEST_IMAP_PASSWORD", ca_file = "{ca}", timeout = "10s" }}
 idle = {idle}
 folder = "{folder}"
 poll_interval = "{poll}"
@@ -511,12 +608,21 @@ after_ingest = "{after}"
 {extra}
 "#,
             smtp = env.smtp_port,
-            imap = if o.imaps {
-                env.imaps_port
-            } else {
-                env.imap_port
+            imap = match (&o.imap_alt, o.imaps) {
+                (Some(alt), _) => alt.imap_port,
+                (None, true) => env.imaps_port,
+                (None, false) => env.imap_port,
             },
-            imap_security = if o.imaps { "tls" } else { "starttls" },
+            imap_host = if o.imap_alt.is_some() {
+                "127.0.0.1"
+            } else {
+                "localhost"
+            },
+            imap_security = match (&o.imap_alt, o.imaps) {
+                (Some(_), _) => "none",
+                (None, true) => "tls",
+                (None, false) => "starttls",
+            },
             ca = env.ca.display(),
             retry = o.retry,
             idle = o.idle,
@@ -566,7 +672,10 @@ after_ingest = "{after}"
         c.arg("--config")
             .arg(&self.config)
             .env("POSTDESK_TEST_IMAP_PASSWORD", "secret")
-            .env("POSTDESK_LOG", "info,sqlx=warn");
+            .env(
+                "POSTDESK_LOG",
+                std::env::var("POSTDESK_TEST_LOG").unwrap_or("info,sqlx=warn".into()),
+            );
         c
     }
 
@@ -785,6 +894,11 @@ pub fn http_post(port: u16, path: &str) -> Option<(u16, String)> {
 }
 
 fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
+    http_full(port, method, path).map(|(code, _, body)| (code, body))
+}
+
+/// `method path`: the status code, the header block (lower-cased names) and the body.
+pub fn http_full(port: u16, method: &str, path: &str) -> Option<(u16, String, String)> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
@@ -799,17 +913,14 @@ fn http(port: u16, method: &str, path: &str) -> Option<(u16, String)> {
     let text = String::from_utf8_lossy(&buf).into_owned();
     let (head, body) = text.split_once("\r\n\r\n")?;
     let code = head.split_whitespace().nth(1)?.parse().ok()?;
-    let chunked = head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked");
-    Some((
-        code,
-        if chunked {
-            dechunk(body)
-        } else {
-            body.to_string()
-        },
-    ))
+    let head = head.to_ascii_lowercase();
+    let chunked = head.contains("transfer-encoding: chunked");
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    Some((code, head, body))
 }
 
 fn dechunk(mut body: &str) -> String {

@@ -1,24 +1,32 @@
 //! The IMAP source: one task per mailbox. It connects (TLS, STARTTLS or
-//! plain), keeps its place by UIDVALIDITY and the last committed UID, fetches
-//! new mail oldest first in batches bounded by count and bytes
-//! (`BODY.PEEK[]`, so nothing changes on the server before commit), hands
-//! each message to ingest, and only then applies `after_ingest` — also for
-//! anything committed before a crash. It waits with IDLE when the server
-//! offers it, polls otherwise, and reconnects with backoff and jitter.
+//! plain; [`stream`]), learns the server's folder names from NAMESPACE,
+//! keeps its place by UIDVALIDITY and the last committed UID, fetches new
+//! mail oldest first in batches bounded by count and bytes (`BODY.PEEK[]`,
+//! so nothing changes on the server before commit), hands each message to
+//! ingest, and only then applies `after_ingest` ([`actions`]) — also for
+//! anything committed before a crash. A refused action degrades the mailbox
+//! and is retried later; it never stops new mail. It waits with IDLE when
+//! the server offers it (and says so when the server's IDLE stays silent),
+//! polls otherwise, and reconnects with backoff and jitter.
 
-use crate::config::{AfterIngest, MailboxConfig, Security, ServerConfig};
-use crate::ingest::{Arrival, IngestError, Pipeline, Source};
+mod actions;
+mod probe;
+mod stream;
+
+pub use actions::{Action, Caps};
+pub use probe::{Probe, probe};
+pub use stream::{ImapSession, ImapStream, connect, personal_namespace};
+
+use crate::config::{MailboxConfig, ServerConfig};
+use crate::domain::folders;
+use crate::ingest::{Arrival, Incoming, IngestError, Pipeline, Source};
 use crate::ops::health::Health;
+use actions::{Retry, ensure_folder, refusal};
 use async_imap::extensions::idle::IdleResponse;
-use async_imap::{Client, Session};
 use futures::TryStreamExt;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::TcpStream;
-use tokio_rustls::client::TlsStream;
+use stream::within;
 use tokio_util::sync::CancellationToken;
 
 /// Re-issue IDLE before servers drop it (RFC 2177 asks for < 29 minutes).
@@ -56,133 +64,6 @@ pub enum FetchError {
     Store(#[from] crate::store::StoreError),
     #[error("another instance took the mailbox over (our lease ran out)")]
     LeaseLost,
-}
-
-/// A plain or TLS connection, one type for async-imap.
-#[derive(Debug)]
-pub enum ImapStream {
-    Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
-}
-
-impl AsyncRead for ImapStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_read(cx, buf),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for ImapStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_write(cx, buf),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_flush(cx),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            ImapStream::Plain(s) => Pin::new(s).poll_shutdown(cx),
-            ImapStream::Tls(s) => Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
-    }
-}
-
-pub type ImapSession = Session<ImapStream>;
-
-async fn within<T, E>(d: Duration, f: impl Future<Output = Result<T, E>>) -> Result<T, FetchError>
-where
-    FetchError: From<E>,
-{
-    match tokio::time::timeout(d, f).await {
-        Ok(r) => r.map_err(FetchError::from),
-        Err(_) => Err(FetchError::Timeout(d)),
-    }
-}
-
-async fn tls_wrap(
-    tcp: TcpStream,
-    cfg: &ServerConfig,
-    server: &str,
-) -> Result<ImapStream, FetchError> {
-    let tls_err = |message: String| FetchError::Tls {
-        server: server.to_string(),
-        message,
-    };
-    let config =
-        crate::tls::client_config(cfg.ca_file.as_deref()).map_err(|e| tls_err(e.to_string()))?;
-    let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
-        .map_err(|e| tls_err(e.to_string()))?;
-    let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| tls_err(e.to_string()))?;
-    Ok(ImapStream::Tls(Box::new(tls)))
-}
-
-/// Connects and logs in.
-pub async fn connect(cfg: &ServerConfig) -> Result<ImapSession, FetchError> {
-    let server = format!("{}:{}", cfg.host, cfg.port);
-    let timeout = cfg.timeout.unsigned_abs();
-    let tcp = match tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), cfg.port)))
-        .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(source)) => return Err(FetchError::Connect { server, source }),
-        Err(_) => return Err(FetchError::Timeout(timeout)),
-    };
-    tcp.set_nodelay(true).ok();
-    let client = match cfg.security {
-        Security::Tls => {
-            let mut c = Client::new(tls_wrap(tcp, cfg, &server).await?);
-            within(timeout, c.read_response()).await?;
-            c
-        }
-        Security::None => {
-            let mut c = Client::new(ImapStream::Plain(tcp));
-            within(timeout, c.read_response()).await?;
-            c
-        }
-        Security::StartTls => {
-            let mut c = Client::new(ImapStream::Plain(tcp));
-            within(timeout, c.read_response()).await?;
-            within(timeout, c.run_command_and_check_ok("STARTTLS", None)).await?;
-            let ImapStream::Plain(tcp) = c.into_inner() else {
-                unreachable!("STARTTLS starts from a plain connection")
-            };
-            Client::new(tls_wrap(tcp, cfg, &server).await?)
-        }
-    };
-    let user = cfg.username.clone().unwrap_or_default();
-    let pass = cfg
-        .password
-        .as_ref()
-        .map(|p| p.expose().to_string())
-        .unwrap_or_default();
-    match tokio::time::timeout(timeout, client.login(&user, &pass)).await {
-        Ok(Ok(s)) => Ok(s),
-        Ok(Err((e, _))) => Err(FetchError::Login {
-            server,
-            user,
-            message: e.to_string(),
-        }),
-        Err(_) => Err(FetchError::Timeout(timeout)),
-    }
 }
 
 /// `1:3,5,7:8` for a sorted list of UIDs.
@@ -229,10 +110,19 @@ pub fn batches(sized: &[(u32, u64)], max_count: usize) -> Vec<Vec<u32>> {
     out
 }
 
-struct Caps {
-    idle: bool,
-    mv: bool,
-    uidplus: bool,
+/// What one connection knows and carries between its steps.
+struct Connection {
+    s: ImapSession,
+    caps: Caps,
+    uidvalidity: u32,
+    /// The folder read, as the server names it.
+    folder: String,
+    /// How `after_ingest` is done on this server.
+    action: Action,
+    retry: Retry,
+    /// IDLE cycles in a row that ended without news while polling then found mail.
+    idle_silent: u32,
+    idle_silence_logged: bool,
 }
 
 pub struct MailboxWorker {
@@ -377,6 +267,66 @@ impl MailboxWorker {
         tracing::info!(mailbox = %name, "mailbox stopped");
     }
 
+    /// Logs in and learns what the server offers and how it names the
+    /// folders; makes sure the target of `move:` exists (a refusal degrades
+    /// the mailbox, it does not stop it).
+    async fn open(&self) -> Result<Connection, FetchError> {
+        let cfg = self.imap();
+        let name = &self.mailbox.name;
+        let timeout = cfg.timeout.unsigned_abs();
+        let mut s = connect(cfg).await?;
+        let c = within(timeout, s.capabilities()).await?;
+        let caps = Caps {
+            idle: c.has_str("IDLE"),
+            mv: c.has_str("MOVE"),
+            uidplus: c.has_str("UIDPLUS"),
+            namespace: c.has_str("NAMESPACE"),
+        };
+        let personal = personal_namespace(&mut s, caps.namespace, timeout).await?;
+        let folder = folders::resolve(&self.mailbox.folder, &personal);
+        let target = match &self.mailbox.after_ingest {
+            crate::config::AfterIngest::Move(f) => Some(folders::resolve(f, &personal)),
+            _ => None,
+        };
+        if let Some(t) = &target {
+            match ensure_folder(&mut s, t, timeout).await {
+                Ok(()) => self.health.after_ingest_ok(name),
+                Err(e) => match refusal(&e) {
+                    Some(m) => {
+                        let why = format!("folder {t}: {m}");
+                        tracing::error!(mailbox = %name, folder = %t, error = %m,
+                            "the after_ingest folder cannot be used: messages stay in {folder} until it can");
+                        self.health.after_ingest_failed(name, why);
+                    }
+                    None => return Err(e),
+                },
+            }
+        }
+        let action = Action::choose(&self.mailbox.after_ingest, target.as_deref(), &caps);
+        if let Some(caveat) = action.caveat() {
+            tracing::warn!(mailbox = %name, "{caveat}");
+        }
+        let selected =
+            within(timeout, s.select(&folder))
+                .await
+                .map_err(|e| FetchError::Folder {
+                    folder: folder.clone(),
+                    message: e.to_string(),
+                })?;
+        tracing::info!(mailbox = %name, folder = %folder, prefix = %personal.prefix,
+            delimiter = ?personal.delimiter, after_ingest = %action.describe(), "IMAP folders resolved");
+        Ok(Connection {
+            s,
+            caps,
+            uidvalidity: selected.uid_validity.unwrap_or(0),
+            folder,
+            action,
+            retry: Retry::default(),
+            idle_silent: 0,
+            idle_silence_logged: false,
+        })
+    }
+
     /// One connection, from login until it fails or shutdown.
     async fn session(
         &self,
@@ -384,100 +334,127 @@ impl MailboxWorker {
         failures: &mut u32,
         lease: &mut Lease<'_>,
     ) -> Result<(), FetchError> {
-        let cfg = self.imap();
-        let timeout = cfg.timeout.unsigned_abs();
-        let mut s = connect(cfg).await?;
-        let caps = within(timeout, s.capabilities()).await?;
-        let caps = Caps {
-            idle: caps.has_str("IDLE"),
-            mv: caps.has_str("MOVE"),
-            uidplus: caps.has_str("UIDPLUS"),
-        };
-        if let AfterIngest::Move(folder) = &self.mailbox.after_ingest {
-            // Creating an existing folder fails harmlessly.
-            let _ = within(timeout, s.create(folder)).await;
-        }
-        let selected = within(timeout, s.select(&self.mailbox.folder))
-            .await
-            .map_err(|e| FetchError::Folder {
-                folder: self.mailbox.folder.clone(),
-                message: e.to_string(),
-            })?;
-        let uidvalidity = selected.uid_validity.unwrap_or(0);
+        let timeout = self.imap().timeout.unsigned_abs();
+        let mut c = self.open().await?;
         let pipeline = self.pipeline();
         let store = &pipeline.store;
         let now = pipeline.clock.now();
         let mut last = match store.mailbox_position(&self.mailbox.name).await? {
-            Some((v, last)) if v == uidvalidity => last,
+            Some((v, last)) if v == c.uidvalidity => last,
             Some((v, _)) => {
-                tracing::warn!(mailbox = %self.mailbox.name, old = v, new = uidvalidity,
+                tracing::warn!(mailbox = %self.mailbox.name, old = v, new = c.uidvalidity,
                     "UIDVALIDITY changed: fetching the folder again; stored messages are recognised by Message-ID");
                 store
-                    .reset_mailbox(&self.mailbox.name, uidvalidity, now)
+                    .reset_mailbox(&self.mailbox.name, c.uidvalidity, now)
                     .await?;
                 0
             }
             None => {
                 store
-                    .reset_mailbox(&self.mailbox.name, uidvalidity, now)
+                    .reset_mailbox(&self.mailbox.name, c.uidvalidity, now)
                     .await?;
                 0
             }
         };
-        *failures = 0;
         self.health.connected(&self.mailbox.name);
-        tracing::info!(mailbox = %self.mailbox.name, folder = %self.mailbox.folder, uidvalidity, last_uid = last,
-            idle = caps.idle && self.mailbox.idle, "IMAP connected");
+        tracing::info!(mailbox = %self.mailbox.name, folder = %c.folder, uidvalidity = c.uidvalidity, last_uid = last,
+            idle = c.caps.idle && self.mailbox.idle, "IMAP connected");
 
+        let mut idle_quiet = false;
         loop {
             lease.keep().await?;
-            self.apply_pending(&mut s, uidvalidity, &caps).await?;
-            while !shutdown.is_cancelled()
-                && self
-                    .fetch_new(&mut s, uidvalidity, &mut last, &caps, shutdown)
-                    .await?
-                    > 0
-            {}
+            self.apply_pending(&mut c).await?;
+            let mut found = 0;
+            loop {
+                if shutdown.is_cancelled() {
+                    break;
+                }
+                let n = self.fetch_new(&mut c, &mut last, shutdown).await?;
+                found += n;
+                if n == 0 {
+                    break;
+                }
+            }
             if shutdown.is_cancelled() {
-                let _ = tokio::time::timeout(Duration::from_secs(2), s.logout()).await;
+                let _ = tokio::time::timeout(Duration::from_secs(2), c.s.logout()).await;
                 return Ok(());
+            }
+            if idle_quiet {
+                self.idle_silence(&mut c, found).await;
             }
             self.health
                 .fetched(&self.mailbox.name, self.pipeline().clock.now());
+            // A whole cycle went through: only now is the connection good
+            // again (a login that fails at the next step must keep backing off).
+            *failures = 0;
             // Wake at least every third of the lease to renew it, and every
             // poll interval also in IDLE: a connection that died silently is
             // found within one interval, and /healthz knows it is alive.
             let wait = self.mailbox.poll_interval.unsigned_abs().min(lease.every());
-            s = if caps.idle && self.mailbox.idle {
-                self.idle(s, IDLE_RENEW.min(wait), shutdown).await?
+            idle_quiet = false;
+            if c.caps.idle && self.mailbox.idle {
+                let (s, quiet) = self.idle(c.s, IDLE_RENEW.min(wait), shutdown).await?;
+                c.s = s;
+                idle_quiet = quiet;
             } else {
                 tokio::select! {
                     _ = shutdown.cancelled() => {}
                     _ = tokio::time::sleep(wait) => {}
                 }
-                s
-            };
-            while s.unsolicited_responses.try_recv().is_ok() {}
+            }
+            while c.s.unsolicited_responses.try_recv().is_ok() {}
             // Selecting again refreshes the view and tells whether the folder
             // was deleted and made anew under us (a new UIDVALIDITY): then
             // start over, and Message-IDs keep the tickets as they are.
-            let again = within(timeout, s.select(&self.mailbox.folder)).await?;
-            if again.uid_validity.unwrap_or(0) != uidvalidity {
+            let again = within(timeout, c.s.select(&c.folder)).await?;
+            if again.uid_validity.unwrap_or(0) != c.uidvalidity {
                 return Err(FetchError::Folder {
-                    folder: self.mailbox.folder.clone(),
+                    folder: c.folder.clone(),
                     message: "UIDVALIDITY changed while connected".into(),
                 });
             }
         }
     }
 
-    /// Waits in IDLE until the server reports a change, the renewal time, or shutdown.
+    /// After an IDLE that ended without news: if polling then found mail
+    /// (twice in a row, so one unlucky moment does not count), the server's
+    /// IDLE does not announce new mail; say once how to make it.
+    async fn idle_silence(&self, c: &mut Connection, found: usize) {
+        if found == 0 {
+            c.idle_silent = 0;
+            return;
+        }
+        c.idle_silent += 1;
+        if c.idle_silent < 2 || c.idle_silence_logged {
+            return;
+        }
+        c.idle_silence_logged = true;
+        let timeout = self.imap().timeout.unsigned_abs();
+        let server = within(timeout, c.s.id([("name", Some("postdesk"))]))
+            .await
+            .ok()
+            .flatten()
+            .and_then(|id| id.get("name").cloned())
+            .unwrap_or_default();
+        let hint = idle_hint(&server);
+        let every = self
+            .mailbox
+            .poll_interval
+            .min(self.pipeline().config.database.mailbox_lease / 3);
+        tracing::warn!(mailbox = %self.mailbox.name, server = %server,
+            "the IMAP server does not announce new mail during IDLE: new mail is found only by polling, every {}. {hint}",
+            crate::domain::fmt_duration(every));
+    }
+
+    /// Waits in IDLE until the server reports a change, the renewal time,
+    /// or shutdown; also says whether it ended without the server saying
+    /// anything.
     async fn idle(
         &self,
         s: ImapSession,
         renew: Duration,
         shutdown: &CancellationToken,
-    ) -> Result<ImapSession, FetchError> {
+    ) -> Result<(ImapSession, bool), FetchError> {
         let timeout = self.imap().timeout.unsigned_abs();
         let mut handle = s.idle();
         within(timeout, handle.init()).await?;
@@ -492,20 +469,20 @@ impl MailboxWorker {
             }
         };
         tracing::debug!(mailbox = %self.mailbox.name, ?response, "IDLE ended");
-        within(timeout, handle.done()).await
+        let quiet = matches!(response, IdleResponse::Timeout);
+        Ok((within(timeout, handle.done()).await?, quiet))
     }
 
     /// Fetches and ingests new messages; returns how many.
     async fn fetch_new(
         &self,
-        s: &mut ImapSession,
-        uidvalidity: u32,
+        c: &mut Connection,
         last: &mut u32,
-        caps: &Caps,
         shutdown: &CancellationToken,
     ) -> Result<usize, FetchError> {
         let timeout = self.imap().timeout.unsigned_abs();
         let query = format!("{}:*", last.saturating_add(1));
+        let s = &mut c.s;
         let mut sized: Vec<(u32, u64)> = within(timeout, async {
             s.uid_fetch(&query, "(UID RFC822.SIZE)")
                 .await?
@@ -537,6 +514,7 @@ impl MailboxWorker {
                 }
                 let set = uid_set(uids);
                 let query = format!("(UID {item})");
+                let s = &mut c.s;
                 let got: Vec<(u32, Vec<u8>, bool)> = within(fetch_timeout, async {
                     s.uid_fetch(&set, &query)
                         .await?
@@ -558,17 +536,19 @@ impl MailboxWorker {
                 }
                 let full_size = header_only.then(|| size_of[&uid]);
                 let source = Source::Imap {
-                    uidvalidity,
+                    uidvalidity: c.uidvalidity,
                     uid,
                     header_only,
                 };
-                self.pipeline()
-                    .ingest_sized(&self.mailbox, &raw, full_size, Arrival::Now, source)
-                    .await?;
+                let incoming = Incoming {
+                    full_size,
+                    ..Incoming::new(&raw, Arrival::Now, source)
+                };
+                self.pipeline().ingest(&self.mailbox, incoming).await?;
                 *last = uid;
                 done += 1;
             }
-            self.apply_pending(s, uidvalidity, caps).await?;
+            self.apply_pending(c).await?;
             // A long backlog is progress, not silence.
             self.health
                 .fetched(&self.mailbox.name, self.pipeline().clock.now());
@@ -577,15 +557,17 @@ impl MailboxWorker {
     }
 
     /// Applies `after_ingest` to every committed message not yet handled.
-    async fn apply_pending(
-        &self,
-        s: &mut ImapSession,
-        uidvalidity: u32,
-        caps: &Caps,
-    ) -> Result<(), FetchError> {
+    /// A refusal by the server leaves them pending (they are tickets
+    /// already), marks the mailbox degraded and waits its own backoff; only
+    /// a connection problem is an error.
+    async fn apply_pending(&self, c: &mut Connection) -> Result<(), FetchError> {
+        if !c.retry.due() {
+            return Ok(());
+        }
         let pipeline = self.pipeline();
         let store = &pipeline.store;
-        let uids = store.pending_imap(&self.mailbox.name, uidvalidity).await?;
+        let name = &self.mailbox.name;
+        let uids = store.pending_imap(name, c.uidvalidity).await?;
         if uids.is_empty() {
             return Ok(());
         }
@@ -596,49 +578,41 @@ impl MailboxWorker {
             .max(Duration::from_secs(120));
         for chunk in uids.chunks(500) {
             let set = uid_set(chunk);
-            match &self.mailbox.after_ingest {
-                AfterIngest::Seen => {
-                    within(timeout, async {
-                        s.uid_store(&set, "+FLAGS.SILENT (\\Seen)")
-                            .await?
-                            .try_collect::<Vec<_>>()
-                            .await
-                    })
-                    .await?;
-                }
-                AfterIngest::Move(folder) if caps.mv => {
-                    within(timeout, s.uid_mv(&set, folder)).await?;
-                }
-                AfterIngest::Move(_) | AfterIngest::Delete => {
-                    if let AfterIngest::Move(folder) = &self.mailbox.after_ingest {
-                        within(timeout, s.uid_copy(&set, folder)).await?;
-                    }
-                    within(timeout, async {
-                        s.uid_store(&set, "+FLAGS.SILENT (\\Seen \\Deleted)")
-                            .await?
-                            .try_collect::<Vec<_>>()
-                            .await
-                    })
-                    .await?;
-                    if caps.uidplus {
-                        within(timeout, async {
-                            s.uid_expunge(&set).await?.try_collect::<Vec<_>>().await
-                        })
-                        .await?;
-                    } else {
-                        within(timeout, async {
-                            s.expunge().await?.try_collect::<Vec<_>>().await
-                        })
-                        .await?;
-                    }
-                }
+            if let Err(e) = c.action.apply(&mut c.s, &set, timeout).await {
+                let Some(words) = refusal(&e) else {
+                    return Err(e);
+                };
+                let wait = c.retry.refused(self.mailbox.poll_interval.unsigned_abs());
+                let why = format!(
+                    "after_ingest ({}) refused by the server: {words}",
+                    c.action.describe()
+                );
+                tracing::error!(mailbox = %name, pending = uids.len(), retry_in = ?wait,
+                    "{why}; the messages are stored and stay in {} until it works", c.folder);
+                crate::ops::metrics::after_ingest_refused(name);
+                self.health.after_ingest_failed(name, why);
+                return Ok(());
             }
-            store
-                .clear_pending_imap(&self.mailbox.name, uidvalidity, chunk)
-                .await?;
+            store.clear_pending_imap(name, c.uidvalidity, chunk).await?;
         }
-        tracing::debug!(mailbox = %self.mailbox.name, count = uids.len(), "after-ingest action applied");
+        if c.retry.succeeded() {
+            tracing::info!(mailbox = %name, "after_ingest works again");
+        }
+        self.health.after_ingest_ok(name);
+        tracing::debug!(mailbox = %name, count = uids.len(), "after-ingest action applied");
         Ok(())
+    }
+}
+
+/// What to change on a server whose IDLE does not announce new mail.
+fn idle_hint(server: &str) -> &'static str {
+    let s = server.to_ascii_lowercase();
+    if s.contains("cyrus") {
+        "Cyrus: run idled (add it to the SERVICES of cyrus.conf) or lower imapidlepoll in imapd.conf."
+    } else if s.contains("courier") {
+        "Courier: set IMAP_ENHANCEDIDLE=1 in imapd (it needs FAM or inotify support)."
+    } else {
+        "Check the server's IDLE settings, or lower poll_interval for this mailbox."
     }
 }
 

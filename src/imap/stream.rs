@@ -1,0 +1,249 @@
+//! The connection to an IMAP server: TCP, TLS or STARTTLS, the login, and
+//! what async-imap cannot ask for itself. Its parser knows no `NAMESPACE`
+//! response (RFC 2342), and a line it cannot parse would end the session;
+//! so while a NAMESPACE command is out, [`ImapStream`] takes that line out
+//! of the byte stream and keeps it, and async-imap sees only the tagged
+//! answer.
+
+use super::FetchError;
+use crate::config::{Security, ServerConfig};
+use crate::domain::folders::{Personal, parse_namespace};
+use async_imap::{Client, Session};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
+
+/// A plain or TLS connection, one type for async-imap.
+#[derive(Debug)]
+enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+/// The connection async-imap reads and writes.
+#[derive(Debug)]
+pub struct ImapStream {
+    io: Transport,
+    /// Set while a NAMESPACE command is out.
+    tap: Option<Tap>,
+}
+
+/// Lines read while tapping: `* NAMESPACE` lines are kept, the rest is
+/// passed on unchanged.
+#[derive(Debug, Default)]
+struct Tap {
+    /// Bytes read but not yet a whole line.
+    partial: Vec<u8>,
+    /// Bytes ready for async-imap.
+    ready: Vec<u8>,
+    taken: Vec<String>,
+}
+
+impl Tap {
+    fn feed(&mut self, bytes: &[u8]) {
+        self.partial.extend_from_slice(bytes);
+        while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=end).collect();
+            if line.starts_with(b"* NAMESPACE ") {
+                self.taken.push(String::from_utf8_lossy(&line).into_owned());
+            } else {
+                self.ready.extend_from_slice(&line);
+            }
+        }
+    }
+}
+
+impl ImapStream {
+    fn new(io: Transport) -> ImapStream {
+        ImapStream { io, tap: None }
+    }
+
+    fn io(self: Pin<&mut Self>) -> Pin<&mut (dyn AsyncReadWrite + Unpin)> {
+        match &mut self.get_mut().io {
+            Transport::Plain(s) => Pin::new(s),
+            Transport::Tls(s) => Pin::new(s.as_mut()),
+        }
+    }
+}
+
+trait AsyncReadWrite: AsyncRead + AsyncWrite {}
+impl<T: AsyncRead + AsyncWrite> AsyncReadWrite for T {}
+
+impl AsyncRead for ImapStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        if self.tap.is_none() {
+            return self.io().poll_read(cx, buf);
+        }
+        loop {
+            let tap = self.tap.as_mut().expect("tapping");
+            if !tap.ready.is_empty() {
+                let n = tap.ready.len().min(buf.remaining());
+                buf.put_slice(&tap.ready[..n]);
+                tap.ready.drain(..n);
+                return Poll::Ready(Ok(()));
+            }
+            let mut chunk = [0u8; 4096];
+            let mut read = ReadBuf::new(&mut chunk);
+            match self.as_mut().io().poll_read(cx, &mut read) {
+                Poll::Ready(Ok(())) if read.filled().is_empty() => {
+                    // End of stream: pass on what is left of a line.
+                    let tap = self.tap.as_mut().expect("tapping");
+                    let rest = std::mem::take(&mut tap.partial);
+                    let n = rest.len().min(buf.remaining());
+                    buf.put_slice(&rest[..n]);
+                    return Poll::Ready(Ok(()));
+                }
+                Poll::Ready(Ok(())) => {
+                    let filled = read.filled().to_vec();
+                    self.tap.as_mut().expect("tapping").feed(&filled);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+impl AsyncWrite for ImapStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.io().poll_write(cx, buf)
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.io().poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.io().poll_shutdown(cx)
+    }
+}
+
+pub type ImapSession = Session<ImapStream>;
+
+pub(super) async fn within<T, E>(
+    d: Duration,
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, FetchError>
+where
+    FetchError: From<E>,
+{
+    match tokio::time::timeout(d, f).await {
+        Ok(r) => r.map_err(FetchError::from),
+        Err(_) => Err(FetchError::Timeout(d)),
+    }
+}
+
+async fn tls_wrap(
+    tcp: TcpStream,
+    cfg: &ServerConfig,
+    server: &str,
+) -> Result<Transport, FetchError> {
+    let tls_err = |message: String| FetchError::Tls {
+        server: server.to_string(),
+        message,
+    };
+    let config =
+        crate::tls::client_config(cfg.ca_file.as_deref()).map_err(|e| tls_err(e.to_string()))?;
+    let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
+        .map_err(|e| tls_err(e.to_string()))?;
+    let tls = tokio_rustls::TlsConnector::from(config)
+        .connect(name, tcp)
+        .await
+        .map_err(|e| tls_err(e.to_string()))?;
+    Ok(Transport::Tls(Box::new(tls)))
+}
+
+/// Connects and logs in.
+pub async fn connect(cfg: &ServerConfig) -> Result<ImapSession, FetchError> {
+    let server = format!("{}:{}", cfg.host, cfg.port);
+    let timeout = cfg.timeout.unsigned_abs();
+    let tcp = match tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), cfg.port)))
+        .await
+    {
+        Ok(Ok(s)) => s,
+        Ok(Err(source)) => return Err(FetchError::Connect { server, source }),
+        Err(_) => return Err(FetchError::Timeout(timeout)),
+    };
+    tcp.set_nodelay(true).ok();
+    let client = match cfg.security {
+        Security::Tls => {
+            let mut c = Client::new(ImapStream::new(tls_wrap(tcp, cfg, &server).await?));
+            within(timeout, c.read_response()).await?;
+            c
+        }
+        Security::None => {
+            let mut c = Client::new(ImapStream::new(Transport::Plain(tcp)));
+            within(timeout, c.read_response()).await?;
+            c
+        }
+        Security::StartTls => {
+            let mut c = Client::new(ImapStream::new(Transport::Plain(tcp)));
+            within(timeout, c.read_response()).await?;
+            within(timeout, c.run_command_and_check_ok("STARTTLS", None)).await?;
+            let ImapStream {
+                io: Transport::Plain(tcp),
+                ..
+            } = c.into_inner()
+            else {
+                unreachable!("STARTTLS starts from a plain connection")
+            };
+            Client::new(ImapStream::new(tls_wrap(tcp, cfg, &server).await?))
+        }
+    };
+    let user = cfg.username.clone().unwrap_or_default();
+    let pass = cfg
+        .password
+        .as_ref()
+        .map(|p| p.expose().to_string())
+        .unwrap_or_default();
+    match tokio::time::timeout(timeout, client.login(&user, &pass)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err((e, _))) => Err(FetchError::Login {
+            server,
+            user,
+            message: e.to_string(),
+        }),
+        Err(_) => Err(FetchError::Timeout(timeout)),
+    }
+}
+
+/// The personal namespace, asked with NAMESPACE (RFC 2342) when the server
+/// offers it, else from the separator `LIST "" ""` names (no prefix).
+pub async fn personal_namespace(
+    s: &mut ImapSession,
+    has_namespace: bool,
+    timeout: Duration,
+) -> Result<Personal, FetchError> {
+    if has_namespace {
+        s.get_mut().tap = Some(Tap::default());
+        let asked = within(timeout, s.run_command_and_check_ok("NAMESPACE")).await;
+        let taken = s.get_mut().tap.take().map(|t| t.taken).unwrap_or_default();
+        asked?;
+        if let Some(p) = taken.iter().find_map(|l| parse_namespace(l)) {
+            return Ok(p);
+        }
+    }
+    let delimiter = within(timeout, async {
+        use futures::TryStreamExt;
+        let names: Vec<_> = s.list(Some(""), Some("")).await?.try_collect().await?;
+        Ok::<_, async_imap::error::Error>(
+            names
+                .first()
+                .and_then(|n| n.delimiter())
+                .and_then(|d| d.chars().next()),
+        )
+    })
+    .await?;
+    Ok(Personal {
+        prefix: String::new(),
+        delimiter,
+    })
+}

@@ -1,0 +1,86 @@
+//! The limits on automatic mail, as ingest applies them: what was already
+//! queued (to the recipient, about the ticket, for the sender, by the
+//! mailbox), and what happens when a limit trips — the refusal is recorded,
+//! logged once per window per address, counted in `/metrics`; an agent's
+//! notification is held for the agent's digest instead of being lost.
+
+use super::Pipeline;
+use super::message::since;
+use crate::config::MailboxConfig;
+use crate::domain::decide::{Refusal, Sent};
+use crate::domain::model::OutKind;
+use crate::store::{StoreError, Tx};
+use jiff::{SignedDuration, Timestamp};
+
+impl Pipeline {
+    /// What automatic mail already went out that the limits count, for a
+    /// mail to `to` (about `ticket`, prompted by mail from `sender`).
+    pub(super) async fn sent_so_far(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        to: &str,
+        ticket: Option<i64>,
+        sender: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Sent, StoreError> {
+        let limits = &self.config.limits;
+        let hour = since(now, SignedDuration::from_hours(1));
+        Ok(Sent {
+            acks_last_hour: tx.count_sent_to(OutKind::Ack, to, hour).await?,
+            acks_for_sender: match sender {
+                Some(s) => tx.count_acks_for_sender(s, hour).await?,
+                None => 0,
+            },
+            to_recipient: tx
+                .count_auto_to(to, since(now, limits.auto_recipient_window))
+                .await?,
+            for_ticket: match ticket {
+                Some(n) => {
+                    tx.count_auto_about(n, to, since(now, limits.auto_ticket_window))
+                        .await?
+                }
+                None => 0,
+            },
+            mailbox_last_hour: tx.count_auto_of_mailbox(&mailbox.name, hour).await?,
+        })
+    }
+
+    /// A limit held back a mail of `kind` to `address`: counted, and logged
+    /// at most once per window for the address (every refusal is still in
+    /// the ticket's events).
+    pub(super) fn limit_tripped(
+        &self,
+        mailbox: &MailboxConfig,
+        address: &str,
+        kind: OutKind,
+        limit: Refusal,
+        now: Timestamp,
+    ) {
+        crate::ops::metrics::held(&mailbox.name, kind.as_str(), limit.as_str());
+        let mut seen = self.limit_logged.lock().expect("limit log lock");
+        let window = self
+            .config
+            .limits
+            .auto_recipient_window
+            .max(SignedDuration::from_hours(1));
+        let key = format!("{}:{address}", limit.as_str());
+        let quiet = seen
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < window);
+        if !quiet {
+            tracing::warn!(
+                mailbox = %mailbox.name,
+                address,
+                kind = kind.as_str(),
+                limit = limit.as_str(),
+                "automatic mail held back by a limit (logged once per {} per address)",
+                crate::domain::fmt_duration(window)
+            );
+            seen.insert(key, now);
+        }
+        if seen.len() > 10_000 {
+            seen.retain(|_, t| now.duration_since(*t) < window);
+        }
+    }
+}
