@@ -12,6 +12,15 @@ use std::path::Path;
 /// Languages we ship, the first is the fallback.
 pub const LANGUAGES: &[&str] = &["en", "el", "pl"];
 
+/// Pieces included by other templates (their names start with `_`): the
+/// survey's question and the closing note, which a relayed answer, the
+/// closing mail and the survey mail share.
+pub const PARTIALS: &[&str] = &["_survey", "_closing"];
+
+/// Templates of mail to agents that is no outbox kind of its own: the
+/// lists they ask for, and help when their mail did nothing.
+pub const AGENT_TEMPLATES: &[&str] = &["overview", "agent_help", "daily"];
+
 /// Built-in templates for each language: (language, event, source).
 macro_rules! builtin {
     ($($event:literal),* $(,)?) => {
@@ -24,6 +33,8 @@ macro_rules! builtin {
 }
 
 const BUILTIN: &[(&str, &str, &str)] = builtin!(
+    "_survey",
+    "_closing",
     "ack",
     "agent_notify",
     "agent_reply",
@@ -32,7 +43,10 @@ const BUILTIN: &[(&str, &str, &str)] = builtin!(
     "escalation",
     "survey",
     "closed",
-    "digest"
+    "digest",
+    "overview",
+    "agent_help",
+    "daily"
 );
 
 #[derive(Debug, thiserror::Error)]
@@ -101,6 +115,23 @@ pub struct DigestItem {
     pub at: String,
 }
 
+/// One ticket of a list sent to an agent.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct LineVars {
+    pub tag: String,
+    pub subject: String,
+    /// `Name <address>` or the address.
+    pub customer: String,
+    pub status: String,
+    /// When the running response clock is due, in the agent's zone (empty
+    /// when none runs).
+    pub due: String,
+    /// That time has passed.
+    pub late: bool,
+    /// The address that acts on this ticket as the agent.
+    pub reply: String,
+}
+
 /// What an agent's commands did, for `command_result`.
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct ResultVars {
@@ -108,6 +139,9 @@ pub struct ResultVars {
     pub not_understood: Vec<String>,
     /// Who the agent's reply went to, when it went.
     pub relayed: Option<String>,
+    /// Why nothing was sent to the customer although the agent answered
+    /// (empty when something was, or nothing was meant to be).
+    pub held: String,
 }
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -145,6 +179,19 @@ pub struct Vars {
     pub rate_url: String,
     /// For a digest: the notifications a limit held back, oldest first.
     pub digest: Vec<DigestItem>,
+    /// For a list (`#mine`, `#find` ...) and the daily digest: its tickets.
+    pub lines: Vec<LineVars>,
+    /// What `#find` looked for.
+    pub query: String,
+    /// For the daily digest: tickets due by the end of the day, or late.
+    pub due: Vec<LineVars>,
+    /// For the daily digest: open tickets nobody has taken.
+    pub queue: Vec<LineVars>,
+    /// This mail also asks for a rating (the survey's question is appended,
+    /// and its Reply-To carries the survey's token).
+    pub survey: bool,
+    /// This mail also tells the customer the ticket is done.
+    pub closing: bool,
     /// The moments behind the dates above: at render time they are spelled
     /// the way the template's language writes dates.
     #[serde(skip)]
@@ -191,12 +238,23 @@ impl Vars {
             "command_result",
             "sla_warning",
             "escalation",
+            "assigned",
+            "unassigned",
+            "mine",
+            "queue",
+            "atrisk",
+            "find",
         ] {
             out.push(Vars {
                 event: event.into(),
                 ..full.clone()
             });
         }
+        let mut daily = full.clone();
+        daily.event = "daily".into();
+        daily.due = daily.lines.clone();
+        daily.queue = daily.lines.clone();
+        out.push(daily);
         let mut bare = full;
         bare.ticket.due_at = None;
         bare.ticket.assignee = None;
@@ -211,6 +269,9 @@ impl Vars {
         bare.rate_url = String::new();
         bare.message.cut = 0;
         bare.digest.clear();
+        bare.survey = false;
+        bare.closing = false;
+        bare.lines.clear();
         bare.moments = Moments::default();
         out.push(bare);
         out
@@ -261,6 +322,7 @@ impl Vars {
                 applied: vec!["status: resolved".into()],
                 not_understood: vec!["#asign bob (did you mean #assign?)".into()],
                 relayed: Some("Jane Doe <jane@example.org>".into()),
+                held: "the reply had no text of its own".into(),
             },
             rate_url: "https://support.example.com/rate/42r-abcdefghijklmnop".into(),
             digest: ["customer_message", "note", "agent_reply"]
@@ -273,6 +335,31 @@ impl Vars {
                     at: "2026-11-26 09:15 UTC".into(),
                 })
                 .collect(),
+            survey: true,
+            closing: true,
+            lines: vec![
+                LineVars {
+                    tag: "[#42]".into(),
+                    subject: "Printer on floor 2 is broken".into(),
+                    customer: "Jane Doe <jane@example.org>".into(),
+                    status: "open".into(),
+                    due: "2026-11-27 09:15 UTC".into(),
+                    late: true,
+                    reply: "support+42-abcdefghijklmnop@example.com".into(),
+                },
+                LineVars {
+                    tag: "[#43]".into(),
+                    subject: "Refund".into(),
+                    customer: "bob@example.org".into(),
+                    status: "pending".into(),
+                    due: String::new(),
+                    late: false,
+                    reply: "support+43-abcdefghijklmnop@example.com".into(),
+                },
+            ],
+            query: "printer".into(),
+            due: Vec::new(),
+            queue: Vec::new(),
             moments: Moments {
                 zone: Some(jiff::tz::TimeZone::UTC),
                 created_at: "2026-11-26T09:15:00Z".parse().ok(),
@@ -338,6 +425,8 @@ impl Templates {
             for lang in LANGUAGES {
                 for event in OutKind::NAMES
                     .iter()
+                    .chain(PARTIALS)
+                    .chain(AGENT_TEMPLATES)
                     .copied()
                     .chain(extra.iter().map(String::as_str))
                 {
@@ -380,6 +469,10 @@ impl Templates {
                 .trim_end_matches(".txt")
                 .split_once('/')
                 .unwrap_or(("en", n));
+            if PARTIALS.contains(&event) {
+                // Checked through the templates that include them.
+                continue;
+            }
             if let Some(e) = Vars::samples()
                 .iter()
                 .find_map(|v| self.render(lang, event, v).err())

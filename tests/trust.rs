@@ -485,7 +485,9 @@ fn ratings_need_the_surveys_own_token_and_agents_need_proof(db: Db) {
     );
     assert_eq!(pipe(&c, &resolve)[0]["kind"], "agent");
     assert_eq!(show(&c, 1)["status"], "resolved");
-    let survey = sent_to(&c, "survey", "jane@example.org");
+    // One mail carries her answer and the survey's question.
+    let survey = sent_to(&c, "agent_reply", "jane@example.org");
+    assert!(String::from_utf8_lossy(&survey).contains("from 1 to 5"));
     let survey_address = reply_to(&survey);
     assert!(survey_address.contains("+1s-"), "{survey_address}");
 

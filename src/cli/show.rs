@@ -98,7 +98,10 @@ pub async fn ticket(store: &Store, clock: &dyn Clock, number: i64, json: bool) -
         println!("  follows ticket #{f}");
     }
     if let Some(r) = d.rating {
-        println!("  customer's rating {r} of 5");
+        match d.rating_comment.as_deref().filter(|c| !c.is_empty()) {
+            Some(c) => println!("  customer's rating {r} of 5: {c:?}"),
+            None => println!("  customer's rating {r} of 5"),
+        }
     }
     println!("\nParticipants:");
     for p in &d.participants {

@@ -119,6 +119,9 @@ pub struct AgentConfig {
     pub email: String,
     pub name: String,
     pub timezone: jiff::tz::TimeZone,
+    /// A daily digest at this time of the agent's day (their open tickets,
+    /// what is due today or late, what nobody has taken).
+    pub digest: Option<jiff::civil::Time>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -782,12 +785,25 @@ fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
     } else {
         Some(jiff::tz::TimeZone::UTC)
     };
+    let digest = n
+        .opt_str("digest")
+        .and_then(|d| match d.parse::<jiff::civil::Time>() {
+            Ok(t) if d.len() == 5 => Some(t),
+            _ => {
+                n.problem(
+                    "digest",
+                    format!(r#"expected a time of day like "08:30", got {d:?}"#),
+                );
+                None
+            }
+        });
     n.finish();
     let email = email?;
     Some(AgentConfig {
         name: name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string()),
         email,
         timezone: timezone?,
+        digest,
     })
 }
 

@@ -3,7 +3,7 @@
 //! nowhere, who the ticket is assigned to, and what the receipt says. Pure.
 
 use super::model::{Priority, Status};
-use super::reply::{AgentText, Command};
+use super::reply::{AgentText, Command, Overview};
 
 /// What decide needs about the ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +13,16 @@ pub struct TicketFacts {
     pub assignee: Option<String>,
     /// `#merge N`: whether ticket N exists.
     pub merge_target_exists: bool,
+}
+
+/// The agent's mail, as read.
+#[derive(Debug, Clone, Copy)]
+pub struct Mail<'a> {
+    pub text: &'a AgentText,
+    /// Files attached (an answer may be a file alone).
+    pub attachments: usize,
+    /// Written to the customer directly, support only in copy.
+    pub direct: bool,
 }
 
 /// An agent of the configuration, for `#assign`.
@@ -41,6 +51,15 @@ pub struct AgentDecision {
     pub not_understood: Vec<String>,
     /// Send the agent a receipt.
     pub receipt: bool,
+    /// Why nothing went to the customer when the agent seemed to answer
+    /// (for the receipt; the full text stays on the ticket).
+    pub held: Option<String>,
+    /// Someone else now holds the ticket: tell them.
+    pub notify_assignee: Option<String>,
+    /// Who held it before and lost it to someone else: tell them too.
+    pub notify_previous: Option<String>,
+    /// Lists of tickets the agent asked for (answered in their own mail).
+    pub overview: Vec<Overview>,
     pub events: Vec<(&'static str, String)>,
 }
 
@@ -61,15 +80,17 @@ fn find_agent<'a>(who: &str, agents: &'a [AgentRef]) -> Option<&'a AgentRef> {
         })
 }
 
-/// Decides what `agent`'s mail does to the ticket. `direct`: the agent wrote
-/// to the customer themselves (support only in Cc): recorded, not relayed.
+/// Decides what `agent`'s mail does to the ticket. A mail written to the
+/// customer directly (support only in Cc) is recorded, not relayed. Words
+/// are never dropped silently: a reply that trimming left empty, or whose
+/// trimming had to guess more than it kept, is held with a receipt.
 pub fn decide_agent(
     agent: &AgentRef,
-    text: &AgentText,
+    mail: &Mail<'_>,
     ticket: &TicketFacts,
-    direct: bool,
     agents: &[AgentRef],
 ) -> AgentDecision {
+    let (text, direct) = (mail.text, mail.direct);
     let mut d = AgentDecision::default();
     for c in &text.commands {
         match c {
@@ -138,6 +159,7 @@ pub fn decide_agent(
                 d.status = Some(Status::Closed);
                 d.applied.push("marked as spam and closed".into());
             }
+            Command::Overview(o) => d.overview.push(o.clone()),
         }
     }
     for n in &text.not_understood {
@@ -150,7 +172,8 @@ pub fn decide_agent(
         });
     }
     let has_text = !text.body.trim().is_empty();
-    d.relay = has_text && !direct && !d.note && !d.spam && d.not_understood.is_empty();
+    let answers = (has_text || mail.attachments > 0) && !direct && !d.note && !d.spam;
+    d.relay = answers && d.not_understood.is_empty() && !text.doubtful;
     if has_text && d.note {
         d.events
             .push(("note", format!("internal note by {}", agent.email)));
@@ -160,6 +183,29 @@ pub fn decide_agent(
             "held back",
             "the reply was not sent to the customer: a command was not understood".into(),
         ));
+    }
+    if answers && d.not_understood.is_empty() && text.doubtful {
+        let why = format!(
+            "below your text, {} line(s) looked like a quoted mail but match no mail of this ticket, \
+             so it was not clear where your answer ends",
+            text.cut.guessed
+        );
+        d.events
+            .push(("held back", format!("nothing relayed: {why}")));
+        d.held = Some(why);
+    }
+    if !has_text
+        && mail.attachments == 0
+        && !direct
+        && text.commands.is_empty()
+        && text.not_understood.is_empty()
+    {
+        let why = format!(
+            "the reply had no text of its own (only the quoted mail: {} line(s) cut) and no attachment",
+            text.cut.quoted + text.cut.aligned + text.cut.original
+        );
+        d.events.push(("nothing relayed", why.clone()));
+        d.held = Some(why);
     }
     d.responded = d.relay || (direct && has_text);
     if direct {
@@ -185,14 +231,31 @@ pub fn decide_agent(
         d.events
             .push(("command", format!("{} by {}", a, agent.email)));
     }
-    d.receipt = !text.commands.is_empty() || !d.not_understood.is_empty();
+    if let Some(new) = &d.assignee
+        && ticket.assignee.as_ref() != Some(new)
+    {
+        if *new != agent.email {
+            d.notify_assignee = Some(new.clone());
+        }
+        if let Some(old) = &ticket.assignee
+            && *old != agent.email
+        {
+            d.notify_previous = Some(old.clone());
+        }
+    }
+    let ticket_commands = text
+        .commands
+        .iter()
+        .any(|c| !matches!(c, Command::Overview(_)));
+    d.receipt = ticket_commands || !d.not_understood.is_empty() || d.held.is_some();
     d
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::reply::read_agent_text;
+    use crate::domain::reply::{AgentText, read_agent_text};
+    use crate::domain::trim::Known;
 
     fn agents() -> Vec<AgentRef> {
         vec![
@@ -216,14 +279,28 @@ mod tests {
         }
     }
 
+    fn read(text: &str) -> AgentText {
+        read_agent_text(text, &Known::default())
+    }
+
+    fn decide(
+        who: usize,
+        text: &str,
+        t: &TicketFacts,
+        attachments: usize,
+        direct: bool,
+    ) -> AgentDecision {
+        let text = read(text);
+        let mail = Mail {
+            text: &text,
+            attachments,
+            direct,
+        };
+        decide_agent(&agents()[who], &mail, t, &agents())
+    }
+
     fn run(text: &str) -> AgentDecision {
-        decide_agent(
-            &agents()[0],
-            &read_agent_text(text),
-            &ticket(),
-            false,
-            &agents(),
-        )
+        decide(0, text, &ticket(), 0, false)
     }
 
     #[test]
@@ -273,13 +350,7 @@ mod tests {
 
     #[test]
     fn direct_replies_are_recorded_not_relayed() {
-        let d = decide_agent(
-            &agents()[1],
-            &read_agent_text("Answer sent to you directly."),
-            &ticket(),
-            true,
-            &agents(),
-        );
+        let d = decide(1, "Answer sent to you directly.", &ticket(), 0, true);
         assert!(!d.relay && d.responded);
         assert_eq!(d.assignee.as_deref(), Some("bob@example.com"));
     }
@@ -290,13 +361,51 @@ mod tests {
             assignee: Some("bob@example.com".into()),
             ..ticket()
         };
-        let d = decide_agent(
-            &agents()[0],
-            &read_agent_text("I can help."),
-            &t,
-            false,
-            &agents(),
-        );
+        let d = decide(0, "I can help.", &t, 0, false);
         assert_eq!(d.assignee, None);
+    }
+
+    #[test]
+    fn a_file_alone_is_an_answer_and_an_empty_reply_gets_a_receipt() {
+        let d = decide(0, "", &ticket(), 1, false);
+        assert!(d.relay && d.responded && d.held.is_none());
+        let d = run(
+            "\n\nOn Mon, 30 Nov 2026 at 14:46, Support <s@example.com> wrote:\n> the printer shows E42\n",
+        );
+        assert!(!d.relay && d.receipt);
+        assert!(
+            d.held.as_deref().unwrap().contains("no text of its own"),
+            "{:?}",
+            d.held
+        );
+        assert!(d.events.iter().any(|(w, _)| *w == "nothing relayed"));
+    }
+
+    #[test]
+    fn a_doubtful_trim_holds_the_reply_back() {
+        let d = run(
+            "Ok.\n\nFrom: our warehouse team\nTo: the courier\nThe parcel left on Monday.\nIt should arrive on Thursday.\nTracking number 12345.\n",
+        );
+        assert!(!d.relay && d.receipt);
+        assert!(d.held.is_some());
+    }
+
+    #[test]
+    fn a_new_assignee_and_the_previous_one_are_told() {
+        let d = run("#assign bob");
+        assert_eq!(d.notify_assignee.as_deref(), Some("bob@example.com"));
+        let t = TicketFacts {
+            assignee: Some("bob@example.com".into()),
+            ..ticket()
+        };
+        let d = decide(0, "#take", &t, 0, false);
+        assert_eq!(d.notify_assignee, None, "alice took it herself");
+        assert_eq!(d.notify_previous.as_deref(), Some("bob@example.com"));
+        let d = decide(1, "#take", &t, 0, false);
+        assert_eq!(
+            (d.notify_assignee, d.notify_previous),
+            (None, None),
+            "already bob's"
+        );
     }
 }

@@ -23,6 +23,7 @@ pub mod subject;
 pub mod survey;
 pub mod thread;
 pub mod token;
+pub mod trim;
 
 use jiff::SignedDuration;
 

@@ -147,4 +147,6 @@ pub mod flags {
     pub const NO_SENDER: &str = "no-sender";
     /// The MIME parser gave up on it (only the raw bytes are kept).
     pub const PARSER_FAILED: &str = "parser-failed";
+    /// Blank lines stood before its first header; they were skipped.
+    pub const LEADING_BLANK_LINES: &str = "leading-blank-lines";
 }

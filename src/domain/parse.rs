@@ -216,6 +216,26 @@ fn unfold(v: &str) -> String {
     out.trim().to_string()
 }
 
+/// `raw` from its first line that is not blank, when a header field
+/// follows the blank lines; else `raw` as it is.
+fn skip_leading_blank_lines(raw: &[u8]) -> &[u8] {
+    let mut i = 0;
+    while let Some(end) = raw[i..].iter().position(|&b| b == b'\n') {
+        let line = &raw[i..i + end];
+        if !line.iter().all(|b| b.is_ascii_whitespace()) {
+            break;
+        }
+        i += end + 1;
+    }
+    let rest = &raw[i..];
+    let first = rest.split(|&b| b == b'\n').next().unwrap_or_default();
+    let looks_like_field = first
+        .iter()
+        .position(|&b| b == b':')
+        .is_some_and(|c| c > 0 && first[..c].iter().all(|&b| (33..=126).contains(&b)));
+    if i > 0 && looks_like_field { rest } else { raw }
+}
+
 /// The header block: the bytes before the first empty line.
 fn header_block(raw: &[u8]) -> &[u8] {
     let mut i = 0;
@@ -345,11 +365,17 @@ pub fn parse_limited(raw: &[u8], max: u64, full_size: Option<u64>) -> ParsedMail
 }
 
 /// Extracts everything the pipeline needs from `raw`. Never fails.
-pub fn parse(raw: &[u8]) -> ParsedMail {
+pub fn parse(whole: &[u8]) -> ParsedMail {
     let mut p = ParsedMail {
-        size: raw.len(),
+        size: whole.len(),
         ..ParsedMail::default()
     };
+    // Blank or whitespace-only lines before the first header (some gateways
+    // and web forms write them) would make the whole message a body.
+    let raw = skip_leading_blank_lines(whole);
+    if raw.len() != whole.len() {
+        p.flags.push(flags::LEADING_BLANK_LINES);
+    }
     let block = header_block(raw);
     if block.iter().any(|&b| b >= 0x80) {
         p.flags.push(flags::EIGHT_BIT_HEADERS);
@@ -364,8 +390,8 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         p.flags.push(flags::MALFORMED);
         p.flags.push(flags::NO_MESSAGE_ID);
         p.flags.push(flags::NO_SENDER);
-        p.message_id = synthetic_message_id(raw);
-        p.text = truncate_utf8(no_nul(&String::from_utf8_lossy(raw)), MAX_TEXT);
+        p.message_id = synthetic_message_id(whole);
+        p.text = truncate_utf8(no_nul(&String::from_utf8_lossy(whole)), MAX_TEXT);
         return p;
     };
     if !well_formed {
@@ -376,7 +402,7 @@ pub fn parse(raw: &[u8]) -> ParsedMail {
         Some(id) if valid_id(id) => id.to_string(),
         _ => {
             p.flags.push(flags::NO_MESSAGE_ID);
-            synthetic_message_id(raw)
+            synthetic_message_id(whole)
         }
     };
     p.from = addresses(msg.from()).into_iter().next();
@@ -569,6 +595,18 @@ mod tests {
             assert!(p.has_flag(flags::MALFORMED), "{raw:?} -> {:?}", p.flags);
             assert!(!p.message_id.is_empty());
         }
+    }
+
+    #[test]
+    fn blank_lines_before_the_header_are_skipped_and_flagged() {
+        let raw = b"\r\n   \r\nFrom: Jane <jane@example.org>\r\nSubject: hello\r\nMessage-ID: <b@x>\r\n\r\nbody\r\n";
+        let p = parse(raw);
+        assert_eq!(p.from.as_ref().unwrap().email, "jane@example.org");
+        assert_eq!(p.subject, "hello");
+        assert!(p.has_flag(flags::LEADING_BLANK_LINES));
+        assert!(!p.has_flag(flags::MALFORMED));
+        // Text that merely starts with a blank line stays as it is.
+        assert!(parse(b"\n\njust text\n").has_flag(flags::MALFORMED));
     }
 
     #[test]

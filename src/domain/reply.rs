@@ -1,7 +1,6 @@
 //! An agent's mail, read as a person would: the commands at the top
-//! (`#close`, `#assign bob`, ...), the text they wrote, and what their mail
-//! client added after it (the quoted notification, the signature), which is
-//! trimmed before the text goes to the customer.
+//! (`#close`, `#assign bob`, ...), then the text they wrote, trimmed of what
+//! their mail client added ([`super::trim`]) before it goes to the customer.
 
 /// One command line of an agent's mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +15,23 @@ pub enum Command {
     Note,
     Merge(i64),
     Spam,
+    /// A list of tickets, answered by mail.
+    Overview(Overview),
+}
+
+/// The lists an agent can ask for by mail.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overview {
+    /// `#mine`: the agent's open tickets.
+    Mine,
+    /// `#queue`: open tickets nobody has taken.
+    Queue,
+    /// `#atrisk`: tickets near or past their deadline.
+    AtRisk,
+    /// `#find WORDS`: tickets whose subject, customer or text has every word.
+    Find(String),
+    /// Open tickets whose response is due by then, or late (the daily digest).
+    DueBy(jiff::Timestamp),
 }
 
 /// A `#word` line that is not a command: what it said, and a likely meaning.
@@ -32,10 +48,16 @@ pub struct AgentText {
     pub not_understood: Vec<NotUnderstood>,
     /// What the agent wrote, without commands, quote and signature.
     pub body: String,
+    /// What trimming cut, and whether it had to guess more than it kept.
+    pub cut: Cut,
+    pub doubtful: bool,
 }
+
+use super::trim::{Cut, Known, trim};
 
 const COMMANDS: &[&str] = &[
     "close", "resolve", "pending", "open", "assign", "take", "priority", "note", "merge", "spam",
+    "mine", "queue", "atrisk", "find",
 ];
 const PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 
@@ -81,6 +103,11 @@ fn parse_command(line: &str) -> Result<Command, NotUnderstood> {
         ("take", "") => Ok(Command::Take),
         ("note", "") => Ok(Command::Note),
         ("spam", "") => Ok(Command::Spam),
+        ("mine", "") => Ok(Command::Overview(Overview::Mine)),
+        ("queue", "") => Ok(Command::Overview(Overview::Queue)),
+        ("atrisk" | "at-risk", "") => Ok(Command::Overview(Overview::AtRisk)),
+        ("find", w) if !w.is_empty() => Ok(Command::Overview(Overview::Find(w.to_string()))),
+        ("find", _) => Err(bad(Some("#find WORDS".into()))),
         ("assign", a) if !a.is_empty() => Ok(Command::Assign(a.to_string())),
         ("assign", _) => Err(bad(Some("#assign NAME or #assign EMAIL".into()))),
         ("priority", p) if PRIORITIES.contains(&p.to_lowercase().as_str()) => {
@@ -96,107 +123,9 @@ fn parse_command(line: &str) -> Result<Command, NotUnderstood> {
     }
 }
 
-/// Is this line where the quoted original starts?
-fn starts_quote(line: &str, next: Option<&str>) -> bool {
-    let l = line.trim();
-    let lower = l.to_lowercase();
-    // Outlook
-    if lower.starts_with("-----original message-----")
-        || lower.starts_with("----- original message -----")
-        || lower.starts_with("-----ursprüngliche nachricht-----")
-        || lower.starts_with("-----oryginalna wiadomość-----")
-        || lower.starts_with("-----message d'origine-----")
-        || (l.starts_with("________________________________")
-            && next.is_some_and(|n| n.trim().contains(':')))
-    {
-        return true;
-    }
-    // An Outlook header block: "From: ..." followed by "Sent:"/"Date:"
-    let header = |s: &str| {
-        let s = s.trim().to_lowercase();
-        ["from:", "von:", "de :", "de:", "od:", "από:", "da:"]
-            .iter()
-            .any(|p| s.starts_with(p))
-    };
-    let sent = |s: &str| {
-        let s = s.trim().to_lowercase();
-        [
-            "sent:",
-            "date:",
-            "gesendet:",
-            "envoyé :",
-            "wysłano:",
-            "στάλθηκε:",
-            "inviato:",
-            "enviado:",
-        ]
-        .iter()
-        .any(|p| s.starts_with(p))
-    };
-    if header(l) && next.is_some_and(sent) {
-        return true;
-    }
-    // Gmail, Apple Mail, Thunderbird: "On <date>, <someone> wrote:" (maybe over two lines)
-    // "... wrote:" / "schrieb Name <x@y>:": ends in a colon and names the verb.
-    let attribution = |s: &str| {
-        let lower = s.trim_end().to_lowercase();
-        const VERBS: &[&str] = &[
-            "wrote",
-            "schrieb",
-            "a écrit",
-            "escribió",
-            "pisze",
-            "napisał",
-            "έγραψε",
-            "ha scritto",
-            "schreef",
-            "skrev",
-            "kirjoitti",
-            "napsal",
-        ];
-        lower.ends_with(':') && lower.len() < 300 && VERBS.iter().any(|v| lower.contains(v))
-    };
-    let opener = [
-        "on ", "am ", "le ", "el ", "w dniu", "στις", "il ", "op ", "den ",
-    ];
-    if opener.iter().any(|o| lower.starts_with(o)) {
-        if attribution(l) {
-            return true;
-        }
-        if let Some(n) = next
-            && attribution(&format!("{l} {}", n.trim()))
-        {
-            return true;
-        }
-    }
-    false
-}
-
-/// Cuts the quoted original, the signature and trailing `>` lines.
-pub fn trim_reply(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
-    let mut end = lines.len();
-    for (i, line) in lines.iter().enumerate() {
-        let next = lines.get(i + 1).copied();
-        if *line == "-- " || line.trim_end() == "--" || starts_quote(line, next) {
-            end = i;
-            break;
-        }
-    }
-    let mut kept: Vec<&str> = lines[..end].to_vec();
-    // A quoted block at the end (bottom-posting clients without an attribution line).
-    while kept
-        .last()
-        .is_some_and(|l| l.trim().is_empty() || l.trim_start().starts_with('>'))
-    {
-        kept.pop();
-    }
-    kept.join("\n").trim_matches('\n').trim_end().to_string()
-}
-
 /// Reads an agent's mail: command lines first (blank lines between them are
-/// fine), then the text, trimmed.
-pub fn read_agent_text(text: &str) -> AgentText {
+/// fine), then the text, trimmed against what `known` holds.
+pub fn read_agent_text(text: &str, known: &Known<'_>) -> AgentText {
     let mut out = AgentText::default();
     let mut rest_from = 0;
     let lines: Vec<&str> = text.lines().collect();
@@ -219,7 +148,10 @@ pub fn read_agent_text(text: &str) -> AgentText {
         }
         rest_from = i + 1;
     }
-    out.body = trim_reply(&lines[rest_from.min(lines.len())..].join("\n"));
+    let trimmed = trim(&lines[rest_from.min(lines.len())..].join("\n"), known);
+    out.doubtful = trimmed.doubtful();
+    out.body = trimmed.text;
+    out.cut = trimmed.cut;
     out
 }
 
@@ -227,15 +159,19 @@ pub fn read_agent_text(text: &str) -> AgentText {
 mod tests {
     use super::*;
 
+    fn read(text: &str) -> AgentText {
+        read_agent_text(text, &Known::default())
+    }
+
     #[test]
     fn commands_then_text() {
-        let a = read_agent_text("#close\n#assign Bob\n\nThanks, fixed now.\n");
+        let a = read("#close\n#assign Bob\n\nThanks, fixed now.\n");
         assert_eq!(
             a.commands,
             vec![Command::Close, Command::Assign("Bob".into())]
         );
         assert_eq!(a.body, "Thanks, fixed now.");
-        let a = read_agent_text("#priority URGENT\n#merge #12\n#note\nChecked the logs.");
+        let a = read("#priority URGENT\n#merge #12\n#note\nChecked the logs.");
         assert_eq!(
             a.commands,
             vec![
@@ -249,7 +185,7 @@ mod tests {
 
     #[test]
     fn near_misses_get_suggestions() {
-        let a = read_agent_text("#asign bob\n#clsoe\n#frobnicate\n");
+        let a = read("#asign bob\n#clsoe\n#frobnicate\n");
         assert_eq!(a.commands, vec![]);
         let s: Vec<_> = a
             .not_understood
@@ -257,38 +193,34 @@ mod tests {
             .map(|n| n.suggestion.clone())
             .collect();
         assert_eq!(s, vec![Some("#assign".into()), Some("#close".into()), None]);
-        assert_eq!(read_agent_text("#priority soon").not_understood.len(), 1);
-        assert_eq!(read_agent_text("#merge x").not_understood.len(), 1);
+        assert_eq!(read("#priority soon").not_understood.len(), 1);
+        assert_eq!(read("#merge x").not_understood.len(), 1);
+    }
+
+    #[test]
+    fn overview_commands() {
+        let a = read("#mine\n#queue\n#atrisk\n#find broken printer\n");
+        assert_eq!(
+            a.commands,
+            vec![
+                Command::Overview(Overview::Mine),
+                Command::Overview(Overview::Queue),
+                Command::Overview(Overview::AtRisk),
+                Command::Overview(Overview::Find("broken printer".into())),
+            ]
+        );
+        assert_eq!(read("#find").not_understood.len(), 1);
+        assert_eq!(
+            read("#mien").not_understood[0].suggestion.as_deref(),
+            Some("#mine")
+        );
     }
 
     #[test]
     fn hashtags_inside_text_are_text() {
-        let a = read_agent_text("Use #42 as reference.\n#close");
+        let a = read("Use #42 as reference.\n#close");
         assert!(a.commands.is_empty());
         assert_eq!(a.body, "Use #42 as reference.\n#close");
-        assert!(read_agent_text("#1 is the ticket").commands.is_empty());
-    }
-
-    #[test]
-    fn quotes_of_every_client_are_trimmed() {
-        let cases = [
-            "Hi Jane,\nplease restart it.\n\nOn Thu, 26 Nov 2026 at 10:00, Support <support+1-abc@example.com> wrote:\n> [#1] Printer\n> text\n",
-            "Hi Jane,\nplease restart it.\n\nOn Thu, 26 Nov 2026 at 10:00, Jane Doe via Support\n<support+1-abc@example.com> wrote:\n> text\n",
-            "Hi Jane,\nplease restart it.\n\n-----Original Message-----\nFrom: Support\nSent: Thursday\n",
-            "Hi Jane,\nplease restart it.\n\n________________________________\nFrom: Support <support@example.com>\nSent: Thursday, November 26, 2026 10:00\n",
-            "Hi Jane,\nplease restart it.\n\nFrom: Support <support@example.com>\nDate: Thursday, 26 November 2026 at 10:00\nTo: Alice\n",
-            "Hi Jane,\nplease restart it.\n\nAm 26.11.2026 um 10:00 schrieb Support:\n> text\n",
-            "Hi Jane,\nplease restart it.\n\n-- \nAlice Smith\nalice@example.com\n+30 210 000\n",
-            "Hi Jane,\nplease restart it.\n\n> quoted at the bottom\n> more\n",
-        ];
-        for c in cases {
-            assert_eq!(trim_reply(c), "Hi Jane,\nplease restart it.", "{c:?}");
-        }
-    }
-
-    #[test]
-    fn the_agents_own_text_stays_intact() {
-        let text = "Hi,\n\n> you wrote: it fails\n\nIt fails because of X.\nOn Monday we fix it.\n-- not a signature";
-        assert_eq!(trim_reply(text), text);
+        assert!(read("#1 is the ticket").commands.is_empty());
     }
 }

@@ -100,6 +100,8 @@ struct Builder<'a> {
     group: Group,
     minutes: Vec<i64>,
     days: BTreeMap<Date, Day>,
+    /// Tickets done in the window or reopened in it: the reopen rate's base.
+    done: u64,
 }
 
 impl<'a> Builder<'a> {
@@ -134,6 +136,7 @@ impl<'a> Builder<'a> {
             },
             minutes: Vec::new(),
             days,
+            done: 0,
         }
     }
 
@@ -148,12 +151,17 @@ impl<'a> Builder<'a> {
 
     fn add(&mut self, t: &TicketRow) {
         let g = &mut self.group;
-        if let Some(r) = t
+        // Reopened in the window, whatever the ticket's status now (a
+        // reopened ticket is open again, so its resolution is gone).
+        g.reopened += u64::from(t.reopens > 0);
+        let resolved_now = t
             .resolved_at
-            .filter(|r| *r >= self.since && *r <= self.until)
-        {
+            .filter(|r| *r >= self.since && *r <= self.until);
+        // The rate's base: tickets that were done in the window, the reopened
+        // ones among them whether or not they are done again.
+        self.done += u64::from(resolved_now.is_some() || t.reopens > 0);
+        if let Some(r) = resolved_now {
             g.resolved += 1;
-            g.reopened += u64::from(t.reopens > 0);
             if let Some(d) = self.day(r) {
                 d.resolved += 1;
             }
@@ -204,7 +212,7 @@ impl<'a> Builder<'a> {
         g.first_response_median_minutes = quantile(&self.minutes, 0.5);
         g.first_response_p90_minutes = quantile(&self.minutes, 0.9);
         g.sla_compliance_percent = percent(g.sla_met, g.sla_met + g.sla_breached);
-        g.reopen_rate_percent = percent(g.reopened, g.resolved);
+        g.reopen_rate_percent = percent(g.reopened, self.done);
         let sum: i64 = g
             .rating_distribution
             .iter()

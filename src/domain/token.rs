@@ -28,6 +28,9 @@ pub enum Purpose {
     Survey,
     /// The survey's signed web links.
     RateLink,
+    /// An agent's own address for mail about no ticket (lists, digests):
+    /// ticket number 0, bound to the agent.
+    Agent,
 }
 
 impl Purpose {
@@ -38,6 +41,7 @@ impl Purpose {
             Purpose::Reply => "",
             Purpose::Survey => "s",
             Purpose::RateLink => "r",
+            Purpose::Agent => "a",
         }
     }
 
@@ -46,6 +50,7 @@ impl Purpose {
             Purpose::Reply => "postdesk-token-v1",
             Purpose::Survey => "postdesk-survey-v1",
             Purpose::RateLink => "postdesk-rate-v1",
+            Purpose::Agent => "postdesk-agent-v1",
         }
     }
 
@@ -54,6 +59,7 @@ impl Purpose {
             "" => Some(Purpose::Reply),
             "s" => Some(Purpose::Survey),
             "r" => Some(Purpose::RateLink),
+            "a" => Some(Purpose::Agent),
             _ => None,
         }
     }
@@ -164,7 +170,11 @@ pub fn claim(token: &str) -> Option<Claimed<'_>> {
     let (head, mac) = token.split_once('-')?;
     let digits = head.trim_end_matches(|c: char| c.is_ascii_alphabetic());
     let purpose = Purpose::from_mark(&head[digits.len()..].to_ascii_lowercase())?;
-    let ticket: i64 = digits.parse().ok().filter(|n| *n > 0)?;
+    let ticket: i64 = digits.parse().ok()?;
+    // Ticket 0 is no ticket: only an agent's own token names it.
+    if (ticket == 0) != (purpose == Purpose::Agent) || ticket < 0 {
+        return None;
+    }
     (mac.len() == 16 && mac.bytes().all(|b| b.is_ascii_alphanumeric())).then_some(Claimed {
         ticket,
         purpose,
@@ -280,6 +290,26 @@ mod tests {
         );
         let relabelled = reply.replacen("7-", "7s-", 1);
         assert_eq!(k.verify(&relabelled, ["jane@example.com"]), None);
+    }
+
+    #[test]
+    fn an_agents_own_token_names_no_ticket() {
+        let k = TokenKey::new(b"secret");
+        let t = k.issue_for(Purpose::Agent, 0, "alice@example.com");
+        assert!(t.starts_with("0a-"));
+        assert_eq!(
+            claim(&t).map(|c| (c.ticket, c.purpose)),
+            Some((0, Purpose::Agent))
+        );
+        assert!(
+            k.verify_for(Purpose::Agent, &t, ["alice@example.com"])
+                .is_some()
+        );
+        assert!(
+            claim(&t.replacen("0a-", "0-", 1)).is_none(),
+            "no reply token for ticket 0"
+        );
+        assert!(claim(&k.issue_for(Purpose::Agent, 5, "a@b.example")).is_none());
     }
 
     #[test]

@@ -1,19 +1,28 @@
 //! Mail from a proven agent on a ticket: commands applied, the reply
-//! relayed to the customer from the support address (quote and signature
-//! trimmed, attachments kept, the agent's own address nowhere), notes passed
-//! to the other agents, and a receipt when commands were given.
+//! relayed to the customer from the support address (trimmed against the
+//! ticket's own mail, attachments kept, the agent's own address nowhere;
+//! when it finishes the ticket, the closing note and the survey ride along
+//! in the same mail), notes passed to the other agents, a newly assigned
+//! agent told, and a receipt whenever commands were given or nothing could
+//! be sent.
 
 use super::outgoing::{Notice, Prompt, QueuedMail};
+use super::survey::Closing;
 use super::{IngestError, Msg, Pipeline};
 use crate::config::AgentConfig;
-use crate::domain::agent::{AgentRef, TicketFacts, decide_agent};
+use crate::domain::agent::{AgentDecision, AgentRef, Mail, TicketFacts, decide_agent};
 use crate::domain::classify::{Us, is_ours};
+use crate::domain::compose::OutAttachment;
 use crate::domain::model::{Address, OutKind, Role, Status};
 use crate::domain::parse::attachments_of;
-use crate::domain::reply::{Command, read_agent_text};
+use crate::domain::reply::{AgentText, Command, read_agent_text};
 use crate::domain::sla::Happening;
+use crate::domain::survey::finished;
+use crate::domain::trim::Known;
 use crate::store::{TicketEdit, TicketState, Tx};
 use crate::templates::{PersonVars, ResultVars};
+
+type Events = Vec<(&'static str, String)>;
 
 impl Pipeline {
     /// Acts on an agent's mail; returns the events to record.
@@ -23,10 +32,16 @@ impl Pipeline {
         m: &Msg<'_>,
         t: &TicketState,
         agent: &AgentConfig,
-    ) -> Result<Vec<(&'static str, String)>, IngestError> {
-        let (mailbox, mail, raw) = (m.mailbox, m.mail, m.raw);
-        let (received_at, now) = (m.received_at, m.now);
-        let text = read_agent_text(&mail.text);
+    ) -> Result<Events, IngestError> {
+        let (mail, received_at, now) = (m.mail, m.received_at, m.now);
+        let quotable = self.quotable(tx, t.number, &mail.message_id).await?;
+        let earlier = self.earlier_of(tx, &agent.email).await?;
+        let known = Known {
+            texts: quotable.iter().map(String::as_str).collect(),
+            earlier: earlier.iter().map(String::as_str).collect(),
+        };
+        let text = read_agent_text(&mail.text, &known);
+        let files = attachments_of(m.raw);
         let ours = self.config.our_addresses();
         let is_agent = |e: &str| self.config.agent(e).is_some();
         // Written to the customer themselves, with support only copied in.
@@ -60,7 +75,12 @@ impl Pipeline {
             assignee: t.assignee.clone(),
             merge_target_exists,
         };
-        let mut d = decide_agent(&me, &text, &facts, direct, &agents);
+        let reply = Mail {
+            text: &text,
+            attachments: files.len(),
+            direct,
+        };
+        let mut d = decide_agent(&me, &reply, &facts, &agents);
         if d.relay && t.customer.is_none() {
             d.relay = false;
             d.not_understood
@@ -102,183 +122,38 @@ impl Pipeline {
         }
         self.move_clocks(tx, t.number, &t.sla_policy, &happenings, received_at)
             .await?;
-        let status_before = t.status;
+        let before = t.status;
         let t = tx.ticket_state(t.number).await?.expect("the ticket exists");
-        let agent_person = Some(PersonVars {
-            name: Some(agent.name.clone()),
-            email: agent.email.clone(),
-        });
-        let support_name = format!("{} ({})", agent.name, mailbox.display_name);
-        let mut relayed_to = None;
+        let spam_or_merge = d.spam || d.merge_into.is_some();
+        let plan = if finished(before, Some(t.status), spam_or_merge) {
+            self.closing_plan(tx, m.mailbox, &t, now, &mut events)
+                .await?
+        } else {
+            None
+        };
 
+        let mut relayed_to = None;
         if d.relay {
-            let customer = t.customer.clone().expect("checked above");
-            let cc: Vec<Address> = tx
-                .participants_in_role(t.number, Role::Cc)
-                .await?
-                .into_iter()
-                .filter(|a| {
-                    a.email != customer.email
-                        && !is_agent(&a.email)
-                        && !is_ours(&a.email, &Us { addresses: &ours })
-                })
-                .collect();
-            let (parent_id, parent_refs) = tx
-                .latest_customer_message(t.number)
-                .await?
-                .unwrap_or_else(|| (mail.message_id.clone(), Vec::new()));
-            let vars = self.vars(
-                mailbox,
-                &t,
-                &self.mailbox_tz(mailbox),
-                Prompt {
-                    event: "agent_reply",
-                    text: text.body.clone(),
-                    subject: mail.subject.clone(),
-                    attachments: Vec::new(),
-                    agent: agent_person.clone(),
-                    result: ResultVars::default(),
-                    is_new: false,
-                },
+            relayed_to = Some(
+                self.relay(tx, m, &t, agent, &text, &files, plan.as_ref(), &mut events)
+                    .await?,
             );
-            let files = attachments_of(raw);
-            let id = self
-                .queue(
-                    tx,
-                    QueuedMail {
-                        mailbox,
-                        ticket: t.number,
-                        kind: OutKind::AgentReply,
-                        to: &customer,
-                        cc: &cc,
-                        from_name: support_name.clone(),
-                        language: &t.language,
-                        vars: &vars,
-                        parent: (&parent_id, &parent_refs),
-                        auto_submitted: None,
-                        attachments: &files,
-                        now,
-                    },
-                )
+        } else if let Some(plan) = &plan {
+            self.queue_closing(tx, m.mailbox, &t, plan, now, &mut events)
                 .await?;
-            let to: Vec<String> = std::iter::once(&customer)
-                .chain(&cc)
-                .map(|a| a.email.clone())
-                .collect();
-            events.push((
-                "relayed",
-                format!("{}'s reply <{id}> to {}", agent.email, to.join(", ")),
-            ));
-            relayed_to = Some(match &customer.name {
-                Some(n) => format!("{n} <{}>", customer.email),
-                None => customer.email.clone(),
-            });
-            if mailbox.cc_agents_on_replies {
-                let others = self.agents_of_ticket(mailbox, &t, &agent.email);
-                let body = text.body.clone();
-                let person = agent_person.clone();
-                self.notify(
-                    tx,
-                    Notice {
-                        mailbox,
-                        ticket: &t,
-                        agents: &others,
-                        from_name: &support_name,
-                        parent: (&mail.message_id, &mail.references),
-                        about: &mail.message_id,
-                        who: &agent.name,
-                    },
-                    || Prompt {
-                        event: "agent_reply",
-                        text: body.clone(),
-                        subject: String::new(),
-                        attachments: Vec::new(),
-                        agent: person.clone(),
-                        result: ResultVars::default(),
-                        is_new: false,
-                    },
-                    now,
-                )
-                .await?;
-            }
         }
         if d.note && !text.body.trim().is_empty() {
-            let others = self.agents_of_ticket(mailbox, &t, &agent.email);
-            let body = text.body.clone();
-            let person = agent_person.clone();
-            let n = self
-                .notify(
-                    tx,
-                    Notice {
-                        mailbox,
-                        ticket: &t,
-                        agents: &others,
-                        from_name: &support_name,
-                        parent: (&mail.message_id, &mail.references),
-                        about: &mail.message_id,
-                        who: &agent.name,
-                    },
-                    || Prompt {
-                        event: "note",
-                        text: body.clone(),
-                        subject: String::new(),
-                        attachments: Vec::new(),
-                        agent: person.clone(),
-                        result: ResultVars::default(),
-                        is_new: false,
-                    },
-                    now,
-                )
-                .await?;
-            events.push(("note shared", format!("with {} other agent(s)", n.sent)));
+            let n = self.share(tx, m, &t, agent, "note", &text.body).await?;
+            events.push(("note shared", format!("with {n} other agent(s)")));
         }
-        if d.receipt {
-            let to = Address {
-                email: agent.email.clone(),
-                name: Some(agent.name.clone()),
-            };
-            let vars = self.vars(
-                mailbox,
-                &t,
-                &agent.timezone,
-                Prompt {
-                    event: "command_result",
-                    text: String::new(),
-                    subject: mail.subject.clone(),
-                    attachments: Vec::new(),
-                    agent: agent_person.clone(),
-                    result: ResultVars {
-                        applied: d.applied.clone(),
-                        not_understood: d.not_understood.clone(),
-                        relayed: relayed_to,
-                    },
-                    is_new: false,
-                },
-            );
-            self.queue(
-                tx,
-                QueuedMail {
-                    mailbox,
-                    ticket: t.number,
-                    kind: OutKind::CommandResult,
-                    to: &to,
-                    cc: &[],
-                    from_name: mailbox.display_name.clone(),
-                    language: mailbox.language.as_deref().unwrap_or("en"),
-                    vars: &vars,
-                    parent: (&mail.message_id, &mail.references),
-                    auto_submitted: Some("auto-replied"),
-                    attachments: &[],
-                    now,
-                },
-            )
+        self.tell_assignees(tx, m, &t, agent, &d, &known, &mut events)
             .await?;
+        if d.receipt {
+            self.receipt(tx, m, &t, agent, &d, relayed_to).await?;
         }
-        let spam_or_merge = d.spam || d.merge_into.is_some();
-        events.extend(
-            self.after_done(tx, mailbox, &t, status_before, spam_or_merge, now)
-                .await?,
-        );
+        for o in &d.overview {
+            self.send_list(tx, m, agent, o).await?;
+        }
         if let Some(into) = d.merge_into {
             tx.merge_tickets(t.number, into, now).await?;
             tx.add_event(
@@ -294,5 +169,263 @@ impl Pipeline {
             .await?;
         }
         Ok(events)
+    }
+
+    /// Sends the agent's answer to the customer and the people they copied,
+    /// from the support address, threaded to the customer's latest message;
+    /// with the closing note and the survey when the answer finished the
+    /// ticket. Returns who it went to, for the receipt.
+    #[allow(clippy::too_many_arguments)]
+    async fn relay(
+        &self,
+        tx: &mut Tx,
+        m: &Msg<'_>,
+        t: &TicketState,
+        agent: &AgentConfig,
+        text: &AgentText,
+        files: &[OutAttachment],
+        plan: Option<&Closing>,
+        events: &mut Events,
+    ) -> Result<String, IngestError> {
+        let (mailbox, mail, now) = (m.mailbox, m.mail, m.now);
+        let ours = self.config.our_addresses();
+        let customer = t.customer.clone().expect("a relay has a customer");
+        let cc: Vec<Address> = tx
+            .participants_in_role(t.number, Role::Cc)
+            .await?
+            .into_iter()
+            .filter(|a| {
+                a.email != customer.email
+                    && self.config.agent(&a.email).is_none()
+                    && !is_ours(&a.email, &Us { addresses: &ours })
+            })
+            .collect();
+        let (parent_id, parent_refs) = tx
+            .latest_customer_message(t.number)
+            .await?
+            .unwrap_or_else(|| (mail.message_id.clone(), Vec::new()));
+        let mut vars = self.vars(
+            mailbox,
+            t,
+            &self.mailbox_tz(mailbox),
+            Prompt {
+                event: "agent_reply",
+                text: text.body.clone(),
+                subject: mail.subject.clone(),
+                attachments: Vec::new(),
+                agent: Some(person(agent)),
+                result: ResultVars::default(),
+                is_new: false,
+            },
+        );
+        if let Some(p) = plan {
+            vars.closing = p.closing;
+            vars.survey = p.survey;
+            vars.rate_url = p.rate_url.clone();
+        }
+        let support_name = format!("{} ({})", agent.name, mailbox.display_name);
+        let id = self
+            .queue(
+                tx,
+                QueuedMail {
+                    mailbox,
+                    ticket: t.number,
+                    kind: OutKind::AgentReply,
+                    to: &customer,
+                    cc: &cc,
+                    from_name: support_name,
+                    language: &t.language,
+                    vars: &vars,
+                    parent: (&parent_id, &parent_refs),
+                    auto_submitted: None,
+                    attachments: files,
+                    now,
+                },
+            )
+            .await?;
+        let to: Vec<String> = std::iter::once(&customer)
+            .chain(&cc)
+            .map(|a| a.email.clone())
+            .collect();
+        let what = match (text.body.trim().is_empty(), files.len()) {
+            (true, n) => format!("{n} attachment(s) without text"),
+            (false, 0) => "reply".to_string(),
+            (false, n) => format!("reply with {n} attachment(s)"),
+        };
+        events.push((
+            "relayed",
+            format!("{}'s {what} <{id}> to {}", agent.email, to.join(", ")),
+        ));
+        if let Some(p) = plan {
+            self.closing_sent(tx, t, p, &id, now, events).await?;
+        }
+        if mailbox.cc_agents_on_replies {
+            self.share(tx, m, t, agent, "agent_reply", &text.body)
+                .await?;
+        }
+        Ok(match &customer.name {
+            Some(n) => format!("{n} <{}>", customer.email),
+            None => customer.email,
+        })
+    }
+
+    /// Passes the agent's words to the ticket's other agents (`note`, or a
+    /// copy of an `agent_reply`); returns to how many.
+    async fn share(
+        &self,
+        tx: &mut Tx,
+        m: &Msg<'_>,
+        t: &TicketState,
+        agent: &AgentConfig,
+        event: &'static str,
+        body: &str,
+    ) -> Result<usize, IngestError> {
+        let others = self.agents_of_ticket(m.mailbox, t, &agent.email);
+        let support_name = format!("{} ({})", agent.name, m.mailbox.display_name);
+        let done = self
+            .notify(
+                tx,
+                Notice {
+                    mailbox: m.mailbox,
+                    ticket: t,
+                    agents: &others,
+                    from_name: &support_name,
+                    parent: (&m.mail.message_id, &m.mail.references),
+                    about: &m.mail.message_id,
+                    who: &agent.name,
+                },
+                || Prompt {
+                    event,
+                    text: body.to_string(),
+                    subject: String::new(),
+                    attachments: Vec::new(),
+                    agent: Some(person(agent)),
+                    result: ResultVars::default(),
+                    is_new: false,
+                },
+                m.now,
+            )
+            .await?;
+        Ok(done.sent)
+    }
+
+    /// Tells an agent who now holds the ticket (and one who held it before
+    /// and lost it to someone else): the ticket, its due time, and what
+    /// the customer last wrote.
+    #[allow(clippy::too_many_arguments)]
+    async fn tell_assignees(
+        &self,
+        tx: &mut Tx,
+        m: &Msg<'_>,
+        t: &TicketState,
+        agent: &AgentConfig,
+        d: &AgentDecision,
+        known: &Known<'_>,
+        events: &mut Events,
+    ) -> Result<(), IngestError> {
+        let told: Vec<(&String, &'static str)> = [
+            (d.notify_assignee.as_ref(), "assigned"),
+            (d.notify_previous.as_ref(), "unassigned"),
+        ]
+        .into_iter()
+        .filter_map(|(who, why)| who.map(|w| (w, why)))
+        .collect();
+        if told.is_empty() {
+            return Ok(());
+        }
+        let last = self.latest_customer_text(tx, t.number, known).await?;
+        let from_name = format!("{} ({})", agent.name, m.mailbox.display_name);
+        for (who, event) in told {
+            let done = self
+                .notify(
+                    tx,
+                    Notice {
+                        mailbox: m.mailbox,
+                        ticket: t,
+                        agents: std::slice::from_ref(who),
+                        from_name: &from_name,
+                        parent: (&m.mail.message_id, &m.mail.references),
+                        about: &m.mail.message_id,
+                        who: &agent.name,
+                    },
+                    || Prompt {
+                        event,
+                        text: last.clone(),
+                        subject: String::new(),
+                        attachments: Vec::new(),
+                        agent: Some(person(agent)),
+                        result: ResultVars::default(),
+                        is_new: false,
+                    },
+                    m.now,
+                )
+                .await?;
+            if done.sent > 0 {
+                events.push(("agent told", format!("{who}: {event} by {}", agent.email)));
+            }
+        }
+        Ok(())
+    }
+
+    /// The receipt to the agent: what their commands did, what was not
+    /// understood, where the reply went, or why nothing was sent.
+    async fn receipt(
+        &self,
+        tx: &mut Tx,
+        m: &Msg<'_>,
+        t: &TicketState,
+        agent: &AgentConfig,
+        d: &AgentDecision,
+        relayed: Option<String>,
+    ) -> Result<(), IngestError> {
+        let to = Address {
+            email: agent.email.clone(),
+            name: Some(agent.name.clone()),
+        };
+        let vars = self.vars(
+            m.mailbox,
+            t,
+            &agent.timezone,
+            Prompt {
+                event: "command_result",
+                text: String::new(),
+                subject: m.mail.subject.clone(),
+                attachments: Vec::new(),
+                agent: Some(person(agent)),
+                result: ResultVars {
+                    applied: d.applied.clone(),
+                    not_understood: d.not_understood.clone(),
+                    relayed,
+                    held: d.held.clone().unwrap_or_default(),
+                },
+                is_new: false,
+            },
+        );
+        self.queue(
+            tx,
+            QueuedMail {
+                mailbox: m.mailbox,
+                ticket: t.number,
+                kind: OutKind::CommandResult,
+                to: &to,
+                cc: &[],
+                from_name: m.mailbox.display_name.clone(),
+                language: m.mailbox.language.as_deref().unwrap_or("en"),
+                vars: &vars,
+                parent: (&m.mail.message_id, &m.mail.references),
+                auto_submitted: Some("auto-replied"),
+                attachments: &[],
+                now: m.now,
+            },
+        )
+        .await?;
+        Ok(())
+    }
+}
+
+fn person(agent: &AgentConfig) -> PersonVars {
+    PersonVars {
+        name: Some(agent.name.clone()),
+        email: agent.email.clone(),
     }
 }

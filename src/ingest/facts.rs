@@ -52,6 +52,7 @@ impl Pipeline {
         // ticket's mail went to (its participants and the agents).
         let recipients = mail.recipient_addresses();
         let mut survey_token = None;
+        let mut agent_holders: Vec<String> = Vec::new();
         for t in token::tokens_in(&recipients, mailbox.local_part(), mailbox.domain()) {
             let Some(claim) = token::claim(t) else {
                 continue;
@@ -65,7 +66,7 @@ impl Pipeline {
                 .collect();
             candidates.extend(self.config.agents.iter().map(|a| a.email.clone()));
             let issued_to = match claim.purpose {
-                Purpose::Reply | Purpose::Survey => self
+                Purpose::Reply | Purpose::Survey | Purpose::Agent => self
                     .key
                     .verify(t, candidates.iter().map(String::as_str))
                     .map(str::to_string),
@@ -77,6 +78,11 @@ impl Pipeline {
             } else if claim.purpose == Purpose::Survey {
                 survey_token = Some(n);
             }
+            if claim.purpose == Purpose::Agent {
+                // Proves the agent; names no ticket to thread into.
+                agent_holders.extend(issued_to);
+                continue;
+            }
             facts.tokens.push(TokenFact {
                 token: t.to_string(),
                 ticket: n,
@@ -87,6 +93,7 @@ impl Pipeline {
             .tokens
             .iter()
             .filter_map(|t| t.issued_to.clone())
+            .chain(agent_holders)
             .collect();
         let proof = sender_proof(mail, &holders, &self.config.trusted_authserv_ids);
         let done = |facts: &ThreadFacts, holders: Vec<String>, proof: Option<Proof>| Threaded {

@@ -10,6 +10,7 @@ use crate::domain::classify::{Classification, Us, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, TicketPlan, TicketView, ack_address};
 use crate::domain::model::{Action, Kind, OutKind, Role};
 use crate::domain::sla::{Happening, choose_policy};
+use crate::domain::trim::{Known, trim};
 use crate::domain::{clip_subject, subject};
 use crate::store::{NewTicket, StoreError, TicketUpdate, Tx};
 use crate::templates::{self, ResultVars};
@@ -137,9 +138,26 @@ impl Pipeline {
             && let Some(state) = tx.ticket_state(n).await?
         {
             let is_new = decision.action == Action::Created;
+            // A follow-up is told without what it quotes of the ticket's own
+            // mail (the full text stays on the ticket).
+            let text = if is_new || class.kind != Kind::Customer {
+                mail.text.clone()
+            } else {
+                let quotable = self.quotable(&mut tx, n, &mail.message_id).await?;
+                let known = Known {
+                    texts: quotable.iter().map(String::as_str).collect(),
+                    earlier: vec![],
+                };
+                let own = trim(&mail.text, &known).text;
+                if own.trim().is_empty() {
+                    mail.text.clone()
+                } else {
+                    own
+                }
+            };
             let prompt = |event: &'static str| Prompt {
                 event,
-                text: mail.text.clone(),
+                text: text.clone(),
                 subject: mail.subject.clone(),
                 attachments: attachment_lines(mail),
                 agent: None,

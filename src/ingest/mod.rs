@@ -14,9 +14,11 @@
 mod agent;
 mod bounce;
 mod facts;
+mod history;
 mod limits;
 mod message;
 mod outgoing;
+mod overview;
 mod sla;
 mod survey;
 
@@ -30,11 +32,12 @@ use crate::domain::classify::{Classification, Screening, Us, classify};
 use crate::domain::model::{Action, Direction, Kind, Role, Status};
 use crate::domain::parse::{ParsedMail, parse_limited};
 use crate::domain::token::TokenKey;
+use crate::domain::trim::{Known, trim};
 use crate::store::{NewMessage, Store, StoreError, Tx};
 use crate::templates::{self, Templates};
 use facts::Threaded;
 use jiff::Timestamp;
-pub(crate) use outgoing::{Notice, Prompt, QueuedMail};
+pub(crate) use outgoing::{AgentMail, Notice, Prompt, QueuedMail};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -286,23 +289,38 @@ impl Pipeline {
         if class.kind == Kind::Customer {
             // An agent's mail on a ticket, with proof that it is theirs.
             let agents: Vec<String> = self.config.agents.iter().map(|a| a.email.clone()).collect();
-            match check_agent(mail, &agents, &threaded.holders, &self.config.trusted_authserv_ids) {
-                AgentCheck::Proven { email, proof } => match (&view, self.config.agent(&email)) {
-                    (Some(v), Some(agent)) => {
-                        let number = v.number;
-                        return self
-                            .ingest_agent_mail(tx, &m, number, agent, &threaded, &proof)
-                            .await;
+            match check_agent(
+                mail,
+                &agents,
+                &threaded.holders,
+                &self.config.trusted_authserv_ids,
+            ) {
+                AgentCheck::Proven { email, proof } => {
+                    if let Some(agent) = self.config.agent(&email) {
+                        return match &view {
+                            Some(v) => {
+                                let number = v.number;
+                                self.ingest_agent_mail(tx, &m, number, agent, &threaded, &proof)
+                                    .await
+                            }
+                            None => {
+                                let why =
+                                    format!("proven by {}; it names no ticket", proof.describe());
+                                self.ingest_agent_outside(tx, &m, agent, Some(&proof), why)
+                                    .await
+                            }
+                        };
                     }
-                    _ => notes.push((
-                        "agent without ticket",
-                        format!("{email} wrote to support outside any ticket: handled like a customer's mail"),
-                    )),
-                },
+                }
+                // An agent's address without proof is never a customer:
+                // set aside, and the agent is told (a forger gains nothing).
                 AgentCheck::Unproven { email, why } => {
                     tracing::warn!(message_id = %mail.message_id, from = %email,
-                        "mail from an agent address without proof: treated as a customer's ({why})");
-                    notes.push(("agent not proven", format!("{email}: treated as a customer's mail ({why})")));
+                        "mail from an agent address without proof: set aside ({why})");
+                    if let Some(agent) = self.config.agent(&email) {
+                        return self.ingest_agent_outside(tx, &m, agent, None, why).await;
+                    }
+                    notes.push(("agent not proven", format!("{email}: {why}")));
                 }
                 AgentCheck::NotAnAgent => {}
             }
@@ -321,11 +339,18 @@ impl Pipeline {
             if let Some(v) = &view
                 && matches!(v.status, Status::Resolved | Status::Closed)
                 && threaded.survey_token == Some(v.number)
-                && let Some(rating) = crate::domain::survey::rating(&mail.text)
                 && tx.survey_sent(v.number).await?
             {
-                let number = v.number;
-                return self.record_rating(tx, &m, number, rating).await;
+                let quotable = self.quotable(&mut tx, v.number, &mail.message_id).await?;
+                let known = Known {
+                    texts: quotable.iter().map(String::as_str).collect(),
+                    earlier: vec![],
+                };
+                if let Some(rating) = crate::domain::survey::rating(&trim(&mail.text, &known).text)
+                {
+                    let number = v.number;
+                    return self.record_rating(tx, &m, number, &rating).await;
+                }
             }
         }
         self.ingest_message(tx, &m, &class, &threaded, view.as_ref(), notes)
@@ -378,6 +403,7 @@ impl Pipeline {
             flags: &mail.flags,
             thread_index: mail.thread_index.as_deref(),
             raw: m.raw,
+            body: &mail.text,
         })
         .await
     }
@@ -472,7 +498,12 @@ impl Pipeline {
             .ticket_state(number)
             .await?
             .expect("threading found the ticket");
-        let text = crate::domain::reply::read_agent_text(&mail.text).body;
+        let quotable = self.quotable(&mut tx, number, &mail.message_id).await?;
+        let known = Known {
+            texts: quotable.iter().map(String::as_str).collect(),
+            earlier: vec![],
+        };
+        let text = crate::domain::reply::read_agent_text(&mail.text, &known).body;
         let agents = self.agents_of_ticket(m.mailbox, &t, &from.email);
         let who = from.name.clone().unwrap_or(from.email.clone());
         let from_name = format!("{who} ({})", m.mailbox.display_name);

@@ -42,9 +42,10 @@ impl QueuedMail<'_> {
     /// The token in this mail's Reply-To: a survey's answer must carry the
     /// survey's own token to count as a rating.
     fn purpose(&self) -> Purpose {
-        match self.kind {
-            OutKind::Survey => Purpose::Survey,
-            _ => Purpose::Reply,
+        if self.kind == OutKind::Survey || self.vars.survey {
+            Purpose::Survey
+        } else {
+            Purpose::Reply
         }
     }
 }
@@ -132,6 +133,15 @@ impl Pipeline {
         p: Prompt<'_>,
     ) -> Vars {
         let due_at = t.first_response_due.map(|d| format_time(d, tz));
+        // The clock that runs now: the first answer's, or the next one's
+        // after the customer wrote again.
+        let (target, response_due) = match &t.response_due {
+            Some((target, due)) => (target.clone(), Some(*due)),
+            None if t.first_response_at.is_none() => {
+                ("first_response".to_string(), t.first_response_due)
+            }
+            None => ("first_response".to_string(), None),
+        };
         let customer = t.customer.clone().unwrap_or(Address {
             email: String::new(),
             name: None,
@@ -168,12 +178,12 @@ impl Pipeline {
                 }
             },
             sla: SlaVars {
-                target: "first_response".into(),
-                due_at: due_at.unwrap_or_default(),
-                remaining: t
-                    .first_response_due
-                    .map(|d| fmt_duration(d.duration_since(t.created_at)))
-                    .unwrap_or_default(),
+                remaining: match (target.as_str(), response_due) {
+                    ("first_response", Some(d)) => fmt_duration(d.duration_since(t.created_at)),
+                    _ => String::new(),
+                },
+                target,
+                due_at: response_due.map(|d| format_time(d, tz)).unwrap_or_default(),
                 late: String::new(),
                 level: 0,
             },
@@ -185,11 +195,17 @@ impl Pipeline {
             result: p.result,
             rate_url: String::new(),
             digest: Vec::new(),
+            lines: Vec::new(),
+            query: String::new(),
+            due: Vec::new(),
+            queue: Vec::new(),
+            survey: false,
+            closing: false,
             moments: Moments {
                 zone: Some(tz.clone()),
                 created_at: Some(t.created_at),
                 due_at: t.first_response_due,
-                sla_due_at: t.first_response_due,
+                sla_due_at: response_due,
             },
         }
     }
@@ -374,6 +390,7 @@ impl Pipeline {
                 references: &references,
                 recipients: &recipients,
                 raw: &raw,
+                body: &rendered.body,
                 now: q.now,
             },
         )
@@ -381,42 +398,44 @@ impl Pipeline {
         Ok(message_id)
     }
 
-    /// Queues a digest of held-back notifications to `to`: one mail about
-    /// many tickets, so it carries no ticket's token (each ticket is acted
-    /// on by replying to its own mail).
-    pub(crate) async fn queue_digest(
+    /// Queues mail to an agent that is about no one ticket (a digest, a
+    /// list, help): it carries the agent's own token in Reply-To (a reply
+    /// proves it is theirs and acts on no ticket; each ticket is acted on
+    /// through its own address), and answers `parent` when it answers mail.
+    pub(crate) async fn queue_to_agent(
         &self,
         tx: &mut Tx,
-        mailbox: &MailboxConfig,
-        to: &Address,
-        language: &str,
-        vars: &Vars,
-        now: Timestamp,
+        q: AgentMail<'_>,
     ) -> Result<String, IngestError> {
-        let rendered = self
-            .templates
-            .render(language, OutKind::Digest.as_str(), vars)?;
+        let rendered = self.templates.render(q.language, q.template, q.vars)?;
         let nonce = nonce();
-        let message_id = compose::message_id("digest", &nonce, mailbox.domain());
+        let mailbox = q.mailbox;
+        let token = self.key.issue_for(Purpose::Agent, 0, &q.to.email);
+        let message_id = compose::message_id(&token, &nonce, mailbox.domain());
+        let reply_to = token::reply_address(mailbox.local_part(), mailbox.domain(), &token);
         let from = Address {
             email: mailbox.address.clone(),
             name: Some(mailbox.display_name.clone()),
         };
+        let references = q
+            .parent
+            .map(|(id, refs)| reply_references(refs, id))
+            .unwrap_or_default();
         let raw = compose::compose(&Draft {
             from: &from,
-            to: std::slice::from_ref(to),
+            to: std::slice::from_ref(q.to),
             cc: &[],
-            reply_to: None,
+            reply_to: Some(&reply_to),
             subject: &rendered.subject,
             text: &rendered.body,
             html: None,
             message_id: &message_id,
-            in_reply_to: None,
-            references: &[],
+            in_reply_to: q.parent.map(|(id, _)| id),
+            references: &references,
             auto_submitted: Some("auto-generated"),
             loop_marker: &mailbox.address,
-            date: now,
-            language: Some(language),
+            date: q.now,
+            language: Some(q.language),
             attachments: &[],
         });
         self.store_outbound(
@@ -424,16 +443,17 @@ impl Pipeline {
             Outbound {
                 mailbox,
                 ticket: None,
-                kind: OutKind::Digest,
+                kind: q.kind,
                 message_id: &message_id,
                 nonce: &nonce,
                 from: &from,
                 subject: &rendered.subject,
-                in_reply_to: None,
-                references: &[],
-                recipients: std::slice::from_ref(&to.email),
+                in_reply_to: q.parent.map(|(id, _)| id),
+                references: &references,
+                recipients: std::slice::from_ref(&q.to.email),
                 raw: &raw,
-                now,
+                body: &rendered.body,
+                now: q.now,
             },
         )
         .await?;
@@ -464,6 +484,7 @@ impl Pipeline {
             flags: &[],
             thread_index: None,
             raw: o.raw,
+            body: o.body,
         })
         .await?;
         tx.enqueue(&NewOutbox {
@@ -482,6 +503,19 @@ impl Pipeline {
     }
 }
 
+/// Mail to an agent about no one ticket.
+pub(crate) struct AgentMail<'a> {
+    pub mailbox: &'a MailboxConfig,
+    pub kind: OutKind,
+    pub template: &'a str,
+    pub to: &'a Address,
+    pub language: &'a str,
+    pub vars: &'a Vars,
+    /// The mail it answers, if any: its Message-ID and References.
+    pub parent: Option<(&'a str, &'a [String])>,
+    pub now: Timestamp,
+}
+
 /// Composed mail on its way into the outbox.
 struct Outbound<'a> {
     mailbox: &'a MailboxConfig,
@@ -496,5 +530,7 @@ struct Outbound<'a> {
     references: &'a [String],
     recipients: &'a [String],
     raw: &'a [u8],
+    /// The text it says.
+    body: &'a str,
     now: Timestamp,
 }

@@ -6,43 +6,46 @@
 use super::outgoing::{Prompt, QueuedMail};
 use super::{IngestError, Msg, Outcome, Pipeline};
 use crate::config::MailboxConfig;
-use crate::domain::model::{Action, Kind, OutKind, Status};
-use crate::domain::survey::{asks_for_rating, finished};
+use crate::domain::model::{Action, Kind, OutKind};
+use crate::domain::survey::Rating;
 use crate::domain::token::{Purpose, TokenKey, claimed_ticket};
 use crate::store::{Store, StoreError, TicketState, Tx};
 use crate::templates::ResultVars;
 use jiff::Timestamp;
 
+/// What finishing a ticket sends its customer: one mail, the agent's
+/// answer when there is one, with these appended.
+#[derive(Debug, Clone)]
+pub(super) struct Closing {
+    /// Tell them the ticket is done.
+    pub closing: bool,
+    /// Ask for a rating (the mail then carries the survey's token).
+    pub survey: bool,
+    /// The signed rating links' base, when the mailbox has a public address.
+    pub rate_url: String,
+    pub customer: crate::domain::model::Address,
+}
+
 impl Pipeline {
-    /// After an agent's mail changed `t` from `before` to its status now:
-    /// when that finished the ticket, queues the closing mail (if the mailbox
-    /// sends one) and the survey (if it asks for ratings; once per ticket),
-    /// never to an address that bounced. Returns the events to record.
-    pub(super) async fn after_done(
+    /// When an agent's mail has just [`finished`] `t` (resolved or closed
+    /// it): what the customer is told (the closing note, if the mailbox
+    /// sends one) and asked (the survey, once per ticket), never at an
+    /// address that bounced. None when nothing goes out; `events` say why
+    /// when a suppression stopped it.
+    pub(super) async fn closing_plan(
         &self,
         tx: &mut Tx,
         mailbox: &MailboxConfig,
         t: &TicketState,
-        before: Status,
-        spam_or_merge: bool,
         now: Timestamp,
-    ) -> Result<Vec<(&'static str, String)>, IngestError> {
-        let mut events = Vec::new();
+        events: &mut Vec<(&'static str, String)>,
+    ) -> Result<Option<Closing>, IngestError> {
         let Some(customer) = t.customer.clone() else {
-            return Ok(events);
+            return Ok(None);
         };
-        if !finished(before, Some(t.status), spam_or_merge) {
-            return Ok(events);
-        }
-        let survey = mailbox.survey
-            && asks_for_rating(
-                before,
-                Some(t.status),
-                spam_or_merge,
-                tx.survey_sent(t.number).await?,
-            );
+        let survey = mailbox.survey && !tx.survey_sent(t.number).await?;
         if !survey && !mailbox.closing_mail {
-            return Ok(events);
+            return Ok(None);
         }
         if let Some((until, why)) = tx.suppression(&customer.email, now).await? {
             let detail = format!(
@@ -50,61 +53,72 @@ impl Pipeline {
                 customer.email
             );
             events.push(("nothing sent at closing", detail));
-            return Ok(events);
+            return Ok(None);
         }
-        if mailbox.closing_mail {
-            let id = self
-                .to_customer(
-                    tx,
-                    mailbox,
-                    t,
-                    &customer,
-                    OutKind::Closed,
-                    String::new(),
-                    now,
-                )
-                .await?;
-            events.push((
-                "closing mail queued",
-                format!("<{id}> to {}", customer.email),
-            ));
-        }
-        if survey {
-            let rate_url = match self
-                .config
-                .http
-                .as_ref()
-                .and_then(|h| h.public_url.as_ref())
-            {
-                Some(base) => format!(
-                    "{base}/rate/{}",
-                    self.key
-                        .issue_for(Purpose::RateLink, t.number, &customer.email)
-                ),
-                None => String::new(),
-            };
-            let id = self
-                .to_customer(tx, mailbox, t, &customer, OutKind::Survey, rate_url, now)
-                .await?;
-            tx.record_survey(t.number, &id, now).await?;
-            events.push(("survey queued", format!("<{id}> to {}", customer.email)));
-        }
-        Ok(events)
+        let rate_url = match self
+            .config
+            .http
+            .as_ref()
+            .and_then(|h| h.public_url.as_ref())
+        {
+            Some(base) if survey => format!(
+                "{base}/rate/{}",
+                self.key
+                    .issue_for(Purpose::RateLink, t.number, &customer.email)
+            ),
+            _ => String::new(),
+        };
+        Ok(Some(Closing {
+            closing: mailbox.closing_mail,
+            survey,
+            rate_url,
+            customer,
+        }))
     }
 
-    /// Queues automatic mail of `kind` about `t` to its customer, in the
-    /// ticket's language, threaded to their latest message.
-    #[allow(clippy::too_many_arguments)]
-    async fn to_customer(
+    /// Records that mail `id` told or asked what `plan` says.
+    pub(super) async fn closing_sent(
+        &self,
+        tx: &mut Tx,
+        t: &TicketState,
+        plan: &Closing,
+        id: &str,
+        now: Timestamp,
+        events: &mut Vec<(&'static str, String)>,
+    ) -> Result<(), IngestError> {
+        if plan.survey {
+            tx.record_survey(t.number, id, now).await?;
+            events.push((
+                "survey queued",
+                format!("<{id}> to {}", plan.customer.email),
+            ));
+        }
+        if plan.closing {
+            events.push((
+                "closing mail queued",
+                format!("<{id}> to {}", plan.customer.email),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Queues one mail to the customer for `plan` when no answer carries it:
+    /// the closing mail (with the survey's question when asked), or the
+    /// survey alone.
+    pub(super) async fn queue_closing(
         &self,
         tx: &mut Tx,
         mailbox: &MailboxConfig,
         t: &TicketState,
-        customer: &crate::domain::model::Address,
-        kind: OutKind,
-        rate_url: String,
+        plan: &Closing,
         now: Timestamp,
-    ) -> Result<String, IngestError> {
+        events: &mut Vec<(&'static str, String)>,
+    ) -> Result<(), IngestError> {
+        let kind = if plan.closing {
+            OutKind::Closed
+        } else {
+            OutKind::Survey
+        };
         let (parent_id, parent_refs) = tx.reply_parent(t.number, mailbox.domain()).await?;
         let mut vars = self.vars(
             mailbox,
@@ -120,54 +134,66 @@ impl Pipeline {
                 is_new: false,
             },
         );
-        vars.rate_url = rate_url;
-        self.queue(
-            tx,
-            QueuedMail {
-                mailbox,
-                ticket: t.number,
-                kind,
-                to: customer,
-                cc: &[],
-                from_name: mailbox.display_name.clone(),
-                language: &t.language,
-                vars: &vars,
-                parent: (&parent_id, &parent_refs),
-                auto_submitted: Some("auto-generated"),
-                attachments: &[],
-                now,
-            },
-        )
-        .await
+        vars.rate_url = plan.rate_url.clone();
+        vars.survey = plan.survey;
+        let id = self
+            .queue(
+                tx,
+                QueuedMail {
+                    mailbox,
+                    ticket: t.number,
+                    kind,
+                    to: &plan.customer,
+                    cc: &[],
+                    from_name: mailbox.display_name.clone(),
+                    language: &t.language,
+                    vars: &vars,
+                    parent: (&parent_id, &parent_refs),
+                    auto_submitted: Some("auto-generated"),
+                    attachments: &[],
+                    now,
+                },
+            )
+            .await?;
+        self.closing_sent(tx, t, plan, &id, now, events).await
     }
 
     /// A customer's answer to the survey of resolved ticket `number`, which
     /// carried the survey's own token: stored on the ticket with its rating
-    /// (the last answer counts); the ticket stays as it is and nothing is sent.
+    /// and comment (the last answer counts); the ticket stays as it is and
+    /// nothing is sent.
     pub(super) async fn record_rating(
         &self,
         mut tx: Tx,
         m: &Msg<'_>,
         number: i64,
-        rating: u8,
+        rating: &Rating,
     ) -> Result<Outcome, IngestError> {
         let mail = m.mail;
         self.store_incoming(&mut tx, m, Some(number), Kind::Customer)
             .await?;
         let from = mail.from.as_ref().map_or("?", |f| f.email.as_str());
+        let how = match rating.comment.as_str() {
+            "" => format!("by {from}, answering the survey"),
+            c => format!(
+                "by {from}, answering the survey: {:?}",
+                crate::domain::clip(c, 300).0
+            ),
+        };
         rate(
             &mut tx,
             number,
-            rating,
+            rating.score,
+            Some(rating.comment.as_str()).filter(|c| !c.is_empty()),
             Some(&mail.message_id),
-            &format!("by {from}, answering the survey"),
+            &how,
             m.now,
         )
         .await?;
         self.finish(tx, m, &[], Some(number), Default::default())
             .await?;
-        tracing::info!(mailbox = %m.mailbox.name, message_id = %mail.message_id, ticket = number, rating,
-            "satisfaction rating recorded");
+        tracing::info!(mailbox = %m.mailbox.name, message_id = %mail.message_id, ticket = number,
+            rating = rating.score, "satisfaction rating recorded");
         Ok(Outcome::new(
             Some(number),
             Action::Appended,
@@ -182,11 +208,12 @@ async fn rate(
     tx: &mut Tx,
     ticket: i64,
     rating: u8,
+    comment: Option<&str>,
     message_id: Option<&str>,
     how: &str,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    tx.rate(ticket, rating, now).await?;
+    tx.rate(ticket, rating, comment, now).await?;
     let event = (
         "rated",
         format!("{rating} of 5 {how} (the last answer counts)"),
@@ -217,7 +244,16 @@ pub async fn rate_by_link(
         tracing::warn!(ticket = number, "a rating link that is not valid was used");
         return Ok(None);
     }
-    rate(&mut tx, number, rating, None, "by the survey link", now).await?;
+    rate(
+        &mut tx,
+        number,
+        rating,
+        None,
+        None,
+        "by the survey link",
+        now,
+    )
+    .await?;
     tx.commit().await?;
     tracing::info!(ticket = number, rating, "satisfaction rating recorded");
     Ok(Some(number))

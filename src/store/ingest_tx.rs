@@ -46,7 +46,12 @@ pub struct NewMessage<'a> {
     /// The Outlook Thread-Index conversation, hex.
     pub thread_index: Option<&'a str>,
     pub raw: &'a [u8],
+    /// The readable text (kept up to [`MAX_BODY`] characters).
+    pub body: &'a str,
 }
+
+/// The most of a message's text kept beside its raw bytes, in characters.
+pub const MAX_BODY: usize = 64 * 1024;
 
 pub struct NewOutbox<'a> {
     pub ticket: Option<i64>,
@@ -222,8 +227,8 @@ impl Tx {
     pub async fn insert_message(&mut self, m: &NewMessage<'_>) -> Result<()> {
         sqlx::query(
             "INSERT INTO messages (message_id, ticket, mailbox, direction, kind, from_email, from_name, \
-             subject, in_reply_to, refs, received_at, flags, size, raw, thread_index) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+             subject, in_reply_to, refs, received_at, flags, size, raw, thread_index, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         )
         .bind(text(m.message_id))
         .bind(m.ticket)
@@ -240,6 +245,7 @@ impl Tx {
         .bind(m.raw.len() as i64)
         .bind(m.raw)
         .bind(opt_text(m.thread_index))
+        .bind(text(crate::domain::clip(m.body, MAX_BODY).0))
         .execute(&mut *self.tx)
         .await?;
         if let Some(ticket) = m.ticket {
@@ -528,7 +534,16 @@ pub struct TicketState {
     pub first_response_due: Option<Timestamp>,
     pub first_response_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    /// The response clock that runs now (first or next response, also once
+    /// breached): its target and due time. None while none runs (answered,
+    /// paused, done).
+    pub response_due: Option<(String, Timestamp)>,
 }
+
+/// The newest unmet response clock of ticket `tickets.number`, for a subquery.
+const RESPONSE_CLOCK: &str = "FROM sla_clocks c WHERE c.ticket = tickets.number \
+     AND c.state IN ('running', 'breached') AND c.target <> 'resolution' AND c.due_at IS NOT NULL \
+     ORDER BY c.id DESC LIMIT 1";
 
 /// Changes an agent's mail makes to a ticket (None: unchanged).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -542,13 +557,17 @@ pub struct TicketEdit {
 
 impl Tx {
     pub async fn ticket_state(&mut self, number: i64) -> Result<Option<TicketState>> {
-        let row = sqlx::query(
+        let sql = format!(
             "SELECT number, mailbox, subject, status, priority, customer_email, customer_name, assignee, language, \
-             sla_policy, first_response_due, first_response_at, created_at FROM tickets WHERE number = $1",
-        )
-        .bind(number)
-        .fetch_optional(&mut *self.tx)
-        .await?;
+             sla_policy, first_response_due, first_response_at, created_at, \
+             (SELECT c.target {RESPONSE_CLOCK}) AS response_target, \
+             (SELECT c.due_at {RESPONSE_CLOCK}) AS response_due \
+             FROM tickets WHERE number = $1"
+        );
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(number)
+            .fetch_optional(&mut *self.tx)
+            .await?;
         let Some(r) = row else { return Ok(None) };
         let email: Option<String> = col(&r, "customer_email")?;
         let name: Option<String> = col(&r, "customer_name")?;
@@ -565,6 +584,13 @@ impl Tx {
             first_response_due: super::opt_from_ms(col(&r, "first_response_due")?)?,
             first_response_at: super::opt_from_ms(col(&r, "first_response_at")?)?,
             created_at: from_ms(col(&r, "created_at")?)?,
+            response_due: match (
+                col::<Option<String>>(&r, "response_target")?,
+                super::opt_from_ms(col(&r, "response_due")?)?,
+            ) {
+                (Some(target), Some(due)) => Some((target, due)),
+                _ => None,
+            },
         }))
     }
 

@@ -7,11 +7,13 @@
 //! the two cannot drift apart in meaning. Migrations live in
 //! `migrations/sqlite` and `migrations/postgres` with the same versions.
 
+mod history;
 mod ingest_tx;
 mod limits;
 mod mailbox;
 mod ops;
 mod outbox;
+mod overview;
 mod read;
 mod report;
 mod sla;
@@ -21,6 +23,7 @@ pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, T
 pub use limits::{HeldNotice, ReturnedMail};
 pub use ops::Gauges;
 pub use outbox::OutboxJob;
+pub use overview::{AT_RISK_AHEAD, LIST_LIMIT, TicketLine};
 pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
 pub use sla::{DueNotice, StoredClock};
 

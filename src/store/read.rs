@@ -55,6 +55,8 @@ pub struct TicketDetail {
     pub participants: Vec<ParticipantRow>,
     /// The customer's satisfaction rating (1-5), once they answered the survey.
     pub rating: Option<i64>,
+    /// What they wrote with it.
+    pub rating_comment: Option<String>,
 }
 
 /// Someone on a ticket, and whether automatic mail to them is stopped.
@@ -255,13 +257,15 @@ impl Store {
             })
         })
         .collect::<Result<Vec<_>>>()?;
+        let (rating, rating_comment) = self.rating_of(number).await?;
         Ok(Some(TicketDetail {
             message_ids: messages.iter().map(|m| m.message_id.clone()).collect(),
             ticket,
             messages,
             events,
             participants,
-            rating: self.rating_of(number).await?,
+            rating,
+            rating_comment,
         }))
     }
 

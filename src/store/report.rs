@@ -15,11 +15,14 @@ impl Store {
         let rows = sqlx::query(
             "SELECT t.number, t.mailbox, t.assignee, t.created_at, t.resolved_at, \
                     c.state AS fr_state, c.consumed_ms AS fr_used, s.rating, \
-                    (SELECT COUNT(*) FROM events e WHERE e.ticket = t.number AND e.what = 'reopened') AS reopens \
+                    (SELECT COUNT(*) FROM events e WHERE e.ticket = t.number AND e.what = 'reopened' \
+                     AND e.at BETWEEN $1 AND $2) AS reopens \
              FROM tickets t \
              LEFT JOIN sla_clocks c ON c.ticket = t.number AND c.target = 'first_response' AND c.cycle = 1 \
              LEFT JOIN surveys s ON s.ticket = t.number \
              WHERE (t.created_at BETWEEN $1 AND $2) OR (t.resolved_at BETWEEN $1 AND $2) \
+                OR EXISTS (SELECT 1 FROM events e WHERE e.ticket = t.number AND e.what = 'reopened' \
+                           AND e.at BETWEEN $1 AND $2) \
              ORDER BY t.number",
         )
         .bind(ms(since))

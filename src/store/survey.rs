@@ -30,28 +30,38 @@ impl Tx {
         Ok(())
     }
 
-    /// Stores the customer's answer; a later answer replaces an earlier one.
-    pub async fn rate(&mut self, ticket: i64, rating: u8, at: Timestamp) -> Result<()> {
-        sqlx::query("UPDATE surveys SET rating = $2, rated_at = $3 WHERE ticket = $1")
-            .bind(ticket)
-            .bind(i64::from(rating))
-            .bind(ms(at))
-            .execute(&mut *self.tx)
-            .await?;
+    /// Stores the customer's answer and what they wrote with it; a later
+    /// answer replaces an earlier one.
+    pub async fn rate(
+        &mut self,
+        ticket: i64,
+        rating: u8,
+        comment: Option<&str>,
+        at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "UPDATE surveys SET rating = $2, rated_at = $3, comment = $4 WHERE ticket = $1",
+        )
+        .bind(ticket)
+        .bind(i64::from(rating))
+        .bind(ms(at))
+        .bind(comment.map(text))
+        .execute(&mut *self.tx)
+        .await?;
         Ok(())
     }
 }
 
 impl Store {
-    /// A ticket's latest rating, for `tickets show`.
-    pub(super) async fn rating_of(&self, ticket: i64) -> Result<Option<i64>> {
-        let row = sqlx::query("SELECT rating FROM surveys WHERE ticket = $1")
+    /// A ticket's latest rating and its comment, for `tickets show`.
+    pub(super) async fn rating_of(&self, ticket: i64) -> Result<(Option<i64>, Option<String>)> {
+        let row = sqlx::query("SELECT rating, comment FROM surveys WHERE ticket = $1")
             .bind(ticket)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row
-            .map(|r| col::<Option<i64>>(&r, "rating"))
-            .transpose()?
-            .flatten())
+        match row {
+            Some(r) => Ok((col(&r, "rating")?, col(&r, "comment")?)),
+            None => Ok((None, None)),
+        }
     }
 }

@@ -1,11 +1,15 @@
 //! The scheduler of timed mail: SLA warnings and escalation notices when
-//! they fall due, and the digests of notifications a limit held back. It
+//! they fall due, the digests of notifications a limit held back
+//! ([`held`]), and each agent's daily digest ([`daily`]). It
 //! sleeps until the next of them (or until ingest wakes it after moving a
 //! clock or holding a notification), reads only what is due from an index,
 //! never scans tickets, and on start catches up with whatever fell due while
 //! it was down. Each notice goes once per recipient: the row that records it
 //! has a primary key, and it is written in the same transaction as the mail;
 //! a digest takes its held rows out in the transaction that queues it.
+
+mod daily;
+mod held;
 
 use crate::domain::fmt_duration;
 use crate::domain::model::{Address, OutKind, Role};
@@ -63,7 +67,8 @@ impl Scheduler {
             .ok()
             .flatten()
             .and_then(|t| t.checked_add(p.config.limits.digest_after).ok());
-        match notice.into_iter().chain(digest).min() {
+        let daily = self.next_daily().await;
+        match notice.into_iter().chain(digest).chain(daily).min() {
             Some(t) => {
                 let d = t.duration_since(p.clock.now());
                 if d.is_negative() {
@@ -76,100 +81,10 @@ impl Scheduler {
         }
     }
 
-    /// Sends a digest to every recipient whose oldest held notification
-    /// waited `digest_after`.
-    pub async fn send_digests(&self) -> Result<(), StoreError> {
-        let p = &self.pipeline;
-        let now = p.clock.now();
-        let before = now.checked_sub(p.config.limits.digest_after).unwrap_or(now);
-        for recipient in p.store.digest_recipients(before).await? {
-            match self.digest(&recipient).await {
-                Ok(()) => {}
-                Err(crate::ingest::IngestError::Store(e)) => return Err(e),
-                Err(e) => tracing::error!(recipient, error = %e, "cannot render a digest"),
-            }
-        }
-        Ok(())
-    }
-
-    /// One recipient's digest, in one transaction.
-    async fn digest(&self, recipient: &str) -> Result<(), crate::ingest::IngestError> {
-        let p = &self.pipeline;
-        let now = p.clock.now();
-        let mut tx = p.store.begin().await?;
-        let held = tx.take_held(recipient).await?;
-        let Some(first) = held.first() else {
-            return Ok(tx.commit().await?);
-        };
-        let Some(mailbox) = p.config.mailbox(&first.mailbox).cloned() else {
-            tracing::warn!(recipient, mailbox = %first.mailbox, "held notifications of a mailbox no longer configured: dropped");
-            return Ok(tx.commit().await?);
-        };
-        let agent = p.config.agent(recipient);
-        let tz = agent
-            .map(|a| a.timezone.clone())
-            .unwrap_or_else(|| p.mailbox_tz(&mailbox));
-        let mut items = Vec::new();
-        for h in &held {
-            let subject = tx
-                .ticket_state(h.ticket)
-                .await?
-                .map(|t| crate::domain::clip_subject(&t.subject))
-                .unwrap_or_default();
-            items.push(crate::templates::DigestItem {
-                tag: crate::domain::subject::tag(&p.config.threading.tag_prefix, h.ticket),
-                subject,
-                event: h.event.clone(),
-                who: h.who.clone(),
-                at: crate::ingest::format_time(h.held_at, &tz),
-            });
-        }
-        let to = Address {
-            email: recipient.to_string(),
-            name: agent.map(|a| a.name.clone()),
-        };
-        let vars = crate::templates::Vars {
-            event: "digest".into(),
-            agent: Some(crate::templates::PersonVars {
-                name: to.name.clone(),
-                email: to.email.clone(),
-            }),
-            mailbox: crate::templates::MailboxVars {
-                name: mailbox.name.clone(),
-                address: mailbox.address.clone(),
-                display_name: mailbox.display_name.clone(),
-            },
-            digest: items,
-            ..Default::default()
-        };
-        let language = mailbox.language.as_deref().unwrap_or("en");
-        let id = p
-            .queue_digest(&mut tx, &mailbox, &to, language, &vars, now)
-            .await?;
-        for n in held
-            .iter()
-            .map(|h| h.ticket)
-            .collect::<std::collections::BTreeSet<_>>()
-        {
-            tx.add_event(
-                Some(n),
-                None,
-                now,
-                "digest queued",
-                &format!("<{id}> to {recipient}, with the notifications held back"),
-            )
-            .await?;
-        }
-        tx.commit().await?;
-        crate::ops::metrics::digest_sent(&mailbox.name);
-        p.outbox_wake.notify_one();
-        tracing::info!(recipient, mailbox = %mailbox.name, held = held.len(), "digest of held notifications queued");
-        Ok(())
-    }
-
     /// Sends every notice and digest that is due now.
     pub async fn send_due(&self, shutdown: &CancellationToken) -> Result<(), StoreError> {
         self.send_digests().await?;
+        self.send_daily().await?;
         loop {
             let now = self.pipeline.clock.now();
             let due = self.pipeline.store.due_notices(now, 100).await?;

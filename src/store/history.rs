@@ -1,0 +1,40 @@
+//! What a ticket said before: the raw bytes of its messages (for trimming a
+//! reply against what it quotes) and of a writer's earlier mail (for
+//! learning their signature).
+
+use super::{Result, Tx, col, text};
+
+impl Tx {
+    /// The raw bytes of the ticket's latest `limit` messages, in and out,
+    /// newest first, without `except`.
+    pub async fn ticket_raws(
+        &mut self,
+        ticket: i64,
+        except: &str,
+        limit: i64,
+    ) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "SELECT raw FROM messages WHERE ticket = $1 AND message_id <> $2 \
+             ORDER BY received_at DESC, id DESC LIMIT $3",
+        )
+        .bind(ticket)
+        .bind(text(except))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(|r| col(r, "raw")).collect()
+    }
+
+    /// The raw bytes of the latest `limit` agent mails from `email`.
+    pub async fn agent_raws(&mut self, email: &str, limit: i64) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "SELECT raw FROM messages WHERE from_email = $1 AND direction = 'in' AND kind = 'agent' \
+             ORDER BY received_at DESC LIMIT $2",
+        )
+        .bind(text(email))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(|r| col(r, "raw")).collect()
+    }
+}
