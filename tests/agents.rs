@@ -7,6 +7,7 @@
 #[macro_use]
 mod common;
 
+use common::team::*;
 use common::*;
 use std::time::Duration;
 
@@ -19,107 +20,6 @@ on_both_databases!(
     a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer,
     the_survey_link_asks_before_it_records
 );
-
-const WAIT: Duration = Duration::from_secs(30);
-
-/// A setup with agents alice and bob.
-fn setup(name: &str, db: Db) -> Setup {
-    setup_with(name, db, "")
-}
-
-/// As [`setup`], with more keys for the mailbox.
-fn setup_with(name: &str, db: Db, mailbox_keys: &str) -> Setup {
-    let tag = format!("{name}-{}", run_tag());
-    let (alice, bob) = (
-        format!("alice-{tag}@example.test"),
-        format!("bob-{tag}@example.test"),
-    );
-    let extra = format!(
-        "agents = [\"{alice}\", \"{bob}\"]\ncc_agents_on_replies = false\n{mailbox_keys}\n\
-         [[agent]]\nemail = \"{alice}\"\nname = \"Alice\"\ntimezone = \"Europe/Athens\"\n\
-         [[agent]]\nemail = \"{bob}\"\nname = \"Bob\"\ntimezone = \"Europe/Warsaw\"\n\
-         [auth]\ntrusted_authserv_ids = [\"mx.postdesk.test\"]\n"
-    );
-    Setup::with_tag(
-        tag,
-        Options {
-            extra,
-            db,
-            ..Options::default()
-        },
-    )
-}
-
-/// A message in `user`'s inbox whose subject contains `subject` and whose
-/// text contains `text`, once the inbox holds at least `n` messages.
-fn find_with(s: &Setup, user: &str, subject: &str, text: &str, n: usize) -> Vec<u8> {
-    let got = s.env.wait_delivered(&s.user(user), n, WAIT);
-    got.iter()
-        .find(|m| {
-            header(m, "Subject").is_some_and(|h| h.contains(subject))
-                && String::from_utf8_lossy(m)
-                    .replace("=\r\n", "")
-                    .contains(text)
-        })
-        .cloned()
-        .unwrap_or_else(|| {
-            let all: Vec<_> = got.iter().map(|m| String::from_utf8_lossy(m)).collect();
-            panic!("no mail with {subject:?} and {text:?} for {user} in {all:#?}")
-        })
-}
-
-fn find(s: &Setup, user: &str, subject: &str, n: usize) -> Vec<u8> {
-    find_with(s, user, subject, "", n)
-}
-
-/// The customer writes; returns (the notification to alice, the customer's Message-ID).
-fn customer_writes(s: &Setup, cc: Option<&str>) -> (Vec<u8>, String) {
-    let customer = s.addr("customer");
-    let id = format!("c1-{}@client.example", s.tag);
-    let cc_header = cc.map(|c| format!("Cc: {c}\r\n")).unwrap_or_default();
-    let mut rcpts = vec![s.support_address()];
-    rcpts.extend(cc.map(str::to_string));
-    let r: Vec<&str> = rcpts.iter().map(String::as_str).collect();
-    s.env.send(
-        &customer,
-        &r,
-        &mail(
-            &format!("Jane Doe <{customer}>"),
-            &s.support_address(),
-            "Printer shows E42",
-            &id,
-            &cc_header,
-            "The printer on floor 2 shows E42.",
-        ),
-    );
-    let note = find(s, "alice", "Printer shows E42", 1);
-    (note, id)
-}
-
-/// Alice answers a mail she received, the way a mail client does.
-fn alice_replies(s: &Setup, to_mail: &[u8], body: &str, extra_headers: &str) {
-    let alice = s.addr("alice");
-    let reply_to = address_in(&header(to_mail, "Reply-To").unwrap());
-    let parent = header(to_mail, "Message-ID").unwrap();
-    let subject = header(to_mail, "Subject").unwrap();
-    let quoted: String = String::from_utf8_lossy(to_mail)
-        .replace("\r\n", "\n")
-        .split("\n\n")
-        .nth(1)
-        .unwrap_or_default()
-        .lines()
-        .take(5)
-        .map(|l| format!("> {l}\r\n"))
-        .collect();
-    let raw = format!(
-        "From: Alice <{alice}>\r\nTo: {reply_to}\r\nSubject: Re: {subject}\r\nMessage-ID: <a-{}@agent.example>\r\n\
-         In-Reply-To: {parent}\r\nReferences: {parent}\r\n{extra_headers}MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n\r\n\
-         On Thu, 26 Nov 2026 at 10:00, Test Support <{reply_to}> wrote:\r\n{quoted}",
-        run_tag()
-    );
-    s.env.send(&alice, &[&reply_to], raw.as_bytes());
-}
 
 fn an_agent_reply_reaches_the_customer_from_the_support_address(db: Db) {
     let s = setup("relay", db);
@@ -137,7 +37,7 @@ fn an_agent_reply_reaches_the_customer_from_the_support_address(db: Db) {
         Some("auto-generated")
     );
     assert!(String::from_utf8_lossy(&note).contains("The printer on floor 2 shows E42."));
-    find(&s, "bob", "Printer shows E42", 1);
+    find(&s, "bob", "Printer shows E42");
 
     // Alice answers from her mail client, with an attachment.
     let alice = s.addr("alice");
@@ -245,10 +145,10 @@ fn notes_stay_inside_and_commands_act(db: Db) {
         "",
     );
     // Bob gets the note; the customer gets nothing but her acknowledgement.
-    let bob_note = find_with(&s, "bob", "Printer shows E42", "added an internal note", 2);
+    let bob_note = find_with(&s, "bob", "Printer shows E42", "added an internal note");
     assert!(String::from_utf8_lossy(&bob_note).contains("old firmware"));
     // Alice gets a receipt.
-    let receipt = find_with(&s, "alice", "Done", "internal note", 2);
+    let receipt = find_with(&s, "alice", "Done", "internal note");
     assert_eq!(
         header(&receipt, "Auto-Submitted").as_deref(),
         Some("auto-replied")
@@ -256,7 +156,7 @@ fn notes_stay_inside_and_commands_act(db: Db) {
 
     // A typo: nothing to the customer, and the receipt suggests the command.
     alice_replies(&s, &note, "#clsoe\r\nAll fixed now.", "");
-    find_with(&s, "alice", "Not all understood", "did you mean #close?", 3);
+    find_with(&s, "alice", "Not all understood", "did you mean #close?");
 
     alice_replies(&s, &note, "#close", "");
     s.wait_for("the ticket closed", WAIT, || {
@@ -289,7 +189,7 @@ fn agent_powers_need_proof(db: Db) {
         ),
     );
     // 2. From alice, to bob's token address: not alice's token, no powers either.
-    let bob_note = find(&s, "bob", "Printer shows E42", 1);
+    let bob_note = find(&s, "bob", "Printer shows E42");
     let bob_token = address_in(&header(&bob_note, "Reply-To").unwrap());
     s.env.send(
         &alice,
@@ -436,7 +336,7 @@ fn a_resolved_ticket_asks_once_for_a_rating_and_keeps_the_last_answer(db: Db) {
     );
     // The customer gets the acknowledgement and one mail: the answer, the
     // closing note and the survey's question together.
-    let survey = find_with(&s, "customer", "Printer shows E42", "from 1 to 5", 2);
+    let survey = find_with(&s, "customer", "Printer shows E42", "from 1 to 5");
     let text = String::from_utf8_lossy(&survey).replace("=\r\n", "");
     assert!(text.contains("The firmware is updated"), "{text}");
     assert!(text.contains("as solved"), "{text}");
@@ -521,7 +421,7 @@ fn the_survey_link_asks_before_it_records(db: Db) {
     let _d = s.start();
     let (note, _) = customer_writes(&s, None);
     alice_replies(&s, &note, "#resolve", "");
-    let survey = find_with(&s, "customer", "How did we do?", "one click", 2);
+    let survey = find_with(&s, "customer", "How did we do?", "one click");
     let text = String::from_utf8_lossy(&survey).replace("=\r\n", "");
     let link = text
         .lines()

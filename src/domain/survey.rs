@@ -120,7 +120,7 @@ pub fn rating(own_text: &str) -> Option<Rating> {
         return None;
     }
     let mut comment: Vec<&str> = vec![
-        rest.trim_start_matches([',', '.', ':', ';', ')', '-', '–', '—', '*'])
+        rest.trim_start_matches([',', '.', '!', ':', ';', ')', '-', '–', '—', '*', '/'])
             .trim(),
     ];
     comment.extend(lines);
@@ -165,6 +165,9 @@ mod tests {
         );
         let r = rating("★★★★★ Great service").unwrap();
         assert_eq!((r.score, r.comment.as_str()), (5, "Great service"));
+        let r = rating("Pięć! Wszystko działa.").unwrap();
+        assert_eq!((r.score, r.comment.as_str()), (5, "Wszystko działa."));
+        assert_eq!(rating("4!").unwrap().comment, "");
         assert_eq!(rating("4").unwrap().comment, "");
     }
 

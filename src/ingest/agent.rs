@@ -146,7 +146,7 @@ impl Pipeline {
             let n = self.share(tx, m, &t, agent, "note", &text.body).await?;
             events.push(("note shared", format!("with {n} other agent(s)")));
         }
-        self.tell_assignees(tx, m, &t, agent, &d, &known, &mut events)
+        self.tell_assignees(tx, m, &t, agent, &d, &mut events)
             .await?;
         if d.receipt {
             self.receipt(tx, m, &t, agent, &d, relayed_to).await?;
@@ -320,7 +320,6 @@ impl Pipeline {
         t: &TicketState,
         agent: &AgentConfig,
         d: &AgentDecision,
-        known: &Known<'_>,
         events: &mut Events,
     ) -> Result<(), IngestError> {
         let told: Vec<(&String, &'static str)> = [
@@ -333,7 +332,7 @@ impl Pipeline {
         if told.is_empty() {
             return Ok(());
         }
-        let last = self.latest_customer_text(tx, t.number, known).await?;
+        let last = self.latest_customer_text(tx, t.number).await?;
         let from_name = format!("{} ({})", agent.name, m.mailbox.display_name);
         for (who, event) in told {
             let done = self

@@ -48,12 +48,12 @@ impl Pipeline {
             .collect())
     }
 
-    /// What the customer last wrote on ticket `n`, without what they quoted.
+    /// What the customer last wrote on ticket `n`, without what they
+    /// quoted (compared with what the ticket held before it).
     pub(super) async fn latest_customer_text(
         &self,
         tx: &mut Tx,
         n: i64,
-        known: &Known<'_>,
     ) -> Result<String, StoreError> {
         let Some((id, _)) = tx.latest_customer_message(n).await? else {
             return Ok(String::new());
@@ -61,16 +61,16 @@ impl Pipeline {
         let Some(raw) = tx.raw_message(&id).await? else {
             return Ok(String::new());
         };
-        let text = self.text_of(&raw);
-        // Compared with the ticket's other mail, not with itself.
-        let others: Vec<&str> = known.texts.iter().copied().filter(|t| *t != text).collect();
-        Ok(trim(
-            &text,
-            &Known {
-                texts: others,
-                earlier: vec![],
-            },
-        )
-        .text)
+        let before: Vec<String> = tx
+            .ticket_raws_before(n, &id, QUOTABLE)
+            .await?
+            .iter()
+            .map(|r| self.text_of(r))
+            .collect();
+        let known = Known {
+            texts: before.iter().map(String::as_str).collect(),
+            earlier: vec![],
+        };
+        Ok(trim(&self.text_of(&raw), &known).text)
     }
 }

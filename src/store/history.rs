@@ -25,6 +25,25 @@ impl Tx {
         rows.iter().map(|r| col(r, "raw")).collect()
     }
 
+    /// The raw bytes of the ticket's latest `limit` messages stored before
+    /// `message_id`, newest first: what that message could quote.
+    pub async fn ticket_raws_before(
+        &mut self,
+        ticket: i64,
+        message_id: &str,
+        limit: i64,
+    ) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "SELECT raw FROM messages WHERE ticket = $1              AND id < (SELECT MIN(id) FROM messages WHERE message_id = $2)              ORDER BY id DESC LIMIT $3",
+        )
+        .bind(ticket)
+        .bind(text(message_id))
+        .bind(limit)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(|r| col(r, "raw")).collect()
+    }
+
     /// The raw bytes of the latest `limit` agent mails from `email`.
     pub async fn agent_raws(&mut self, email: &str, limit: i64) -> Result<Vec<Vec<u8>>> {
         let rows = sqlx::query(
