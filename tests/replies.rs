@@ -54,8 +54,11 @@ fn text_of(dir: &std::path::Path, sample: &Value) -> String {
     }
 }
 
-/// The lines of `text` that are not the writer's: fewer than half of
-/// their words belong to the longest common word sequence with `own`.
+/// What of `text` is not the writer's: the words outside the longest
+/// common word sequence with `own`, line by line. A line mostly theirs
+/// goes whole; of a line the writer shares with a quote (her words, then
+/// the attribution), only the others' words — the mail they quote never
+/// held her words.
 fn quoted_part(text: &str, own: &[String]) -> String {
     let lines: Vec<&str> = text.lines().collect();
     let mut tokens: Vec<(usize, String)> = Vec::new();
@@ -74,11 +77,11 @@ fn quoted_part(text: &str, own: &[String]) -> String {
             };
         }
     }
-    let mut mine = vec![0usize; lines.len()];
+    let mut theirs = vec![true; n];
     let (mut i, mut j) = (0, 0);
     while i < n && j < m {
         if tokens[i].1 == own[j] {
-            mine[tokens[i].0] += 1;
+            theirs[i] = false;
             i += 1;
             j += 1;
         } else if table[i + 1][j] >= table[i][j + 1] {
@@ -90,11 +93,22 @@ fn quoted_part(text: &str, own: &[String]) -> String {
     lines
         .iter()
         .enumerate()
-        .filter(|(k, l)| {
-            let total = words(l).len();
-            total == 0 || mine[*k] * 2 < total
+        .filter_map(|(k, l)| {
+            let of_line: Vec<usize> = (0..n).filter(|&t| tokens[t].0 == k).collect();
+            let mine = of_line.iter().filter(|&&t| !theirs[t]).count();
+            if mine == 0 {
+                Some(l.to_string())
+            } else if mine * 2 < of_line.len() {
+                let others: Vec<&str> = of_line
+                    .iter()
+                    .filter(|&&t| theirs[t])
+                    .map(|&t| tokens[t].1.as_str())
+                    .collect();
+                Some(others.join(" "))
+            } else {
+                None
+            }
         })
-        .map(|(_, l)| *l)
         .collect::<Vec<_>>()
         .join("\n")
 }
@@ -179,10 +193,18 @@ fn replies_of_many_clients_and_languages_are_trimmed_to_their_new_words() {
             &std::fs::read(dir.join(s["expected"].as_str().unwrap())).unwrap(),
         )
         .replace("\r\n", "\n");
-        // Quoted lines are never relayed, whatever a source's expectation kept.
+        // Quoted lines are never relayed, whatever a source's expectation
+        // kept (with its mark, or unmarked as an HTML source renders them).
+        let quoted_in_input: std::collections::HashSet<String> = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with('>'))
+            .map(|l| words(l).join(" "))
+            .filter(|w| !w.is_empty())
+            .collect();
         let own: Vec<&str> = expected_text
             .lines()
             .filter(|l| !l.trim_start().starts_with('>'))
+            .filter(|l| words(l).len() < 3 || !quoted_in_input.contains(&words(l).join(" ")))
             .collect();
         let expected = words(&own.join("\n"));
         let by_patterns = trim(&text, &Known::default());
@@ -219,26 +241,17 @@ fn replies_of_many_clients_and_languages_are_trimmed_to_their_new_words() {
             }
         }
     }
-    // Floors at the figures reached, so that a change that trims worse fails.
+    // Floors at the figures reached, so that a change that trims worse
+    // fails: with alignment (an agent answering our notification) the
+    // goal is 98 % of replies with every new word, 95 % clean, and no
+    // word ever lost without a receipt.
     let pct = |n: u32, of: u32| f64::from(n) / f64::from(of.max(1));
-    assert!(
-        pct(aligned.kept, aligned.samples) >= 0.95,
-        "{}",
-        aligned.line("with alignment")
-    );
-    assert!(
-        pct(aligned.clean, aligned.samples) >= 0.93,
-        "{}",
-        aligned.line("with alignment")
-    );
-    assert!(
-        pct(patterns.kept, patterns.samples) >= 0.95,
-        "{}",
-        patterns.line("patterns alone")
-    );
-    assert!(
-        pct(patterns.clean, patterns.samples) >= 0.76,
-        "{}",
-        patterns.line("patterns alone")
-    );
+    for (sc, what, kept, clean) in [
+        (&aligned, "with alignment", 0.98, 0.97),
+        (&patterns, "patterns alone", 0.975, 0.84),
+    ] {
+        assert!(pct(sc.kept, sc.samples) >= kept, "{}", sc.line(what));
+        assert!(pct(sc.clean, sc.samples) >= clean, "{}", sc.line(what));
+        assert_eq!(sc.lost, 0, "{}", sc.line(what));
+    }
 }

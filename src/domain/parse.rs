@@ -334,9 +334,14 @@ pub fn attachments_of(raw: &[u8]) -> Vec<super::compose::OutAttachment> {
         .collect()
 }
 
-/// Converts HTML to readable plain text.
+/// Converts HTML to readable plain text, a paragraph per line: wrapping
+/// would break a long URL (it no longer works when relayed), and the
+/// reader's mail client wraps anyway.
 pub fn html_to_text(html: &str) -> String {
-    html2text::from_read(html.as_bytes(), 78).unwrap_or_else(|_| html.to_string())
+    html2text::config::plain()
+        .no_link_wrapping()
+        .string_from_read(html.as_bytes(), 100_000)
+        .unwrap_or_else(|_| html.to_string())
 }
 
 /// As [`parse`], but a message over `max` bytes is read from its header only

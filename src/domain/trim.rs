@@ -89,11 +89,21 @@ fn words(s: &str) -> Vec<String> {
 fn unquote(line: &str) -> (usize, &str) {
     let mut depth = 0;
     let mut rest = line.trim_start();
-    while let Some(r) = rest.strip_prefix('>') {
+    while let Some(r) = rest.strip_prefix('>').or_else(|| supercite(rest)) {
         depth += 1;
         rest = r.trim_start_matches([' ', '\t']);
     }
     (depth, rest)
+}
+
+/// A Supercite quote mark (Emacs, Gnus): the writer's initials and `>`,
+/// as in `JD> text`. Returns what follows it.
+fn supercite(line: &str) -> Option<&str> {
+    let initials = line.find('>').filter(|&at| (1..=3).contains(&at))?;
+    let after = &line[initials + 1..];
+    (line[..initials].chars().all(|c| c.is_ascii_uppercase())
+        && (after.is_empty() || after.starts_with([' ', '>'])))
+    .then_some(after)
 }
 
 /// The known texts as one stream of words, each text between spaces.
@@ -135,6 +145,8 @@ const ATTRIBUTION_VERBS: &[&str] = &[
     "napisała",
     "napisał(a)",
     "napisal",
+    "napisana przez",
+    " pisze",
     "έγραψε",
     "skrev",
     "kirjoitti",
@@ -240,9 +252,27 @@ const OPENERS: &[&str] = &[
 /// Splits a line where the writer's words run into an attribution that is
 /// followed by a quote.
 fn split_shared_lines(text: &str) -> String {
-    let lines: Vec<&str> = text.lines().collect();
+    // Gmail's tracking mark (a lone U+1427) is no one's words.
+    let lines: Vec<&str> = text.lines().filter(|l| l.trim() != "\u{1427}").collect();
     let mut out = Vec::with_capacity(lines.len());
     for (i, line) in lines.iter().enumerate() {
+        // "Bob **From: **bob@…" (an HTML reply whose signature and the
+        // quoted header block share a line), with header fields below.
+        let fields_below = lines
+            .get(i + 1)
+            .is_some_and(|l| header_field(unquote(l).1, OTHER_FIELDS));
+        let glued = fields_below
+            .then(|| {
+                line.match_indices(" *")
+                    .map(|(a, _)| a + 1)
+                    .find(|&a| header_field(&line[a..], FROM_FIELDS))
+            })
+            .flatten();
+        if let Some(at) = glued {
+            out.push(line[..at].trim_end().to_string());
+            out.push(line[at..].to_string());
+            continue;
+        }
         let quote_below = lines[i + 1..]
             .iter()
             .find(|l| !l.trim().is_empty())
@@ -327,6 +357,7 @@ const OTHER_FIELDS: &[&str] = &[
     "aan",
     "onderwerp",
     "wysłano",
+    "wysłane",
     "data",
     "do",
     "temat",
@@ -535,6 +566,7 @@ const DEVICE_LINES: &[&str] = &[
     "wysłane z ",
     "στάλθηκε από το ",
     "στάλθηκε από ",
+    "εστάλη από ",
     "отправлено с ",
     "отправлено из ",
     "надіслано з ",
@@ -564,6 +596,13 @@ fn device_line(line: &str) -> bool {
 /// `-- ` (RFC 3676), `--`, `—`.
 fn signature_marker(line: &str) -> bool {
     matches!(line.trim_end(), "--" | "-- " | "—") || line == "-- "
+}
+
+/// The number of a link note as HTML is rendered to text: `[3]: https://…`.
+fn link_note(line: &str) -> Option<&str> {
+    let rest = line.strip_prefix('[')?;
+    let (n, after) = rest.split_once("]: ")?;
+    (n.chars().all(|c| c.is_ascii_digit()) && !n.is_empty() && !after.contains(' ')).then_some(n)
 }
 
 /// `__`, `* * *`, `~~~`: a footer follows when nothing of the writer's does.
@@ -685,9 +724,18 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
     // Header blocks and separators open the unmarked original of
     // Outlook-style clients: everything after them goes.
     let mut guessed = 0;
-    if let Some(start) = (0..n)
+    if let Some(mut start) = (0..n)
         .find(|&i| marks[i] != Mark::Quoted && (separator(lines[i]) || header_block(&lines, i)))
     {
+        // Fields above the sender's belong to the block (Hotmail puts
+        // Date: and Subject: first).
+        while !separator(lines[start])
+            && start > 0
+            && marks[start - 1] != Mark::Quoted
+            && header_field(unquote(lines[start - 1]).1, OTHER_FIELDS)
+        {
+            start -= 1;
+        }
         // The block itself: the separator and the header fields.
         let body = (start..n)
             .find(|&i| {
@@ -713,7 +761,7 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
         // "original" is all there is (a forward): it stays.
         let written_above = (0..start).any(|i| marks[i] == Mark::New && has_words(lines[i]));
         let known_below = (body..n)
-            .find(|&i| marks[i] != Mark::Blank)
+            .find(|&i| marks[i] != Mark::Blank && has_words(lines[i]))
             .is_none_or(|i| matches!(marks[i], Mark::Quoted | Mark::Aligned));
         let cut_from = if written_above || known_below {
             start
@@ -828,6 +876,25 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
                     marks[i] = Mark::Footer;
                 }
             }
+        }
+    }
+
+    // Link notes of an HTML reply ("[1]: mailto:…") whose mark went with
+    // the quote.
+    let kept_text: String = (0..n)
+        .filter(|&i| marks[i] == Mark::New)
+        .map(|i| lines[i])
+        .collect::<Vec<_>>()
+        .join("\n");
+    for i in 0..n {
+        if marks[i] != Mark::New {
+            continue;
+        }
+        if let Some(note) = link_note(lines[i])
+            && !kept_text.contains(&format!("][{note}]"))
+            && !kept_text.contains(&format!(" [{note}]"))
+        {
+            marks[i] = Mark::Footer;
         }
     }
 
@@ -965,6 +1032,38 @@ mod tests {
             "On Mon, 30 Nov 2026 at 14:46, Support <support@example.com> wrote:\n{quoted}\nYes, E42 means the fuser."
         );
         assert_eq!(t(&inline), "Yes, E42 means the fuser.");
+    }
+
+    #[test]
+    fn html_renderings_and_old_quote_styles_are_read() {
+        // Supercite (Emacs) quotes carry the writer's initials.
+        assert_eq!(
+            t("Yes, the fuser.\n\nJD> the printer shows E42\nJD> since this morning\n"),
+            "Yes, the fuser."
+        );
+        // An HTML reply rendered to text: a signature sharing its line with
+        // a bold header block, and the link notes of the cut quote.
+        assert_eq!(
+            t(
+                "Hi\nthere\nBob **From: **jane@example.org\n**To: **support@example.com\n**Sent: **Friday, July 22, 2011 6:20:01 PM\n**Subject: **Hello\nHello"
+            ),
+            "Hi\nthere\nBob"
+        );
+        assert_eq!(
+            t(
+                "See [the guide][1].\n\nOn Mon, 30 Nov 2026, Jane <[jane@example.org][2]> wrote:\n> Hello\n\n[1]: https://example.com/guide\n[2]: mailto:jane@example.org"
+            ),
+            "See [the guide][1].\n\n[1]: https://example.com/guide"
+        );
+        // Hotmail's block opens with Date:, not From:.
+        assert_eq!(
+            t(
+                "Fine, thanks.\n\nDate: Thu, 26 Jun 2014 13:53:45 +0400\nSubject: Test message\nFrom: jane@example.org\nTo: alex@example.com\nHello! How are you?"
+            ),
+            "Fine, thanks."
+        );
+        // Gmail's tracking mark is nobody's words.
+        assert_eq!(t("Thanks!\n\u{1427}\n"), "Thanks!");
     }
 
     #[test]
