@@ -306,10 +306,14 @@ impl OutboxWorker {
         journal: &mut SentJournal,
     ) -> Result<(), StoreError> {
         loop {
-            // Before claiming: nothing accepted earlier may look unsent, and
-            // rows held by a process of this host that died are free again.
-            self.settle(journal).await?;
+            // Before claiming: rows held by a process of this host that died
+            // are free again, and nothing accepted earlier (by this process
+            // or by the dead one, whose journal is read after its claims
+            // are released) may look unsent. The other order would let a
+            // process die between the two steps with its final dot in its
+            // journal and its row free: sent twice.
             self.release_dead_claims().await;
+            self.settle(journal).await?;
             let now = self.clock.now();
             let jobs = self
                 .store
