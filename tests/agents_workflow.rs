@@ -254,6 +254,8 @@ fn survey_answers_in_the_customers_words_rate_without_reopening(db: Db) {
     let customer = s.addr("customer");
     let number = s.tickets()[0]["number"].as_i64().unwrap().to_string();
     let show = || s.json(&["tickets", "show", &number, "--json"]);
+    // Alice has her notification and the receipt of #resolve.
+    wait_mail(&s, "alice", "the receipt", |m| m.contains("Done"));
     let alice_had = s.env.delivered(&s.user("alice")).len();
     for (i, (answer, score, comment)) in [
         ("4, thanks!", 4, "thanks!"),
