@@ -7,13 +7,15 @@ mod common;
 
 use common::Db;
 use common::cli::Cli;
+use common::{count, exec};
 use serde_json::Value;
 
 on_both_databases!(
     every_threading_rule_on_its_own_fixture,
     subject_tags_and_generic_subjects_do_not_merge_strangers,
     bounces_mark_the_outbox_and_silence_the_address,
-    resolved_tickets_reopen_and_old_ones_are_followed
+    resolved_tickets_reopen_and_old_ones_are_followed,
+    subjects_match_without_case_or_accents_also_on_older_tickets
 );
 
 /// A message from `from` with `headers` (each ending in CRLF).
@@ -448,4 +450,97 @@ fn resolved_tickets_reopen_and_old_ones_are_followed(db: Db) {
     assert_eq!(late["action"], "created");
     let n = late["ticket"].as_i64().unwrap().to_string();
     assert_eq!(c.json(&["tickets", "show", &n, "--json"])["follows"], t);
+}
+
+/// A subject typed in capitals without accents ("ΕΚΤΥΠΩΤΗΣ") is the same
+/// conversation as "Εκτυπωτής"; tickets stored before subjects were folded
+/// are refolded by `migrate`.
+fn subjects_match_without_case_or_accents_also_on_older_tickets(db: Db) {
+    let c = Cli::new(db);
+    let to = "support@example.com";
+    let first = ingest(
+        &c,
+        "a.eml",
+        &msg(
+            "maria@example.gr",
+            to,
+            "Εκτυπωτής χαλασμένος",
+            "gr1@example.gr",
+            "",
+        ),
+        "2026-11-26T10:00:00Z",
+    );
+    let second = ingest(
+        &c,
+        "b.eml",
+        &msg(
+            "maria@example.gr",
+            to,
+            "ΕΚΤΥΠΩΤΗΣ ΧΑΛΑΣΜΕΝΟΣ",
+            "gr2@example.gr",
+            "",
+        ),
+        "2026-11-26T11:00:00Z",
+    );
+    assert_eq!(
+        second["ticket"],
+        first["ticket"],
+        "{}",
+        why(&c, &second["ticket"])
+    );
+
+    // A ticket stored by an earlier version: its subject kept its accents.
+    exec(
+        &c.url,
+        "UPDATE tickets SET normalized_subject = 'εκτυπωτής χαλασμένος'",
+    );
+    exec(
+        &c.url,
+        &format!(
+            "INSERT INTO settings (name, value) VALUES ('refold_subjects', {})",
+            if db == Db::Sqlite {
+                "X'01'"
+            } else {
+                "decode('01', 'hex')"
+            }
+        ),
+    );
+    let out = c.run(&["migrate"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        count(
+            &c.url,
+            "SELECT COUNT(*) FROM tickets WHERE normalized_subject = 'εκτυπωτησ χαλασμενοσ'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &c.url,
+            "SELECT COUNT(*) FROM settings WHERE name = 'refold_subjects'"
+        ),
+        0
+    );
+    let third = ingest(
+        &c,
+        "c.eml",
+        &msg(
+            "maria@example.gr",
+            to,
+            "Re: εκτυπωτης χαλασμενος",
+            "gr3@example.gr",
+            "",
+        ),
+        "2026-11-26T12:00:00Z",
+    );
+    assert_eq!(
+        third["ticket"],
+        first["ticket"],
+        "{}",
+        why(&c, &third["ticket"])
+    );
 }

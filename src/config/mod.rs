@@ -486,7 +486,7 @@ fn read_rule(n: &Node<'_>, policies: &[String]) -> Option<PolicyRule> {
         .opt_str_list("subject")
         .unwrap_or_default()
         .iter()
-        .map(|w| w.to_lowercase())
+        .map(|w| crate::domain::fold::fold(w))
         .collect();
     let priority = n
         .opt_choice("priority", Priority::NAMES)

@@ -621,7 +621,8 @@ pub struct PolicyRule {
     /// Addresses (`ceo@big.example`) or domains (`big.example`, subdomains too), lower-cased.
     pub customers: Vec<String>,
     pub priority: Option<Priority>,
-    /// Words of which one must appear in the subject (case-insensitive).
+    /// Words of which one must appear in the subject, [folded](crate::domain::fold)
+    /// (case and accents do not count).
     pub subject_words: Vec<String>,
     pub sla: String,
     pub set_priority: Option<Priority>,
@@ -637,7 +638,7 @@ impl PolicyRule {
     ) -> bool {
         let customer = customer.to_lowercase();
         let domain = customer.rsplit_once('@').map_or("", |(_, d)| d);
-        let subject = subject.to_lowercase();
+        let subject = crate::domain::fold::fold(subject);
         self.mailbox.as_deref().is_none_or(|m| m == mailbox)
             && self.priority.is_none_or(|p| p == priority)
             && (self.customers.is_empty()
@@ -676,6 +677,32 @@ pub fn choose_policy<'a>(
 #[cfg(test)]
 mod rule_tests {
     use super::*;
+
+    #[test]
+    fn subject_words_match_without_case_or_accents() {
+        let rules = vec![PolicyRule {
+            subject_words: ["Επείγον", "Pilne"].map(crate::domain::fold::fold).to_vec(),
+            sla: "urgent".into(),
+            ..Default::default()
+        }];
+        for subject in [
+            "ΕΠΕΙΓΟΝ: ο εκτυπωτής",
+            "Re: Επείγον",
+            "επειγον",
+            "PILNE - drukarka",
+            "Bardzo pilne!",
+        ] {
+            assert_eq!(
+                choose_policy(&rules, "support", "std", "a@b.example", subject).0,
+                "urgent",
+                "{subject}"
+            );
+        }
+        assert_eq!(
+            choose_policy(&rules, "support", "std", "a@b.example", "Ερώτηση").0,
+            "std"
+        );
+    }
 
     #[test]
     fn the_first_matching_rule_wins() {

@@ -99,8 +99,9 @@ fn strip_bracket_once(s: &str) -> Option<&str> {
     Some(rest[end + 1..].trim_start())
 }
 
-/// The subject without reply/forward prefixes, bracket tags, case or extra
-/// whitespace: `Re: AW: [list] Re[2]: Printer  Broken` → `printer broken`.
+/// The subject without reply/forward prefixes, bracket tags, case, accents
+/// or extra whitespace: `Re: AW: [list] Re[2]: Printer  Broken` →
+/// `printer broken`, `Re: ΕΚΤΥΠΩΤΗΣ` = `Εκτυπωτής` (see [`super::fold`]).
 pub fn normalize(subject: &str) -> String {
     let mut s = subject.trim();
     while let Some(rest) = strip_prefix_once(s).or_else(|| strip_bracket_once(s)) {
@@ -114,7 +115,7 @@ pub fn normalize(subject: &str) -> String {
         .chars()
         .take(super::MAX_ECHOED_SUBJECT)
         .collect();
-    words.to_lowercase()
+    super::fold::fold(&words)
 }
 
 #[cfg(test)]
@@ -154,5 +155,11 @@ mod tests {
         }
         assert_eq!(normalize("Re: "), "");
         assert_eq!(normalize("Report: sales"), "report: sales");
+        // Capitals typed without accents are the same subject.
+        assert_eq!(
+            normalize("ΣΧΕΤ: ΕΚΤΥΠΩΤΗΣ ΧΑΛΑΣΜΕΝΟΣ"),
+            normalize("Εκτυπωτής χαλασμένος")
+        );
+        assert_eq!(normalize("Odp: DRUKARKA NIE DZIAŁA"), "drukarka nie dziala");
     }
 }

@@ -202,7 +202,7 @@ impl Store {
             Backend::Postgres => sqlx::migrate!("./migrations/postgres"),
         };
         // Nothing to do needs no write: a database that is read-only for now still starts.
-        if self.all_applied(&migrator).await {
+        if self.all_applied(&migrator).await && !self.refold_pending().await? {
             return Ok(());
         }
         let _lock = match (&self.backend, &self.sqlite_path) {
@@ -212,6 +212,53 @@ impl Store {
             _ => None,
         };
         migrator.run(&self.pool).await?;
+        self.refold_subjects().await
+    }
+
+    async fn refold_pending(&self) -> Result<bool> {
+        Ok(
+            sqlx::query("SELECT 1 AS one FROM settings WHERE name = 'refold_subjects'")
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some(),
+        )
+    }
+
+    /// The data step of migration 0010: stored normalized subjects folded
+    /// as [`crate::domain::subject::normalize`] folds them now, in one
+    /// transaction that also clears the mark (several instances starting
+    /// together: the loser finds nothing to do).
+    async fn refold_subjects(&self) -> Result<()> {
+        let mut tx = self.begin_raw().await?;
+        let marked =
+            sqlx::query("DELETE FROM settings WHERE name = 'refold_subjects' RETURNING name")
+                .fetch_optional(&mut *tx)
+                .await?
+                .is_some();
+        if marked {
+            let rows = sqlx::query("SELECT number, normalized_subject FROM tickets")
+                .fetch_all(&mut *tx)
+                .await?;
+            let mut changed = 0;
+            for r in &rows {
+                let old: String = col(r, "normalized_subject")?;
+                let folded = crate::domain::fold::fold(&old);
+                if folded != old {
+                    sqlx::query("UPDATE tickets SET normalized_subject = $1 WHERE number = $2")
+                        .bind(text(&folded))
+                        .bind(col::<i64>(r, "number")?)
+                        .execute(&mut *tx)
+                        .await?;
+                    changed += 1;
+                }
+            }
+            tracing::info!(
+                tickets = rows.len(),
+                changed,
+                "stored subjects folded for matching"
+            );
+        }
+        tx.commit().await?;
         Ok(())
     }
 
