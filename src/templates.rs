@@ -148,6 +148,9 @@ pub struct ResultVars {
 pub struct SlaVars {
     pub target: String,
     pub due_at: String,
+    /// The deadline with its preposition: "by Friday …", "έως την
+    /// Παρασκευή …", "do piątku, …" (the article or case follows the day).
+    pub due_until: String,
     pub remaining: String,
     /// How late the answer is, once the target has passed (`2h 10m`).
     pub late: String,
@@ -223,6 +226,7 @@ impl Vars {
         }
         if let Some(t) = self.moments.sla_due_at {
             v.sla.due_at = spell(t);
+            v.sla.due_until = crate::domain::dates::spell_until(t, zone, lang);
         }
         v
     }
@@ -309,6 +313,7 @@ impl Vars {
             sla: SlaVars {
                 target: "first_response".into(),
                 due_at: "2026-11-27 09:15 UTC".into(),
+                due_until: "by 2026-11-27 09:15 UTC".into(),
                 remaining: "1d".into(),
                 late: "2h 10m".into(),
                 level: 1,
@@ -559,10 +564,11 @@ mod tests {
     #[test]
     fn builtins_render_in_every_language() {
         let t = Templates::load(None).unwrap();
+        // The deadline reads with its preposition, in the case it takes.
         let due = [
             ("en", "Friday 27 November 2026, 09:15 UTC"),
-            ("el", "Παρασκευή 27 Νοεμβρίου 2026, 09:15 UTC"),
-            ("pl", "27 listopada 2026 (piątek), 09:15 UTC"),
+            ("el", "έως την Παρασκευή 27 Νοεμβρίου 2026, 09:15 UTC"),
+            ("pl", "do piątku, 27 listopada 2026 r., godz. 09:15 UTC"),
         ];
         for (lang, when) in due {
             let r = t.render(lang, "ack", &Vars::sample()).unwrap();
@@ -570,6 +576,24 @@ mod tests {
             assert!(r.body.contains("[#42]"));
             assert!(r.body.contains(when), "{lang}: {}", r.body);
         }
+        // Greek and Polish greetings carry no name: a name in the nominative
+        // after "Γεια σας", or bare after "Dzień dobry", reads wrong.
+        for (lang, event, greeting) in [
+            ("el", "ack", "Γεια σας,\n\nΣας ευχαριστούμε"),
+            ("el", "survey", "Γεια σας,\n\nΤο αίτημά"),
+            ("pl", "ack", "Dzień dobry,\n\nDziękujemy"),
+            ("pl", "closed", "Dzień dobry,\n\nTwoje"),
+        ] {
+            let r = t.render(lang, event, &Vars::sample()).unwrap();
+            assert!(r.body.starts_with(greeting), "{lang} {event}: {}", r.body);
+        }
+        let r = t.render("el", "escalation", &Vars::sample()).unwrap();
+        assert!(
+            r.body.contains("(πελάτης: Jane Doe ‹jane@example.org›)")
+                && r.body.contains("Κλιμάκωση: επίπεδο 1"),
+            "{}",
+            r.body
+        );
         // A language we have no template for falls back to English, dates too.
         let r = t.render("de", "ack", &Vars::sample()).unwrap();
         assert!(r.body.contains("Friday 27 November 2026"), "{}", r.body);

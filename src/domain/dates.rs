@@ -1,8 +1,11 @@
 //! Dates in mail, written the way each language writes them, in the
 //! recipient's time zone: `Friday 27 November 2026, 10:00 EET`,
-//! `Παρασκευή 27 Νοεμβρίου 2026, 10:00 EET`, `27 listopada 2026 (piątek),
-//! 10:00 CET`. Month names are in the genitive where the language needs it.
-//! Other languages get `2026-11-27 10:00 EET`.
+//! `Παρασκευή 27 Νοεμβρίου 2026, 10:00 EET`, `piątek, 27 listopada 2026 r.,
+//! godz. 10:00 CET`; and a deadline with its preposition, whose article or
+//! case follows the weekday: `by Friday …`, `έως την Παρασκευή …` (`έως το
+//! Σάββατο …`), `do piątku, 27 listopada 2026 r., godz. 10:00 CET`. Month
+//! names are in the genitive where the language needs it. Other languages
+//! get `2026-11-27 10:00 EET`.
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -62,6 +65,16 @@ const PL_DAYS: [&str; 7] = [
     "sobota",
     "niedziela",
 ];
+/// After "do" (until): the genitive.
+const PL_DAYS_GENITIVE: [&str; 7] = [
+    "poniedziałku",
+    "wtorku",
+    "środy",
+    "czwartku",
+    "piątku",
+    "soboty",
+    "niedzieli",
+];
 const PL_MONTHS: [&str; 12] = [
     "stycznia",
     "lutego",
@@ -87,9 +100,33 @@ pub fn spell(t: Timestamp, tz: &TimeZone, lang: &str) -> String {
     match lang {
         "en" => format!("{} {d} {} {y}, {clock}", EN_DAYS[day], EN_MONTHS[month]),
         "el" => format!("{} {d} {} {y}, {clock}", EL_DAYS[day], EL_MONTHS[month]),
-        // After "do" or "od" the date reads in the genitive; the weekday stays aside.
-        "pl" => format!("{d} {} {y} ({}), {clock}", PL_MONTHS[month], PL_DAYS[day]),
+        "pl" => format!(
+            "{}, {d} {} {y} r., godz. {clock}",
+            PL_DAYS[day], PL_MONTHS[month]
+        ),
         _ => z.strftime("%Y-%m-%d %H:%M %Z").to_string(),
+    }
+}
+
+/// A deadline: "by" `t`, with the preposition and the article or case the
+/// weekday takes in `lang`.
+pub fn spell_until(t: Timestamp, tz: &TimeZone, lang: &str) -> String {
+    let z = t.to_zoned_datetime(tz.clone());
+    let day = z.weekday().to_monday_zero_offset() as usize;
+    let month = (z.month() - 1) as usize;
+    let clock = z.strftime("%H:%M %Z");
+    let (d, y) = (z.day(), z.year());
+    match lang {
+        // Σάββατο is the one neuter weekday.
+        "el" => {
+            let article = if day == 5 { "το" } else { "την" };
+            format!("έως {article} {}", spell(t, tz, lang))
+        }
+        "pl" => format!(
+            "do {}, {d} {} {y} r., godz. {clock}",
+            PL_DAYS_GENITIVE[day], PL_MONTHS[month]
+        ),
+        _ => format!("by {}", spell(t, tz, lang)),
     }
 }
 
@@ -112,7 +149,28 @@ mod tests {
         );
         assert_eq!(
             spell(t, &warsaw, "pl"),
-            "27 listopada 2026 (piątek), 09:00 CET"
+            "piątek, 27 listopada 2026 r., godz. 09:00 CET"
+        );
+        assert_eq!(
+            spell_until(t, &warsaw, "pl"),
+            "do piątku, 27 listopada 2026 r., godz. 09:00 CET"
+        );
+        assert_eq!(
+            spell_until(t, &athens, "el"),
+            "έως την Παρασκευή 27 Νοεμβρίου 2026, 10:00 EET"
+        );
+        let saturday: Timestamp = "2026-11-28T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            spell_until(saturday, &athens, "el"),
+            "έως το Σάββατο 28 Νοεμβρίου 2026, 10:00 EET"
+        );
+        assert_eq!(
+            spell_until(saturday, &warsaw, "pl"),
+            "do soboty, 28 listopada 2026 r., godz. 09:00 CET"
+        );
+        assert_eq!(
+            spell_until(t, &athens, "en"),
+            "by Friday 27 November 2026, 10:00 EET"
         );
         assert_eq!(spell(t, &TimeZone::UTC, "de"), "2026-11-27 08:00 UTC");
         // Summer time, and a day that changes with the zone.

@@ -184,6 +184,8 @@ impl Pipeline {
                 },
                 target,
                 due_at: response_due.map(|d| format_time(d, tz)).unwrap_or_default(),
+                // Spelled with its preposition per language at render time.
+                due_until: String::new(),
                 late: String::new(),
                 level: 0,
             },
