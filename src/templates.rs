@@ -581,7 +581,7 @@ mod tests {
         for (lang, event, greeting) in [
             ("el", "ack", "Γεια σας,\n\nΣας ευχαριστούμε"),
             ("el", "survey", "Γεια σας,\n\nΤο αίτημά"),
-            ("pl", "ack", "Dzień dobry,\n\nDziękujemy"),
+            ("pl", "ack", "Dzień dobry,\n\ndziękujemy"),
             ("pl", "closed", "Dzień dobry,\n\nTwoje"),
         ] {
             let r = t.render(lang, event, &Vars::sample()).unwrap();
@@ -589,7 +589,7 @@ mod tests {
         }
         let r = t.render("el", "escalation", &Vars::sample()).unwrap();
         assert!(
-            r.body.contains("(πελάτης: Jane Doe ‹jane@example.org›)")
+            r.body.contains("(πελάτης: Jane Doe <jane@example.org>)")
                 && r.body.contains("Κλιμάκωση: επίπεδο 1"),
             "{}",
             r.body

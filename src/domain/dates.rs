@@ -117,9 +117,13 @@ pub fn spell_until(t: Timestamp, tz: &TimeZone, lang: &str) -> String {
     let clock = z.strftime("%H:%M %Z");
     let (d, y) = (z.day(), z.year());
     match lang {
-        // Σάββατο is the one neuter weekday.
         "el" => {
-            let article = if day == 5 { "το" } else { "την" };
+            // Σάββατο is neuter; before Δ the article drops its ν.
+            let article = match day {
+                0 => "τη",
+                5 => "το",
+                _ => "την",
+            };
             format!("έως {article} {}", spell(t, tz, lang))
         }
         "pl" => format!(
@@ -158,6 +162,11 @@ mod tests {
         assert_eq!(
             spell_until(t, &athens, "el"),
             "έως την Παρασκευή 27 Νοεμβρίου 2026, 10:00 EET"
+        );
+        let monday: Timestamp = "2026-11-30T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            spell_until(monday, &athens, "el"),
+            "έως τη Δευτέρα 30 Νοεμβρίου 2026, 10:00 EET"
         );
         let saturday: Timestamp = "2026-11-28T08:00:00Z".parse().unwrap();
         assert_eq!(
