@@ -85,7 +85,18 @@ pub struct MailboxConfig {
     /// Messages fetched per IMAP round trip.
     pub fetch_batch: u32,
     pub sla: String,
+    /// The language for customers whose own we cannot tell (their mail
+    /// says too little, and we have not heard from them before), and for
+    /// agents without a `language` of their own.
     pub language: Option<String>,
+    /// Write to every customer in this language, whatever they write in.
+    pub force_language: Option<String>,
+    /// Address customers formally where the language has a formal set
+    /// (Polish: "Państwo").
+    pub formal: bool,
+    /// The zone customers' dates are written in; else the SLA calendar's,
+    /// else UTC.
+    pub timezone: Option<jiff::tz::TimeZone>,
     /// Agent emails, lower-cased.
     pub agents: Vec<String>,
     /// Mailing-list mail opens tickets (never acknowledged) instead of being
@@ -119,6 +130,9 @@ pub struct AgentConfig {
     pub email: String,
     pub name: String,
     pub timezone: jiff::tz::TimeZone,
+    /// The language of mail to this agent; the mailbox's `language` when
+    /// unset.
+    pub language: Option<String>,
     /// A daily digest at this time of the agent's day (their open tickets,
     /// what is due today or late, what nobody has taken).
     pub digest: Option<jiff::civil::Time>,
@@ -281,13 +295,25 @@ impl Config {
         }
     }
 
-    /// The time zone of a mailbox's SLA calendar, UTC without one: the zone
-    /// its customers are written to and its reports count hours in.
+    /// The zone a mailbox's customers are written to and its reports count
+    /// hours in: its `timezone`, else its SLA calendar's, else UTC.
     pub fn mailbox_tz(&self, mailbox: &MailboxConfig) -> jiff::tz::TimeZone {
+        if let Some(tz) = &mailbox.timezone {
+            return tz.clone();
+        }
         self.policy(&mailbox.sla)
             .calendar
             .and_then(|c| self.calendars.get(&c))
             .map_or(jiff::tz::TimeZone::UTC, |c| c.timezone.clone())
+    }
+
+    /// The language of mail to `agent` of `mailbox`: theirs, else the
+    /// mailbox's, else English.
+    pub fn agent_language<'a>(&'a self, mailbox: &'a MailboxConfig, agent: &str) -> &'a str {
+        self.agent(agent)
+            .and_then(|a| a.language.as_deref())
+            .or(mailbox.language.as_deref())
+            .unwrap_or(crate::templates::LANGUAGES[0])
     }
 
     /// Every address the daemon sends from, lower-cased.
@@ -772,6 +798,23 @@ fn read_timezone(n: &Node<'_>, key: &str) -> Option<jiff::tz::TimeZone> {
     }
 }
 
+/// A language key: one we have templates for.
+fn read_language(n: &Node<'_>, key: &str) -> Option<String> {
+    let l = n.opt_str(key)?;
+    if crate::templates::LANGUAGES.contains(&l.as_str()) {
+        Some(l)
+    } else {
+        n.problem(
+            key,
+            format!(
+                "expected one of {}, got {l:?}",
+                crate::templates::LANGUAGES.join(", ")
+            ),
+        );
+        None
+    }
+}
+
 fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
     let email = n.req_str("email").map(|e| e.to_lowercase());
     if let Some(e) = &email
@@ -780,6 +823,7 @@ fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
         n.problem("email", format!("expected an email address, got {e:?}"));
     }
     let name = n.opt_str("name");
+    let language = read_language(n, "language");
     let timezone = if n.has("timezone") {
         read_timezone(n, "timezone")
     } else {
@@ -803,6 +847,7 @@ fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
         name: name.unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string()),
         email,
         timezone: timezone?,
+        language,
         digest,
     })
 }
@@ -895,18 +940,10 @@ fn read_mailbox(
             ),
         );
     }
-    let language = n.opt_str("language");
-    if let Some(l) = &language
-        && !crate::templates::LANGUAGES.contains(&l.as_str())
-    {
-        n.problem(
-            "language",
-            format!(
-                "expected one of {}, got {l:?}",
-                crate::templates::LANGUAGES.join(", ")
-            ),
-        );
-    }
+    let language = read_language(n, "language");
+    let force_language = read_language(n, "force_language");
+    let formal = n.opt_bool("formal").unwrap_or(false);
+    let timezone = n.has("timezone").then(|| read_timezone(n, "timezone"));
     let mailbox_agents: Vec<String> = n
         .opt_str_list("agents")
         .unwrap_or_default()
@@ -934,6 +971,9 @@ fn read_mailbox(
         fetch_batch,
         sla,
         language,
+        force_language,
+        formal,
+        timezone: timezone.flatten(),
         agents: mailbox_agents,
         list_mail_opens_tickets,
         cc_agents_on_replies,

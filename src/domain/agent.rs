@@ -3,7 +3,8 @@
 //! nowhere, who the ticket is assigned to, and what the receipt says. Pure.
 
 use super::model::{Priority, Status};
-use super::reply::{AgentText, Command, Overview};
+use super::phrase::Phrase;
+use super::reply::{AgentText, Command, Hint, Overview};
 
 /// What decide needs about the ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,14 +47,14 @@ pub struct AgentDecision {
     /// This mail answers the customer (relayed, or written to them directly).
     pub responded: bool,
     /// Lines for the receipt: what was applied.
-    pub applied: Vec<String>,
+    pub applied: Vec<Phrase>,
     /// Lines for the receipt: what was not understood (with suggestions).
-    pub not_understood: Vec<String>,
+    pub not_understood: Vec<Phrase>,
     /// Send the agent a receipt.
     pub receipt: bool,
     /// Why nothing went to the customer when the agent seemed to answer
     /// (for the receipt; the full text stays on the ticket).
-    pub held: Option<String>,
+    pub held: Option<Phrase>,
     /// Someone else now holds the ticket: tell them.
     pub notify_assignee: Option<String>,
     /// Who held it before and lost it to someone else: tell them too.
@@ -61,6 +62,11 @@ pub struct AgentDecision {
     /// Lists of tickets the agent asked for (answered in their own mail).
     pub overview: Vec<Overview>,
     pub events: Vec<(&'static str, String)>,
+}
+
+/// The receipt of a status command.
+fn status(s: Status) -> Phrase {
+    Phrase::new("receipt.status").with("status", s.as_str())
 }
 
 /// `#assign bob` → the agent named or addressed so (case-insensitive).
@@ -93,83 +99,96 @@ pub fn decide_agent(
     let (text, direct) = (mail.text, mail.direct);
     let mut d = AgentDecision::default();
     for c in &text.commands {
+        let line = c.written();
         match c {
             Command::Close => {
                 d.status = Some(Status::Closed);
-                d.applied.push("status: closed".into());
+                d.applied.push(status(Status::Closed));
             }
             Command::Resolve => {
                 d.status = Some(Status::Resolved);
-                d.applied.push("status: resolved".into());
+                d.applied.push(status(Status::Resolved));
             }
             Command::Pending => {
                 d.status = Some(Status::Pending);
-                d.applied
-                    .push("status: pending (waiting for the customer)".into());
+                d.applied.push(status(Status::Pending));
             }
             Command::Open => {
                 d.status = Some(Status::Open);
-                d.applied.push("status: open".into());
+                d.applied.push(status(Status::Open));
             }
             Command::Take => {
                 d.assignee = Some(agent.email.clone());
                 d.applied
-                    .push(format!("assigned to {} (took it)", agent.name));
+                    .push(Phrase::new("receipt.took").with("name", &agent.name));
             }
             Command::Assign(who) => match find_agent(who, agents) {
                 Some(a) => {
                     d.assignee = Some(a.email.clone());
-                    d.applied
-                        .push(format!("assigned to {} <{}>", a.name, a.email));
+                    d.applied.push(
+                        Phrase::new("receipt.assigned")
+                            .with("name", &a.name)
+                            .with("email", &a.email),
+                    );
                 }
                 None => {
                     let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
-                    d.not_understood.push(format!(
-                        "#assign {who}: no agent of that name or address (agents: {})",
-                        names.join(", ")
-                    ));
+                    d.not_understood.push(
+                        Phrase::new("unknown.agent")
+                            .with("line", &line)
+                            .with("agents", names.join(", ")),
+                    );
                 }
             },
             Command::Priority(p) => match Priority::parse(p) {
                 Some(p) => {
                     d.priority = Some(p);
-                    d.applied.push(format!("priority: {p}"));
+                    d.applied
+                        .push(Phrase::new("receipt.priority").with("priority", p));
                 }
-                None => d.not_understood.push(format!("#priority {p}")),
+                None => d
+                    .not_understood
+                    .push(Phrase::new("unknown.usage.priority").with("line", &line)),
             },
             Command::Note => {
                 d.note = true;
-                d.applied
-                    .push("internal note: the customer does not see it".into());
+                d.applied.push(Phrase::new("receipt.note"));
             }
             Command::Merge(n) if *n == ticket.number => {
                 d.not_understood
-                    .push(format!("#merge {n}: that is this ticket"));
+                    .push(Phrase::new("unknown.merge_self").with("line", &line));
             }
             Command::Merge(n) if !ticket.merge_target_exists => {
-                d.not_understood.push(format!("#merge {n}: no such ticket"));
+                d.not_understood
+                    .push(Phrase::new("unknown.merge_missing").with("line", &line));
             }
             Command::Merge(n) => {
                 d.merge_into = Some(*n);
                 d.status = Some(Status::Closed);
-                d.applied.push(format!("merged into #{n}"));
+                d.applied
+                    .push(Phrase::new("receipt.merged").with("number", n));
             }
             Command::Spam => {
                 d.spam = true;
                 d.status = Some(Status::Closed);
-                d.applied.push("marked as spam and closed".into());
+                d.applied.push(Phrase::new("receipt.spam"));
             }
             Command::Overview(o) => d.overview.push(o.clone()),
         }
     }
     for n in &text.not_understood {
-        d.not_understood.push(match &n.suggestion {
-            Some(s) if s.starts_with('#') && !s.contains(' ') => {
-                format!("{} (did you mean {s}?)", n.line)
-            }
-            Some(s) => format!("{} (expected {s})", n.line),
-            None => format!("{} (not a command)", n.line),
-        });
+        d.not_understood.push(match &n.hint {
+            Some(Hint::DidYouMean(c)) => Phrase::new("unknown.did_you_mean").with("command", c),
+            Some(Hint::Usage(usage)) => Phrase::new(match *usage {
+                "assign" => "unknown.usage.assign",
+                "priority" => "unknown.usage.priority",
+                "merge" => "unknown.usage.merge",
+                _ => "unknown.usage.find",
+            }),
+            Some(Hint::NoArgument) => Phrase::new("unknown.no_argument"),
+            None => Phrase::new("unknown.not_a_command"),
+        }
+        .with("line", &n.line));
     }
     let has_text = !text.body.trim().is_empty();
     let answers = (has_text || mail.attachments > 0) && !direct && !d.note && !d.spam;
@@ -185,14 +204,15 @@ pub fn decide_agent(
         ));
     }
     if answers && d.not_understood.is_empty() && text.doubtful {
-        let why = format!(
-            "below your text, {} line(s) looked like a quoted mail but match no mail of this ticket, \
-             so it was not clear where your answer ends",
-            text.cut.guessed
-        );
-        d.events
-            .push(("held back", format!("nothing relayed: {why}")));
-        d.held = Some(why);
+        d.events.push((
+            "held back",
+            format!(
+                "nothing relayed: below the text, {} line(s) looked like a quoted mail \
+                 but match no mail of this ticket",
+                text.cut.guessed
+            ),
+        ));
+        d.held = Some(Phrase::new("held.doubtful").with("lines", text.cut.guessed));
     }
     if !has_text
         && mail.attachments == 0
@@ -200,12 +220,12 @@ pub fn decide_agent(
         && text.commands.is_empty()
         && text.not_understood.is_empty()
     {
-        let why = format!(
-            "the reply had no text of its own (only the quoted mail: {} line(s) cut) and no attachment",
-            text.cut.quoted + text.cut.aligned + text.cut.original
-        );
-        d.events.push(("nothing relayed", why.clone()));
-        d.held = Some(why);
+        let cut = text.cut.quoted + text.cut.aligned + text.cut.original;
+        d.events.push((
+            "nothing relayed",
+            format!("the reply had no text of its own (only the quoted mail: {cut} line(s) cut) and no attachment"),
+        ));
+        d.held = Some(Phrase::new("held.empty").with("lines", cut));
     }
     d.responded = d.relay || (direct && has_text);
     if direct {
@@ -227,9 +247,9 @@ pub fn decide_agent(
             ),
         ));
     }
-    for a in &d.applied {
+    for c in text.commands.iter().filter(|c| !matches!(c, Command::Overview(_))) {
         d.events
-            .push(("command", format!("{} by {}", a, agent.email)));
+            .push(("command", format!("{} by {}", c.written(), agent.email)));
     }
     if let Some(new) = &d.assignee
         && ticket.assignee.as_ref() != Some(new)
@@ -340,12 +360,20 @@ mod tests {
     fn anything_not_understood_holds_the_reply_back() {
         let d = run("#asign bob\nHere is the answer.");
         assert!(!d.relay && d.receipt);
-        assert_eq!(d.not_understood, vec!["#asign bob (did you mean #assign?)"]);
+        assert_eq!(
+            d.not_understood,
+            vec![
+                Phrase::new("unknown.did_you_mean")
+                    .with("command", "#assign")
+                    .with("line", "#asign bob")
+            ]
+        );
         let d = run("#assign carol\nHere is the answer.");
         assert!(!d.relay);
-        assert!(d.not_understood[0].contains("no agent"));
+        assert_eq!(d.not_understood[0].key, "unknown.agent");
+        assert_eq!(d.not_understood[0].arg("agents"), Some("Alice, Bob"));
         let d = run("#merge 7");
-        assert!(d.not_understood[0].contains("this ticket"));
+        assert_eq!(d.not_understood[0].key, "unknown.merge_self");
     }
 
     #[test]
@@ -373,11 +401,8 @@ mod tests {
             "\n\nOn Mon, 30 Nov 2026 at 14:46, Support <s@example.com> wrote:\n> the printer shows E42\n",
         );
         assert!(!d.relay && d.receipt);
-        assert!(
-            d.held.as_deref().unwrap().contains("no text of its own"),
-            "{:?}",
-            d.held
-        );
+        assert_eq!(d.held.as_ref().map(|h| h.key), Some("held.empty"));
+        assert_eq!(d.held.as_ref().and_then(|h| h.arg("lines")), Some("1"));
         assert!(d.events.iter().any(|(w, _)| *w == "nothing relayed"));
     }
 
@@ -387,7 +412,7 @@ mod tests {
             "Ok.\n\nFrom: our warehouse team\nTo: the courier\nThe parcel left on Monday.\nIt should arrive on Thursday.\nTracking number 12345.\n",
         );
         assert!(!d.relay && d.receipt);
-        assert!(d.held.is_some());
+        assert_eq!(d.held.as_ref().map(|h| h.key), Some("held.doubtful"));
     }
 
     #[test]

@@ -12,10 +12,12 @@ pub mod compose;
 pub mod dates;
 pub mod decide;
 pub mod fold;
+pub mod language;
 pub mod folders;
 pub mod mbox;
 pub mod model;
 pub mod parse;
+pub mod phrase;
 pub mod reply;
 pub mod report;
 pub mod retry;
@@ -51,14 +53,16 @@ pub fn clip_subject(s: &str) -> String {
     clip(s, MAX_ECHOED_SUBJECT).0
 }
 
-/// `1d 2h`, `24h`, `30m`, `90s`: a duration as people write it.
-pub fn fmt_duration(d: SignedDuration) -> String {
-    let neg = d.is_negative();
+/// The two largest whole units of `d` (`[("h", 2), ("m", 10)]`), at least
+/// one (`[("s", 0)]`); the sign is the caller's. Without `days`, hours are
+/// the largest unit (working time: 30 working hours are not "1d 6h").
+pub fn duration_parts(d: SignedDuration, days: bool) -> Vec<(&'static str, u64)> {
     let mut secs = d.as_secs().unsigned_abs();
     let mut parts = Vec::new();
-    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+    let units: &[(&str, u64)] = &[("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)];
+    for &(unit, size) in &units[usize::from(!days)..] {
         if secs >= size {
-            parts.push(format!("{}{unit}", secs / size));
+            parts.push((unit, secs / size));
             secs %= size;
         }
         if parts.len() == 2 {
@@ -66,10 +70,20 @@ pub fn fmt_duration(d: SignedDuration) -> String {
         }
     }
     if parts.is_empty() {
-        parts.push("0s".into());
+        parts.push(("s", 0));
     }
-    let s = parts.join(" ");
-    if neg { format!("-{s}") } else { s }
+    parts
+}
+
+/// `1d 2h`, `24h`, `30m`, `90s`: a duration as people write it, for logs
+/// and the CLI (mail spells it per language).
+pub fn fmt_duration(d: SignedDuration) -> String {
+    let s: Vec<String> = duration_parts(d, true)
+        .into_iter()
+        .map(|(unit, n)| format!("{n}{unit}"))
+        .collect();
+    let s = s.join(" ");
+    if d.is_negative() { format!("-{s}") } else { s }
 }
 
 #[cfg(test)]

@@ -19,6 +19,29 @@ pub enum Command {
     Overview(Overview),
 }
 
+impl Command {
+    /// The command as an agent writes it (`#assign bob`), for the log.
+    pub fn written(&self) -> String {
+        match self {
+            Command::Close => "#close".into(),
+            Command::Resolve => "#resolve".into(),
+            Command::Pending => "#pending".into(),
+            Command::Open => "#open".into(),
+            Command::Assign(who) => format!("#assign {who}"),
+            Command::Take => "#take".into(),
+            Command::Priority(p) => format!("#priority {p}"),
+            Command::Note => "#note".into(),
+            Command::Merge(n) => format!("#merge {n}"),
+            Command::Spam => "#spam".into(),
+            Command::Overview(Overview::Mine) => "#mine".into(),
+            Command::Overview(Overview::Queue) => "#queue".into(),
+            Command::Overview(Overview::AtRisk) => "#atrisk".into(),
+            Command::Overview(Overview::Find(w)) => format!("#find {w}"),
+            Command::Overview(Overview::DueBy(t)) => format!("(due by {t})"),
+        }
+    }
+}
+
 /// The lists an agent can ask for by mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overview {
@@ -38,7 +61,19 @@ pub enum Overview {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotUnderstood {
     pub line: String,
-    pub suggestion: Option<String>,
+    pub hint: Option<Hint>,
+}
+
+/// What a line that is not a command probably meant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Hint {
+    /// A near miss of this command (`#clsoe` → `#close`).
+    DidYouMean(String),
+    /// The command is right but its argument is not: how it is written
+    /// (`assign`, `priority`, `merge`, `find`).
+    Usage(&'static str),
+    /// The command takes no argument.
+    NoArgument,
 }
 
 /// An agent's mail, taken apart.
@@ -76,13 +111,13 @@ fn distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-fn suggest(word: &str) -> Option<String> {
+fn suggest(word: &str) -> Option<Hint> {
     COMMANDS
         .iter()
         .map(|c| (distance(word, c), *c))
         .filter(|(d, c)| *d <= 2 && *d < c.len())
         .min()
-        .map(|(_, c)| format!("#{c}"))
+        .map(|(_, c)| Hint::DidYouMean(format!("#{c}")))
 }
 
 fn parse_command(line: &str) -> Result<Command, NotUnderstood> {
@@ -91,9 +126,9 @@ fn parse_command(line: &str) -> Result<Command, NotUnderstood> {
         .split_once(char::is_whitespace)
         .map_or((rest, ""), |(w, a)| (w, a.trim()));
     let word = word.to_lowercase();
-    let bad = |suggestion: Option<String>| NotUnderstood {
+    let bad = |hint: Option<Hint>| NotUnderstood {
         line: line.trim().to_string(),
-        suggestion,
+        hint,
     };
     match (word.as_str(), arg) {
         ("close", "") => Ok(Command::Close),
@@ -107,18 +142,18 @@ fn parse_command(line: &str) -> Result<Command, NotUnderstood> {
         ("queue", "") => Ok(Command::Overview(Overview::Queue)),
         ("atrisk" | "at-risk", "") => Ok(Command::Overview(Overview::AtRisk)),
         ("find", w) if !w.is_empty() => Ok(Command::Overview(Overview::Find(w.to_string()))),
-        ("find", _) => Err(bad(Some("#find WORDS".into()))),
+        ("find", _) => Err(bad(Some(Hint::Usage("find")))),
         ("assign", a) if !a.is_empty() => Ok(Command::Assign(a.to_string())),
-        ("assign", _) => Err(bad(Some("#assign NAME or #assign EMAIL".into()))),
+        ("assign", _) => Err(bad(Some(Hint::Usage("assign")))),
         ("priority", p) if PRIORITIES.contains(&p.to_lowercase().as_str()) => {
             Ok(Command::Priority(p.to_lowercase()))
         }
-        ("priority", _) => Err(bad(Some("#priority low|normal|high|urgent".into()))),
+        ("priority", _) => Err(bad(Some(Hint::Usage("priority")))),
         ("merge", n) => match n.trim_start_matches('#').parse::<i64>() {
             Ok(n) if n > 0 => Ok(Command::Merge(n)),
-            _ => Err(bad(Some("#merge N (a ticket number)".into()))),
+            _ => Err(bad(Some(Hint::Usage("merge")))),
         },
-        (w, _) if COMMANDS.contains(&w) => Err(bad(Some(format!("#{w} takes no argument")))),
+        (w, _) if COMMANDS.contains(&w) => Err(bad(Some(Hint::NoArgument))),
         (w, _) => Err(bad(suggest(w))),
     }
 }
@@ -190,9 +225,10 @@ mod tests {
         let s: Vec<_> = a
             .not_understood
             .iter()
-            .map(|n| n.suggestion.clone())
+            .map(|n| n.hint.clone())
             .collect();
-        assert_eq!(s, vec![Some("#assign".into()), Some("#close".into()), None]);
+        let near = |c: &str| Some(Hint::DidYouMean(c.into()));
+        assert_eq!(s, vec![near("#assign"), near("#close"), None]);
         assert_eq!(read("#priority soon").not_understood.len(), 1);
         assert_eq!(read("#merge x").not_understood.len(), 1);
     }
@@ -211,8 +247,8 @@ mod tests {
         );
         assert_eq!(read("#find").not_understood.len(), 1);
         assert_eq!(
-            read("#mien").not_understood[0].suggestion.as_deref(),
-            Some("#mine")
+            read("#mien").not_understood[0].hint,
+            Some(Hint::DidYouMean("#mine".into()))
         );
     }
 

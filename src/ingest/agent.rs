@@ -84,7 +84,7 @@ impl Pipeline {
         if d.relay && t.customer.is_none() {
             d.relay = false;
             d.not_understood
-                .push("the ticket has no customer address to answer".into());
+                .push(crate::domain::phrase::Phrase::new("unknown.no_customer"));
             d.receipt = true;
         }
         let edit = TicketEdit {
@@ -234,7 +234,11 @@ impl Pipeline {
                     to: &customer,
                     cc: &cc,
                     from_name: support_name,
-                    language: &t.language,
+                    language: &crate::domain::language::for_customers(
+                        &t.language,
+                        mailbox.formal,
+                        crate::templates::VARIANTS,
+                    ),
                     vars: &vars,
                     parent: (&parent_id, &parent_refs),
                     auto_submitted: None,
@@ -381,7 +385,7 @@ impl Pipeline {
             email: agent.email.clone(),
             name: Some(agent.name.clone()),
         };
-        let vars = self.vars(
+        let mut vars = self.vars(
             m.mailbox,
             t,
             &agent.timezone,
@@ -392,14 +396,15 @@ impl Pipeline {
                 attachments: Vec::new(),
                 agent: Some(person(agent)),
                 result: ResultVars {
-                    applied: d.applied.clone(),
-                    not_understood: d.not_understood.clone(),
                     relayed,
-                    held: d.held.clone().unwrap_or_default(),
+                    ..ResultVars::default()
                 },
                 is_new: false,
             },
         );
+        vars.raw.applied = d.applied.clone();
+        vars.raw.not_understood = d.not_understood.clone();
+        vars.raw.held = d.held.clone();
         self.queue(
             tx,
             QueuedMail {
@@ -409,7 +414,7 @@ impl Pipeline {
                 to: &to,
                 cc: &[],
                 from_name: m.mailbox.display_name.clone(),
-                language: m.mailbox.language.as_deref().unwrap_or("en"),
+                language: self.config.agent_language(m.mailbox, &agent.email),
                 vars: &vars,
                 parent: (&m.mail.message_id, &m.mail.references),
                 auto_submitted: Some("auto-replied"),

@@ -11,7 +11,7 @@ use crate::domain::decide::{self, Inputs, Rules, TicketPlan, TicketView, ack_add
 use crate::domain::model::{Action, Kind, OutKind, Role};
 use crate::domain::sla::{Happening, choose_policy};
 use crate::domain::trim::{Known, trim};
-use crate::domain::{clip_subject, subject};
+use crate::domain::{clip_subject, language, subject};
 use crate::store::{NewTicket, StoreError, TicketUpdate, Tx};
 use crate::templates::{self, ResultVars};
 use jiff::{SignedDuration, Timestamp};
@@ -68,13 +68,31 @@ impl Pipeline {
             self.limit_tripped(m.mailbox, &a.email, OutKind::Ack, limit, now);
         }
 
-        let language = templates::pick_language(
-            m.mailbox.language.as_deref(),
-            mail.header("content-language"),
-        );
+        // The customer's language: what this mail is written in, else what
+        // we remembered of them, else the mailbox's.
+        let customer_email = mail.from.as_ref().map(|f| f.email.as_str());
+        let remembered = match customer_email {
+            Some(e) if class.kind == Kind::Customer => tx.customer_language(e).await?,
+            _ => None,
+        };
+        let (language, source) = language::choose(&language::Evidence {
+            forced: m.mailbox.force_language.as_deref(),
+            content_language: mail.header("content-language"),
+            text: &mail.text,
+            remembered: remembered.as_deref(),
+            default: m.mailbox.language.as_deref(),
+        });
         let ticket = self
             .apply_ticket_plan(&mut tx, m, &decision.ticket, language)
             .await?;
+        if class.kind == Kind::Customer
+            && source.from_message()
+            && let Some(email) = customer_email
+        {
+            tx.remember_language(email, ticket, language, m.received_at)
+                .await?;
+        }
+        let language = &language::for_customers(language, m.mailbox.formal, templates::VARIANTS);
         self.store_incoming(&mut tx, m, ticket, class.kind).await?;
         // The audience of a ticket: a new ticket takes its sender's Cc; an
         // existing one grows only through mail that proves its sender.

@@ -10,10 +10,10 @@ use crate::domain::decide::refusal;
 use crate::domain::model::{Address, Direction, OutKind};
 use crate::domain::parse::ParsedMail;
 use crate::domain::token::Purpose;
-use crate::domain::{MAX_ECHOED_TEXT, clip, clip_subject, fmt_duration, subject, token};
+use crate::domain::{MAX_ECHOED_TEXT, clip, clip_subject, subject, token};
 use crate::store::{HeldNotice, NewMessage, NewOutbox, TicketState, Tx};
 use crate::templates::{
-    MailboxVars, MessageVars, Moments, PersonVars, ResultVars, SlaVars, TicketVars, Vars,
+    MailboxVars, MessageVars, PersonVars, Raw, ResultVars, SlaVars, TicketVars, Vars,
 };
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
@@ -178,11 +178,9 @@ impl Pipeline {
                 }
             },
             sla: SlaVars {
-                remaining: match (target.as_str(), response_due) {
-                    ("first_response", Some(d)) => fmt_duration(d.duration_since(t.created_at)),
-                    _ => String::new(),
-                },
-                target,
+                // Spelled per language at render time.
+                remaining: String::new(),
+                target: target.clone(),
                 due_at: response_due.map(|d| format_time(d, tz)).unwrap_or_default(),
                 // Spelled with its preposition per language at render time.
                 due_until: String::new(),
@@ -203,11 +201,16 @@ impl Pipeline {
             queue: Vec::new(),
             survey: false,
             closing: false,
-            moments: Moments {
+            raw: Raw {
                 zone: Some(tz.clone()),
                 created_at: Some(t.created_at),
                 due_at: t.first_response_due,
                 sla_due_at: response_due,
+                sla_remaining: match (target.as_str(), response_due) {
+                    ("first_response", Some(d)) => Some(d.duration_since(t.created_at)),
+                    _ => None,
+                },
+                ..Raw::default()
             },
         }
     }
@@ -309,7 +312,7 @@ impl Pipeline {
                     to: &to,
                     cc: &[],
                     from_name: n.from_name.to_string(),
-                    language: n.mailbox.language.as_deref().unwrap_or("en"),
+                    language: self.config.agent_language(n.mailbox, &agent.email),
                     vars: &vars,
                     parent: n.parent,
                     auto_submitted: Some("auto-generated"),

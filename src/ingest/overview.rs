@@ -9,6 +9,7 @@ use super::{IngestError, Msg, Outcome, Pipeline, Wake};
 use crate::config::{AgentConfig, MailboxConfig};
 use crate::domain::auth::Proof;
 use crate::domain::model::{Action, Address, Kind, OutKind};
+use crate::domain::phrase::Phrase;
 use crate::domain::reply::{Command, Overview, read_agent_text};
 use crate::domain::token::{self, Purpose};
 use crate::domain::trim::Known;
@@ -52,21 +53,13 @@ impl Pipeline {
             events.push(("lists sent", format!("{sent} to {}", agent.email)));
         }
         let help = match (proof, others > 0 || !text.not_understood.is_empty()) {
-            (None, _) => Some(format!(
-                "it came from your address but did not prove it is yours ({why})"
-            )),
-            (Some(_), true) => Some(
-                "its commands act on a ticket, and it is about none (it answers no mail of a ticket)"
-                    .to_string(),
-            ),
-            (Some(_), false) if text.commands.is_empty() => Some(
-                "it is about no ticket (it answers no mail of a ticket), so nobody was sent anything"
-                    .to_string(),
-            ),
+            (None, _) => Some("held.unproven"),
+            (Some(_), true) => Some("held.commands_without_ticket"),
+            (Some(_), false) if text.commands.is_empty() => Some("held.no_ticket"),
             _ => None,
         };
         if let Some(held) = help {
-            sent += self.send_help(&mut tx, m, agent, &held).await?;
+            sent += self.send_help(&mut tx, m, agent, Phrase::new(held)).await?;
             events.push(("agent told", format!("{}: {held}", agent.email)));
         }
         let woke = Wake {
@@ -139,7 +132,7 @@ impl Pipeline {
                 kind: OutKind::CommandResult,
                 template: "overview",
                 to: &address(agent),
-                language: self.agent_language(m.mailbox),
+                language: self.config.agent_language(m.mailbox, &agent.email),
                 vars: &vars,
                 parent: Some((&m.mail.message_id, &m.mail.references)),
                 now: m.now,
@@ -155,13 +148,13 @@ impl Pipeline {
         tx: &mut Tx,
         m: &Msg<'_>,
         agent: &AgentConfig,
-        held: &str,
+        held: Phrase,
     ) -> Result<usize, IngestError> {
         if !self.agent_mail_allowed(tx, m.mailbox, agent, m.now).await? {
             return Ok(0);
         }
         let mut vars = self.agent_vars(m.mailbox, agent, "help");
-        vars.result.held = held.to_string();
+        vars.raw.held = Some(held);
         vars.message.subject = crate::domain::clip_subject(&m.mail.subject);
         self.queue_to_agent(
             tx,
@@ -170,7 +163,7 @@ impl Pipeline {
                 kind: OutKind::CommandResult,
                 template: "agent_help",
                 to: &address(agent),
-                language: self.agent_language(m.mailbox),
+                language: self.config.agent_language(m.mailbox, &agent.email),
                 vars: &vars,
                 parent: Some((&m.mail.message_id, &m.mail.references)),
                 now: m.now,
@@ -178,11 +171,6 @@ impl Pipeline {
         )
         .await?;
         Ok(1)
-    }
-
-    /// The language of mail to agents of `mailbox`.
-    pub(crate) fn agent_language<'a>(&self, mailbox: &'a MailboxConfig) -> &'a str {
-        mailbox.language.as_deref().unwrap_or("en")
     }
 
     /// Variables of a mail to `agent` about no one ticket.

@@ -146,7 +146,11 @@ impl Pipeline {
                     to: &plan.customer,
                     cc: &[],
                     from_name: mailbox.display_name.clone(),
-                    language: &t.language,
+                    language: &crate::domain::language::for_customers(
+                        &t.language,
+                        mailbox.formal,
+                        crate::templates::VARIANTS,
+                    ),
                     vars: &vars,
                     parent: (&parent_id, &parent_refs),
                     auto_submitted: Some("auto-generated"),

@@ -147,7 +147,7 @@ impl Scheduler {
                 kind: OutKind::Digest,
                 template: "daily",
                 to: &to,
-                language: p.agent_language(&mailbox),
+                language: p.config.agent_language(&mailbox, &agent.email),
                 vars: &vars,
                 parent: None,
                 now,

@@ -74,7 +74,7 @@ impl Scheduler {
             digest: items,
             ..Default::default()
         };
-        let language = mailbox.language.as_deref().unwrap_or("en");
+        let language = p.config.agent_language(&mailbox, recipient);
         let id = p
             .queue_to_agent(
                 &mut tx,

@@ -11,7 +11,6 @@
 mod daily;
 mod held;
 
-use crate::domain::fmt_duration;
 use crate::domain::model::{Address, OutKind, Role};
 use crate::domain::sla::{EscalateAfter, Notice};
 use crate::ingest::{Pipeline, Prompt, QueuedMail};
@@ -211,16 +210,14 @@ impl Scheduler {
                 .due_at
                 .map(|d| crate::ingest::format_time(d, &tz))
                 .unwrap_or_default();
-            vars.moments.sla_due_at = stored.clock.due_at;
-            vars.sla.remaining =
-                fmt_duration((stored.clock.budget - used).max(jiff::SignedDuration::ZERO));
-            vars.sla.late = if late.is_positive() {
-                fmt_duration(late)
-            } else {
-                String::new()
-            };
+            vars.raw.sla_due_at = stored.clock.due_at;
+            // Time left counts in the calendar's working hours when there is
+            // one: "3h of working time" on a Friday evening is Monday noon.
+            vars.raw.sla_remaining = Some((stored.clock.budget - used).max(jiff::SignedDuration::ZERO));
+            vars.raw.working_time = !matches!(work, crate::domain::calendar::Clockwork::Wall);
+            vars.raw.sla_late = late.is_positive().then_some(late);
             vars.sla.level = n.level;
-            let language = mailbox.language.as_deref().unwrap_or("en");
+            let language = p.config.agent_language(&mailbox, r);
             let queued = p
                 .queue_named(
                     &mut tx,

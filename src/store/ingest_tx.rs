@@ -116,13 +116,41 @@ impl Tx {
         }))
     }
 
-    /// The ticket's language (for templates of mail about it).
-    pub async fn ticket_language(&mut self, number: i64) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT language FROM tickets WHERE number = $1")
-            .bind(number)
+    /// The language we remembered of a customer.
+    pub async fn customer_language(&mut self, email: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT language FROM customers WHERE email = $1")
+            .bind(text(email.to_lowercase()))
             .fetch_optional(&mut *self.tx)
             .await?;
         row.map(|r| col(&r, "language")).transpose()
+    }
+
+    /// Remembers the language a customer wrote in, for every later mail to
+    /// them, and writes it on their ticket.
+    pub async fn remember_language(
+        &mut self,
+        email: &str,
+        ticket: Option<i64>,
+        language: &str,
+        at: Timestamp,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO customers (email, language, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (email) DO UPDATE SET language = excluded.language, updated_at = excluded.updated_at",
+        )
+        .bind(text(email.to_lowercase()))
+        .bind(language)
+        .bind(ms(at))
+        .execute(&mut *self.tx)
+        .await?;
+        if let Some(n) = ticket {
+            sqlx::query("UPDATE tickets SET language = $1 WHERE number = $2")
+                .bind(language)
+                .bind(n)
+                .execute(&mut *self.tx)
+                .await?;
+        }
+        Ok(())
     }
 
     /// Participants of a ticket: their lower-cased address and role.

@@ -1,0 +1,555 @@
+//! The mail templates: minijinja files `<lang>/<event>.txt` whose first line
+//! is `Subject: ...`. Built-in copies ship inside the binary; files under
+//! `templates_dir` override them one by one. Every template is compiled and
+//! rendered with a sample ticket at start (and by `postdesk check`), so a
+//! broken template is found before any mail needs it. Values and sentences
+//! come from each language's words table ([`words`]); a template writes
+//! `{{ t("status." ~ ticket.status) }}`.
+
+mod vars;
+pub mod words;
+
+pub use vars::*;
+use words::Words;
+
+use crate::domain::model::OutKind;
+use minijinja::{Environment, UndefinedBehavior, Value};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Languages we ship, the first is the fallback.
+pub use crate::domain::language::LANGUAGES;
+
+/// Variants of a language with templates of their own where they differ
+/// (the rest are the base language's): Polish addressing customers
+/// formally ("Państwo"), chosen by a mailbox's `formal = true`.
+pub const VARIANTS: &[(&str, &str)] = &[("pl-formal", "pl")];
+
+/// The templates of mail to customers, which the formal variants rewrite.
+pub const CUSTOMER_TEMPLATES: &[&str] =
+    &["_survey", "_closing", "ack", "closed", "survey", "agent_reply"];
+
+/// Pieces included by other templates (their names start with `_`): the
+/// survey's question and the closing note, which a relayed answer, the
+/// closing mail and the survey mail share.
+pub const PARTIALS: &[&str] = &["_survey", "_closing"];
+
+/// Templates of mail to agents that is no outbox kind of its own: the
+/// lists they ask for, and help when their mail did nothing.
+pub const AGENT_TEMPLATES: &[&str] = &["overview", "agent_help", "daily"];
+
+/// Built-in templates for each language: (language, event, source).
+macro_rules! builtin {
+    ($($event:literal),* $(,)?) => {
+        &[$(
+            ("en", $event, include_str!(concat!("../../templates/en/", $event, ".txt"))),
+            ("el", $event, include_str!(concat!("../../templates/el/", $event, ".txt"))),
+            ("pl", $event, include_str!(concat!("../../templates/pl/", $event, ".txt"))),
+        )*]
+    };
+}
+
+const BUILTIN: &[(&str, &str, &str)] = builtin!(
+    "_survey",
+    "_closing",
+    "ack",
+    "agent_notify",
+    "agent_reply",
+    "command_result",
+    "sla_warning",
+    "escalation",
+    "survey",
+    "closed",
+    "digest",
+    "overview",
+    "agent_help",
+    "daily"
+);
+
+#[derive(Debug, thiserror::Error)]
+pub enum TemplateError {
+    #[error("template {name}: {message}")]
+    Invalid { name: String, message: String },
+    #[error("cannot read template {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("no template for {event} in {lang} or en")]
+    Missing { event: String, lang: String },
+}
+
+/// A rendered template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub body: String,
+}
+
+/// The formal Polish set (see [`VARIANTS`]).
+const BUILTIN_FORMAL: &[(&str, &str, &str)] = &[
+    ("pl-formal", "_survey", include_str!("../../templates/pl-formal/_survey.txt")),
+    ("pl-formal", "_closing", include_str!("../../templates/pl-formal/_closing.txt")),
+    ("pl-formal", "ack", include_str!("../../templates/pl-formal/ack.txt")),
+    ("pl-formal", "closed", include_str!("../../templates/pl-formal/closed.txt")),
+    ("pl-formal", "survey", include_str!("../../templates/pl-formal/survey.txt")),
+    ("pl-formal", "agent_reply", include_str!("../../templates/pl-formal/agent_reply.txt")),
+];
+
+pub struct Templates {
+    env: Environment<'static>,
+    words: Arc<Words>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates").finish_non_exhaustive()
+    }
+}
+
+fn name(lang: &str, event: &str) -> String {
+    format!("{lang}/{event}.txt")
+}
+
+impl Templates {
+    /// The built-in templates, overridden by files in `dir`; all checked.
+    pub fn load(dir: Option<&Path>) -> Result<Templates, Vec<TemplateError>> {
+        Templates::load_with(dir, &[])
+    }
+
+    /// As [`Templates::load`], plus templates the configuration names
+    /// (`[[sla.NAME.escalation]] template`), which must exist in `dir` (in
+    /// English at least).
+    pub fn load_with(
+        dir: Option<&Path>,
+        extra: &[String],
+    ) -> Result<Templates, Vec<TemplateError>> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_syntax(
+            minijinja::syntax::SyntaxConfig::builder()
+                .keep_trailing_newline(true)
+                .trim_blocks(true)
+                .build()
+                .expect("default delimiters"),
+        );
+        let mut errors = Vec::new();
+        let add = |env: &mut Environment<'static>,
+                   errors: &mut Vec<TemplateError>,
+                   n: String,
+                   src: String| {
+            if let Err(e) = env.add_template_owned(n.clone(), src) {
+                errors.push(TemplateError::Invalid {
+                    name: n,
+                    message: e.to_string(),
+                });
+            }
+        };
+        for (lang, event, src) in BUILTIN.iter().chain(BUILTIN_FORMAL) {
+            add(&mut env, &mut errors, name(lang, event), src.to_string());
+        }
+        let languages: Vec<&str> = LANGUAGES
+            .iter()
+            .copied()
+            .chain(VARIANTS.iter().map(|(v, _)| *v))
+            .collect();
+        let words = match Words::load(dir, LANGUAGES) {
+            Ok(w) => Arc::new(w),
+            Err(e) => {
+                errors.extend(e);
+                Arc::new(Words::default())
+            }
+        };
+        let table = words.clone();
+        env.add_function(
+            "t",
+            move |state: &minijinja::State, key: &str| -> Result<String, minijinja::Error> {
+                let lang = state.name().split('/').next().unwrap_or("en");
+                table.get(lang, key).map(str::to_string).ok_or_else(|| {
+                    minijinja::Error::new(
+                        minijinja::ErrorKind::UndefinedError,
+                        format!("no words for {key:?} (add it to {lang}/words.toml)"),
+                    )
+                })
+            },
+        );
+        env.add_filter("wrap", wrap);
+        if let Some(dir) = dir {
+            for lang in &languages {
+                for event in OutKind::NAMES
+                    .iter()
+                    .chain(PARTIALS)
+                    .chain(AGENT_TEMPLATES)
+                    .copied()
+                    .chain(extra.iter().map(String::as_str))
+                {
+                    let path = dir.join(lang).join(format!("{event}.txt"));
+                    match std::fs::read_to_string(&path) {
+                        Ok(src) => add(&mut env, &mut errors, name(lang, event), src),
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(source) => errors.push(TemplateError::Read {
+                            path: path.display().to_string(),
+                            source,
+                        }),
+                    }
+                }
+            }
+        }
+        for event in extra {
+            if env.get_template(&name("en", event)).is_err() {
+                errors.push(TemplateError::Missing {
+                    event: event.clone(),
+                    lang: "en".into(),
+                });
+            }
+        }
+        let t = Templates { env, words };
+        if errors.is_empty() {
+            errors.extend(t.check());
+        }
+        if errors.is_empty() {
+            Ok(t)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Renders every template with [`Vars::sample`].
+    fn check(&self) -> Vec<TemplateError> {
+        let mut errors = Vec::new();
+        for (n, _) in self.env.templates() {
+            let (lang, event) = n
+                .trim_end_matches(".txt")
+                .split_once('/')
+                .unwrap_or(("en", n));
+            if PARTIALS.contains(&event) {
+                // Checked through the templates that include them.
+                continue;
+            }
+            if let Some(e) = Vars::samples()
+                .iter()
+                .find_map(|v| self.render(lang, event, v).err())
+            {
+                errors.push(e);
+            }
+        }
+        errors
+    }
+
+    /// Is there a template for `event` (in any language)?
+    pub fn has(&self, event: &str) -> bool {
+        self.env.get_template(&name("en", event)).is_ok()
+    }
+
+    /// Renders `event` in `lang` (a variant falls back to its base
+    /// language), else in English.
+    pub fn render(&self, lang: &str, event: &str, vars: &Vars) -> Result<Rendered, TemplateError> {
+        let base = VARIANTS
+            .iter()
+            .find(|(v, _)| *v == lang)
+            .map_or(lang, |(_, b)| *b);
+        let tmpl = [lang, base, "en"]
+            .iter()
+            .find_map(|l| self.env.get_template(&name(l, event)).ok())
+            .ok_or_else(|| TemplateError::Missing {
+                event: event.into(),
+                lang: lang.into(),
+            })?;
+        let used = tmpl.name().split('/').next().unwrap_or("en");
+        // A variant writes dates and words as its base language does.
+        let used = VARIANTS
+            .iter()
+            .find(|(v, _)| *v == used)
+            .map_or(used, |(_, b)| *b);
+        let vars = vars
+            .spelled_in(used, &self.words)
+            .map_err(|message| TemplateError::Invalid {
+                name: tmpl.name().to_string(),
+                message,
+            })?;
+        let out = tmpl
+            .render(Value::from(minijinja::value::Serde(&vars)))
+            .map_err(|e| TemplateError::Invalid {
+                name: tmpl.name().to_string(),
+                message: format!("{e:#}"),
+            })?;
+        split_subject(&out).ok_or_else(|| TemplateError::Invalid {
+            name: tmpl.name().to_string(),
+            message: "the first line must be \"Subject: ...\"".into(),
+        })
+    }
+}
+
+/// Columns a line of our prose takes at most.
+pub const WIDTH: usize = 76;
+
+/// The `wrap` filter: each line of our prose broken at [`WIDTH`]
+/// columns, continuation lines indented like the line (and under the text
+/// of a `- ` item). Words are never broken: a link stays whole. For use
+/// with `{% filter wrap %}` around sentences holding values; never around
+/// what a customer or an agent wrote.
+fn wrap(text: &str) -> String {
+    let mut out = String::new();
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        if textwrap::core::display_width(line) <= WIDTH {
+            out.push_str(line);
+            continue;
+        }
+        let indent = &line[..line.len() - line.trim_start().len()];
+        let hanging = if line.trim_start().starts_with("- ") {
+            format!("{indent}  ")
+        } else {
+            indent.to_string()
+        };
+        let options = textwrap::Options::new(WIDTH)
+            .subsequent_indent(&hanging)
+            .break_words(false);
+        out.push_str(&textwrap::fill(line, options));
+    }
+    out
+}
+
+fn split_subject(out: &str) -> Option<Rendered> {
+    let (first, rest) = out.split_once('\n').unwrap_or((out, ""));
+    let subject = first
+        .trim_end_matches('\r')
+        .strip_prefix("Subject:")?
+        .trim()
+        .to_string();
+    let body = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'))
+        .unwrap_or(rest);
+    Some(Rendered {
+        subject: subject.split_whitespace().collect::<Vec<_>>().join(" "),
+        body: body.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::phrase::Phrase;
+
+    #[test]
+    fn builtins_render_in_every_language() {
+        let t = Templates::load(None).unwrap();
+        // The deadline reads with its preposition, in the case it takes.
+        let due = [
+            ("en", "Friday 27 November 2026, 09:15 UTC"),
+            ("el", "έως την Παρασκευή 27 Νοεμβρίου 2026, 09:15 UTC"),
+            ("pl", "do piątku, 27 listopada 2026 r., godz. 09:15 UTC"),
+        ];
+        for (lang, when) in due {
+            let r = t.render(lang, "ack", &Vars::sample()).unwrap();
+            assert!(r.subject.starts_with("[#42] "), "{lang}: {}", r.subject);
+            assert!(r.body.contains("[#42]"));
+            assert!(r.body.contains(when), "{lang}: {}", r.body);
+        }
+        // Greek and Polish greetings carry no name: a name in the nominative
+        // after "Γεια σας", or bare after "Dzień dobry", reads wrong.
+        for (lang, event, greeting) in [
+            ("el", "ack", "Γεια σας,\n\nΣας ευχαριστούμε"),
+            ("el", "survey", "Γεια σας,\n\nΤο αίτημά"),
+            ("pl", "ack", "Dzień dobry,\n\ndziękujemy"),
+            ("pl", "closed", "Dzień dobry,\n\nTwoje"),
+        ] {
+            let r = t.render(lang, event, &Vars::sample()).unwrap();
+            assert!(r.body.starts_with(greeting), "{lang} {event}: {}", r.body);
+        }
+        let r = t.render("el", "escalation", &Vars::sample()).unwrap();
+        assert!(
+            r.body.contains("(πελάτης: Jane Doe <jane@example.org>)")
+                && r.body.contains("Κλιμάκωση: επίπεδο 1"),
+            "{}",
+            r.body
+        );
+        // A language we have no template for falls back to English, dates too.
+        let r = t.render("de", "ack", &Vars::sample()).unwrap();
+        assert!(r.body.contains("Friday 27 November 2026"), "{}", r.body);
+    }
+
+    /// Every template in every language, with every sample: (lang, event,
+    /// rendered).
+    fn everything(t: &Templates) -> Vec<(String, String, Rendered)> {
+        let mut out = Vec::new();
+        let langs = LANGUAGES.iter().chain(VARIANTS.iter().map(|(v, _)| v));
+        for lang in langs {
+            for event in OutKind::NAMES.iter().chain(AGENT_TEMPLATES) {
+                for v in Vars::samples() {
+                    let r = t.render(lang, event, &v).unwrap();
+                    out.push((lang.to_string(), event.to_string(), r));
+                }
+            }
+        }
+        out
+    }
+
+    /// English words that have no business in a Greek or Polish mail.
+    const ENGLISH: &[&str] = &[
+        "the", "and", "of", "your", "you", "is", "was", "by", "for", "with", "from",
+        "this", "that", "not", "ticket", "customer", "open", "pending", "resolved",
+        "closed", "low", "normal", "high", "urgent", "assigned", "internal", "note", "reply",
+        "answer", "due", "left", "overdue", "first", "next", "response", "resolution",
+        "waiting", "agents", "command", "mean", "nothing", "sent", "done", "marked", "merged",
+        "unnamed", "working", "time", "ago", "level", "priority",
+    ];
+
+    #[test]
+    fn no_english_leaks_into_greek_or_polish_mail() {
+        let t = Templates::load(None).unwrap();
+        let sample = Vars::sample();
+        // What the sample ticket's people wrote is theirs, and command
+        // syntax is the same in every language.
+        let theirs = [
+            sample.ticket.subject.as_str(),
+            sample.message.text.as_str(),
+            "Jane Doe",
+            "Refund",
+            "photo.jpg (image/jpeg, 120 KB)",
+            "printer",
+        ];
+        let syntax = regex::Regex::new(
+            r"#priority low[^)\n]*urgent|#[a-z]+|[\w.+-]+@[\w.-]+|https?://\S+",
+        )
+        .unwrap();
+        let mut leaks = Vec::new();
+        for (lang, event, r) in everything(&t) {
+            if lang == "en" {
+                continue;
+            }
+            let mut text = format!("{}\n{}", r.subject, r.body);
+            for s in theirs {
+                text = text.replace(s, " ");
+            }
+            let text = syntax.replace_all(&text, " ");
+            for word in text.split(|c: char| !c.is_alphabetic()) {
+                if ENGLISH.contains(&word.to_lowercase().as_str()) {
+                    leaks.push(format!("{lang}/{event}: {word:?} in {text}"));
+                }
+            }
+        }
+        leaks.sort();
+        leaks.dedup();
+        assert!(leaks.is_empty(), "English in el/pl mail:\n{}", leaks.join("\n"));
+    }
+
+    #[test]
+    fn lines_are_wrapped_at_76_columns() {
+        let t = Templates::load(None).unwrap();
+        let mut long = Vec::new();
+        for (lang, event, r) in everything(&t) {
+            for line in r.body.lines() {
+                // A link or an address cannot be broken.
+                if line.chars().count() > 76 && !line.contains("://") && !line.contains('@') {
+                    long.push(format!("{lang}/{event}: {line}"));
+                }
+            }
+        }
+        long.sort();
+        long.dedup();
+        assert!(long.is_empty(), "lines over 76 columns:\n{}", long.join("\n"));
+    }
+
+    #[test]
+    fn formal_polish_addresses_customers_as_panstwo() {
+        let t = Templates::load(None).unwrap();
+        for event in CUSTOMER_TEMPLATES.iter().filter(|e| !e.starts_with('_')) {
+            let formal = t.render("pl-formal", event, &Vars::sample()).unwrap();
+            let plain = t.render("pl", event, &Vars::sample()).unwrap();
+            assert_ne!(formal, plain, "{event}");
+            let all = format!("{}\n{}", formal.subject, formal.body);
+            assert!(!all.contains("Twoj") && !all.contains("Ci "), "{event}: {all}");
+        }
+        let ack = t.render("pl-formal", "ack", &Vars::sample()).unwrap();
+        assert!(ack.body.contains("chcą Państwo"), "{}", ack.body);
+        // Mail to agents has no formal set: it falls back to Polish.
+        let n = t.render("pl-formal", "agent_notify", &Vars::sample()).unwrap();
+        assert_eq!(n, t.render("pl", "agent_notify", &Vars::sample()).unwrap());
+    }
+
+    #[test]
+    fn receipts_values_and_durations_are_in_the_readers_language() {
+        let t = Templates::load(None).unwrap();
+        let mut v = Vars::sample();
+        v.event = "command_result".into();
+        v.raw.applied = vec![Phrase::new("receipt.status").with("status", "pending")];
+        v.raw.not_understood = vec![
+            Phrase::new("unknown.did_you_mean")
+                .with("line", "#clsoe")
+                .with("command", "#close"),
+        ];
+        v.raw.held = None;
+        let r = t.render("el", "command_result", &v).unwrap();
+        assert!(r.body.contains("κατάσταση: σε αναμονή του πελάτη"), "{}", r.body);
+        assert!(r.body.contains("#clsoe (μήπως εννοείτε #close;)"), "{}", r.body);
+        let r = t.render("pl", "command_result", &v).unwrap();
+        assert!(r.body.contains("status: oczekuje na klienta"), "{}", r.body);
+        assert!(r.body.contains("priorytet normalny"), "{}", r.body);
+        let mut v = Vars::sample();
+        v.event = "escalation".into();
+        v.raw.sla_late = Some(jiff::SignedDuration::from_secs(1));
+        let r = t.render("el", "escalation", &v).unwrap();
+        assert!(r.subject.contains("1 δευτ."), "{}", r.subject);
+        let r = t.render("pl", "escalation", &v).unwrap();
+        assert!(r.subject.contains("Termin przekroczony o 1 s"), "{}", r.subject);
+        let mut v = Vars::sample();
+        v.event = "sla_warning".into();
+        v.raw.sla_remaining = Some(jiff::SignedDuration::from_secs(30 * 3600 + 5 * 60));
+        v.raw.working_time = true;
+        let flat = |r: Rendered| r.body.split_whitespace().collect::<Vec<_>>().join(" ");
+        let r = flat(t.render("pl", "sla_warning", &v).unwrap());
+        assert!(r.contains("30 godz. 5 min czasu pracy"), "{r}");
+        let r = flat(t.render("en", "sla_warning", &v).unwrap());
+        assert!(r.contains("30h 5m of working time"), "{r}");
+    }
+
+    #[test]
+    fn overrides_are_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("en")).unwrap();
+        std::fs::write(
+            dir.path().join("en/ack.txt"),
+            "Subject: hi {{ ticket.nope }}\nbody",
+        )
+        .unwrap();
+        let errs = Templates::load(Some(dir.path())).unwrap_err();
+        assert!(errs[0].to_string().contains("en/ack.txt"), "{}", errs[0]);
+        std::fs::write(dir.path().join("en/ack.txt"), "no subject line\n").unwrap();
+        assert!(Templates::load(Some(dir.path())).is_err());
+        std::fs::write(
+            dir.path().join("en/ack.txt"),
+            "Subject: {{ ticket.tag }} thanks\n\nWe got it.\n",
+        )
+        .unwrap();
+        let t = Templates::load(Some(dir.path())).unwrap();
+        let r = t.render("en", "ack", &Vars::sample()).unwrap();
+        assert_eq!(r.subject, "[#42] thanks");
+        assert_eq!(r.body, "We got it.\n");
+    }
+
+    #[test]
+    fn every_mail_the_daemon_sends_has_a_template_in_every_language() {
+        let t = Templates::load(None).unwrap();
+        for event in [
+            "ack",
+            "agent_notify",
+            "agent_reply",
+            "command_result",
+            "sla_warning",
+            "escalation",
+        ] {
+            for lang in LANGUAGES {
+                assert!(
+                    t.env.get_template(&name(lang, event)).is_ok(),
+                    "{lang}/{event}"
+                );
+            }
+        }
+    }
+
+}
