@@ -16,7 +16,8 @@ on_both_databases!(
     ingest_speaks_the_json_contract_and_is_idempotent,
     bad_input_is_stored_and_flagged_never_dropped,
     mbox_files_split_and_received_at_sets_the_clock,
-    the_hostile_corpus_is_stored_without_a_crash
+    the_hostile_corpus_is_stored_without_a_crash,
+    times_are_read_and_written_in_the_zone_asked_for
 );
 
 const GOOD: &[u8] = b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Hello\r\nMessage-ID: <good-1@example.org>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nHi there\r\n";
@@ -336,4 +337,48 @@ fn json_logs_name_the_ticket_and_the_message() {
         .unwrap_or_else(|| panic!("no line about the message in {stderr}"));
     assert_eq!(about["fields"]["ticket"], 1, "{about}");
     assert_eq!(about["level"], "INFO");
+}
+
+/// `--tz` chooses the zone text output writes times in and local times are
+/// read in; `--at` takes a date, a local time or RFC 3339; JSON stays UTC.
+fn times_are_read_and_written_in_the_zone_asked_for(db: Db) {
+    let c = Cli::new(db);
+    let f = c.file("good.eml", GOOD);
+    c.ingest(&["--received-at", "2026-11-24T10:00:00Z"], &[&f]);
+    let text = |args: &[&str]| {
+        let out = c.run(args, None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let athens = text(&["tickets", "show", "1", "--tz", "Europe/Athens"]);
+    assert!(athens.contains("created 2026-11-24 12:00 EET"), "{athens}");
+    assert!(athens.contains("first response due 2026-11-25 12:00 EET"), "{athens}");
+    let warsaw = text(&["--tz", "Europe/Warsaw", "tickets", "list"]);
+    assert!(warsaw.contains("2026-11-24 11:00 CET"), "{warsaw}");
+    let utc = text(&["outbox", "list", "--tz", "Asia/Tokyo"]);
+    assert!(utc.contains("      next 20") && utc.contains(" JST"), "{utc}");
+    // The first response is due 2026-11-25T10:00Z.
+    let left = |at: &str, tz: &str| {
+        let v = c.json(&["sla", "status", "--at", at, "--tz", tz, "--json"]);
+        assert_eq!(v[0]["due_at"], "2026-11-25T10:00:00Z", "JSON stays UTC");
+        v[0]["remaining_secs"].as_i64().unwrap()
+    };
+    assert_eq!(left("2026-11-25 11:30", "Europe/Athens"), 1800);
+    assert_eq!(left("2026-11-25 11:30", "Europe/Warsaw"), -1800);
+    assert_eq!(left("2026-11-25", "Europe/Athens"), 12 * 3600);
+    assert_eq!(left("2026-11-25T11:30:00+02:00", "UTC"), 1800);
+    let status = text(&["sla", "status", "--at", "2026-11-25 11:30", "--tz", "Europe/Athens"]);
+    assert!(status.contains("due 2026-11-25 12:00 EET") && status.contains("30m left"), "{status}");
+    let report = text(&["report", "--since", "2026-11-01", "--tz", "Europe/Athens"]);
+    assert!(report.contains("2026-11-01 00:00 EET to "), "{report}");
+    for (args, says) in [
+        (&["sla", "status", "--at", "tomorrow"][..], "--at: expected a date"),
+        (&["--tz", "Mars/Olympus", "tickets", "list"][..], "--tz: expected an IANA time zone"),
+        (&["report", "--since", "last week"][..], "--since: expected a duration like 30d"),
+    ] {
+        let out = c.run(args, None);
+        assert_eq!(out.status.code(), Some(64), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
 }

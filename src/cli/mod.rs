@@ -5,6 +5,7 @@ mod check;
 mod ingest;
 mod report;
 mod show;
+mod when;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, ConfigError, LogFormat, Secrets};
@@ -48,6 +49,10 @@ pub struct Cli {
         default_value = "postdesk.toml"
     )]
     pub config: PathBuf,
+    /// The time zone text output writes times in, and local times given to
+    /// --at and --since are read in (IANA name; default: the system's).
+    #[arg(long, global = true, env = "POSTDESK_TZ", value_name = "ZONE")]
+    pub tz: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -101,7 +106,8 @@ pub enum Command {
     /// Tickets, response times, SLA compliance, reopenings and satisfaction,
     /// per mailbox and per agent.
     Report {
-        /// The period: a duration back from now (`30d`, `12h`) or an RFC 3339 time.
+        /// The period: a duration back from now (`30d`, `12h`), a date
+        /// (`2026-11-01`), a local time (`2026-11-01 08:00`) or RFC 3339.
         #[arg(long, default_value = "30d", value_name = "DURATION|TIME")]
         since: String,
         /// text, json, or html (one self-contained page with charts).
@@ -121,7 +127,8 @@ pub enum ReportFormat {
 pub enum SlaCommand {
     /// Every clock as of now (or TIME): due, at risk, breached, met.
     Status {
-        /// RFC 3339 time to look at instead of now.
+        /// The time to look at instead of now: a date, a local time
+        /// (`2026-12-01 16:45`) or RFC 3339.
         #[arg(long, value_name = "TIME")]
         at: Option<String>,
         #[arg(long)]
@@ -290,6 +297,7 @@ async fn open_store(config: &Config) -> Result<Store, Failure> {
 
 async fn dispatch(cli: Cli) -> CliResult {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let tz = when::zone(cli.tz.as_deref()).map_err(|e| Failure::new(exit::USAGE, e))?;
     match cli.command {
         Command::Check { connect } => check::run(&cli.config, connect).await,
         Command::Run => {
@@ -361,10 +369,10 @@ async fn dispatch(cli: Cli) -> CliResult {
             let store = open_store(&config).await?;
             match command {
                 TicketsCommand::List { status, json } => {
-                    show::tickets(&store, &*clock, status.as_deref(), json).await
+                    show::tickets(&store, &*clock, status.as_deref(), &tz, json).await
                 }
                 TicketsCommand::Show { number, json } => {
-                    show::ticket(&store, &*clock, number, json).await
+                    show::ticket(&store, &*clock, number, &tz, json).await
                 }
             }
         }
@@ -376,25 +384,25 @@ async fn dispatch(cli: Cli) -> CliResult {
                 Ok(d) => until.checked_sub(d).map_err(|e| {
                     Failure::new(exit::USAGE, format!("--since: {since:?} reaches too far back ({e})"))
                 })?,
-                Err(_) => since.parse().map_err(|_| {
-                    Failure::new(exit::USAGE, format!("--since: expected a duration like 30d or an RFC 3339 time, got {since:?}"))
+                Err(_) => when::parse(&since, &tz).map_err(|e| {
+                    Failure::new(exit::USAGE, format!("--since: expected a duration like 30d, or {e}"))
                 })?,
             };
             let store = open_store(&config).await?;
             let (tickets, arrivals) = store.report_rows(from, until).await?;
-            let tz = |mailbox: &str| {
+            let zone_of = |mailbox: &str| {
                 config
                     .mailbox(mailbox)
                     .map_or(jiff::tz::TimeZone::UTC, |m| config.mailbox_tz(m))
             };
-            let r = crate::domain::report::build(&tickets, &arrivals, from, until, tz);
+            let r = crate::domain::report::build(&tickets, &arrivals, from, until, zone_of);
             match format {
-                ReportFormat::Text => print!("{}", report::text(&r)),
+                ReportFormat::Text => print!("{}", report::text(&r, &tz)),
                 ReportFormat::Json => println!(
                     "{}",
                     serde_json::to_string_pretty(&r).expect("a report serialises")
                 ),
-                ReportFormat::Html => print!("{}", report::html(&r)),
+                ReportFormat::Html => print!("{}", report::html(&r, &tz)),
             }
             Ok(exit::OK)
         }
@@ -405,12 +413,11 @@ async fn dispatch(cli: Cli) -> CliResult {
             init_logging(config.log_format, "warn");
             let store = open_store(&config).await?;
             let at = match at {
-                Some(t) => t.parse().map_err(|e| {
-                    Failure::new(exit::USAGE, format!("--at: expected an RFC 3339 time like 2026-11-26T09:30:00Z, got {t:?} ({e})"))
-                })?,
+                Some(t) => when::parse(&t, &tz)
+                    .map_err(|e| Failure::new(exit::USAGE, format!("--at: {e}")))?,
                 None => clock.now(),
             };
-            show::sla_status(&store, &config, at, json).await
+            show::sla_status(&store, &config, at, &tz, json).await
         }
         Command::Outbox {
             command: OutboxCommand::List { status, json },
@@ -418,7 +425,7 @@ async fn dispatch(cli: Cli) -> CliResult {
             let config = Config::load_with(&cli.config, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
             let store = open_store(&config).await?;
-            show::outbox(&store, status.as_deref(), json).await
+            show::outbox(&store, status.as_deref(), &tz, json).await
         }
     }
 }

@@ -3,6 +3,7 @@
 //! charts (daily volume, first-response times, SLA compliance over time,
 //! busiest hours). The numbers come from [`crate::domain::report`].
 
+use super::when;
 use crate::domain::report::{Group, RESPONSE_BUCKETS, Report};
 use minijinja::HtmlEscape;
 use std::fmt::Write;
@@ -16,9 +17,6 @@ fn minutes(m: Option<i64>) -> String {
     }
 }
 
-fn when(t: jiff::Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M UTC").to_string()
-}
 
 fn pct(p: Option<f64>) -> String {
     p.map_or("-".into(), |p| format!("{p:.1}%"))
@@ -90,11 +88,11 @@ fn text_group(out: &mut String, g: &Group, hours: bool) {
     }
 }
 
-pub fn text(r: &Report) -> String {
+pub fn text(r: &Report, tz: &jiff::tz::TimeZone) -> String {
     let mut out = format!(
         "postdesk report, {} to {}\n\nMailboxes\n",
-        when(r.since),
-        when(r.until)
+        when::show(r.since, tz),
+        when::show(r.until, tz)
     );
     if r.mailboxes.is_empty() {
         out.push_str("  (no tickets in this period)\n");
@@ -316,7 +314,7 @@ fn html_group(out: &mut String, g: &Group, charts: bool, slug: &str) {
     out.push_str("</section>");
 }
 
-pub fn html(r: &Report) -> String {
+pub fn html(r: &Report, tz: &jiff::tz::TimeZone) -> String {
     let mut out = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>postdesk report</title>\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><style>\
@@ -324,8 +322,8 @@ pub fn html(r: &Report) -> String {
          table{{border-collapse:collapse;margin:.5rem 0 1rem}}th,td{{border:1px solid #ccc;padding:.3rem .6rem;font-size:.9rem}}\
          th{{background:#f3f3f3}}svg.chart{{width:100%;max-width:{WIDTH}px;display:block;margin:.5rem 0 1.5rem}}\
          section{{margin-bottom:2rem}}figure{{margin:1rem 0}}figcaption{{font-weight:600;font-size:.95rem}}</style></head><body><h1>postdesk report</h1><p>{} to {}</p><h1>Mailboxes</h1>",
-        when(r.since),
-        when(r.until)
+        when::show(r.since, tz),
+        when::show(r.until, tz)
     );
     if r.mailboxes.is_empty() {
         out.push_str("<p>No tickets in this period.</p>");

@@ -1,7 +1,7 @@
 //! `postdesk tickets list|show` and `postdesk outbox list`: text for people,
 //! `--json` in the shapes of the contract for tools.
 
-use super::{CliResult, Failure, exit};
+use super::{CliResult, Failure, exit, when};
 use crate::clock::Clock;
 use crate::domain::model::{OutStatus, Status};
 use crate::store::Store;
@@ -12,9 +12,6 @@ fn print_json<T: Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
 }
 
-fn short(t: Timestamp) -> String {
-    t.strftime("%Y-%m-%d %H:%M").to_string()
-}
 
 fn check_status(status: Option<&str>, names: &[&str]) -> Result<(), Failure> {
     match status {
@@ -30,6 +27,7 @@ pub async fn tickets(
     store: &Store,
     clock: &dyn Clock,
     status: Option<&str>,
+    tz: &jiff::tz::TimeZone,
     json: bool,
 ) -> CliResult {
     check_status(status, Status::NAMES)?;
@@ -51,14 +49,20 @@ pub async fn tickets(
             h.priority,
             h.customer.as_deref().unwrap_or("-"),
             t.messages,
-            short(h.created_at),
+            when::show(h.created_at, tz),
             h.subject
         );
     }
     Ok(exit::OK)
 }
 
-pub async fn ticket(store: &Store, clock: &dyn Clock, number: i64, json: bool) -> CliResult {
+pub async fn ticket(
+    store: &Store,
+    clock: &dyn Clock,
+    number: i64,
+    tz: &jiff::tz::TimeZone,
+    json: bool,
+) -> CliResult {
     let Some(d) = store.ticket_detail(number, clock.now()).await? else {
         return Err(Failure::new(exit::NOINPUT, format!("no ticket #{number}")));
     };
@@ -83,16 +87,16 @@ pub async fn ticket(store: &Store, clock: &dyn Clock, number: i64, json: bool) -
     println!("  assignee {}", t.assignee.as_deref().unwrap_or("-"));
     println!(
         "  created {}  updated {}",
-        short(t.created_at),
-        short(t.updated_at)
+        when::show(t.created_at, tz),
+        when::show(t.updated_at, tz)
     );
     if let Some(due) = t.sla.first_response_due {
         let state = match t.sla.first_response_at {
-            Some(at) => format!("answered {}", short(at)),
+            Some(at) => format!("answered {}", when::show(at, tz)),
             None if t.sla.breached => "BREACHED".into(),
             None => "waiting".into(),
         };
-        println!("  first response due {}  ({state})", short(due));
+        println!("  first response due {}  ({state})", when::show(due, tz));
     }
     if let Some(f) = t.follows {
         println!("  follows ticket #{f}");
@@ -112,7 +116,7 @@ pub async fn ticket(store: &Store, clock: &dyn Clock, number: i64, json: bool) -
             .unwrap_or_default();
         let stop = match (&p.suppressed_until, &p.suppressed_because) {
             (Some(until), Some(why)) => {
-                format!("  NO AUTOMATIC MAIL until {}: {why}", short(*until))
+                format!("  NO AUTOMATIC MAIL until {}: {why}", when::show(*until, tz))
             }
             _ => String::new(),
         };
@@ -127,7 +131,7 @@ pub async fn ticket(store: &Store, clock: &dyn Clock, number: i64, json: bool) -
         };
         println!(
             "  {} {:<3} {:<9} {:<30} {}{flags}\n      <{}>",
-            short(m.received_at),
+            when::show(m.received_at, tz),
             m.direction,
             m.kind,
             m.from.as_deref().unwrap_or("-"),
@@ -137,12 +141,17 @@ pub async fn ticket(store: &Store, clock: &dyn Clock, number: i64, json: bool) -
     }
     println!("\nEvents:");
     for e in &d.events {
-        println!("  {} {}: {}", short(e.at), e.what, e.detail);
+        println!("  {} {}: {}", when::show(e.at, tz), e.what, e.detail);
     }
     Ok(exit::OK)
 }
 
-pub async fn outbox(store: &Store, status: Option<&str>, json: bool) -> CliResult {
+pub async fn outbox(
+    store: &Store,
+    status: Option<&str>,
+    tz: &jiff::tz::TimeZone,
+    json: bool,
+) -> CliResult {
     check_status(status, OutStatus::NAMES)?;
     let rows = store.list_outbox(status).await?;
     if json {
@@ -159,8 +168,12 @@ pub async fn outbox(store: &Store, status: Option<&str>, json: bool) -> CliResul
             .as_ref()
             .map(|e| format!("\n      last error: {e}"))
             .unwrap_or_default();
+        let when = match r.sent_at {
+            Some(t) => format!("sent {}", when::show(t, tz)),
+            None => format!("next {}", when::show(r.next_attempt_at, tz)),
+        };
         println!(
-            "{:<5} {:<7} {:<14} {:<8} tries {:<2} {:<30} {}{err}",
+            "{:<5} {:<7} {:<14} {:<8} tries {:<2} {:<30} {}\n      {when}{err}",
             r.id,
             ticket,
             r.kind,
@@ -189,9 +202,11 @@ pub async fn sla_status(
     store: &Store,
     config: &crate::config::Config,
     at: Timestamp,
+    tz: &jiff::tz::TimeZone,
     json: bool,
 ) -> CliResult {
     let mut lines = Vec::new();
+    let mut working = Vec::new();
     for c in store.all_clocks().await? {
         let policy = config.policy(&c.policy);
         let work = config.clockwork(&policy);
@@ -209,6 +224,7 @@ pub async fn sla_status(
             state: c.clock.status(at, &work, policy.warn_before),
             remaining_secs: remaining.as_secs(),
         });
+        working.push(!matches!(work, crate::domain::calendar::Clockwork::Wall));
     }
     if json {
         print_json(&lines);
@@ -217,26 +233,49 @@ pub async fn sla_status(
     if lines.is_empty() {
         println!("no SLA clocks");
     }
-    for l in &lines {
+    for (l, working) in lines.iter().zip(working) {
         println!(
             "#{:<6} {:<15} {:<10} due {}  {:<9} {}",
             l.ticket,
             l.target,
             l.policy,
-            short(l.due_at),
+            when::show(l.due_at, tz),
             l.state,
-            if l.remaining_secs < 0 {
-                format!(
-                    "late by {}",
-                    crate::domain::fmt_duration(jiff::SignedDuration::from_secs(-l.remaining_secs))
-                )
-            } else {
-                format!(
-                    "{} left",
-                    crate::domain::fmt_duration(jiff::SignedDuration::from_secs(l.remaining_secs))
-                )
-            }
+            time_left(l.state, l.remaining_secs, working)
         );
     }
     Ok(exit::OK)
+}
+
+/// What a clock has left, as `sla status` writes it: a stopped clock has
+/// nothing left to count ("met"); with a calendar, the time counts in
+/// working hours, and says so.
+fn time_left(state: &str, remaining_secs: i64, working: bool) -> String {
+    if state == "met" {
+        return "met".into();
+    }
+    let parts = |secs: i64| -> String {
+        crate::domain::duration_parts(jiff::SignedDuration::from_secs(secs), !working)
+            .into_iter()
+            .map(|(unit, n)| format!("{n}{unit}"))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    let of = if working { " of working time" } else { "" };
+    if remaining_secs < 0 {
+        format!("late by {}{of}", parts(-remaining_secs))
+    } else {
+        format!("{}{of} left", parts(remaining_secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_met_clock_shows_met_and_working_time_counts_in_hours() {
+        assert_eq!(super::time_left("met", 3600, false), "met");
+        assert_eq!(super::time_left("due", 90_000, false), "1d 1h left");
+        assert_eq!(super::time_left("due", 90_000, true), "25h of working time left");
+        assert_eq!(super::time_left("breached", -60, false), "late by 1m");
+    }
 }
