@@ -1015,13 +1015,13 @@ fn read_share(n: &Node<'_>, key: &str) -> Option<Share> {
 
 fn read_policy(n: &Node<'_>, calendars: &[String]) -> Option<SlaPolicy> {
     let mut p = SlaPolicy::default();
-    if let Some(d) = n.opt_duration("first_response") {
+    if let Some(d) = n.opt_span("first_response") {
         p.first_response = d;
     }
-    if let Some(d) = n.opt_duration("next_response") {
+    if let Some(d) = n.opt_span("next_response") {
         p.next_response = d;
     }
-    p.resolution = n.opt_duration("resolution");
+    p.resolution = n.opt_span("resolution");
     p.calendar = n.opt_str("calendar");
     if let Some(c) = &p.calendar
         && !calendars.contains(c)
@@ -1036,11 +1036,11 @@ fn read_policy(n: &Node<'_>, calendars: &[String]) -> Option<SlaPolicy> {
     }
     p.warn_before = read_share(n, "warn_before");
     match p.warn_before {
-        Some(Share::Duration(d)) if d >= p.first_response => n.problem(
+        Some(Share::Duration(d)) if d >= p.first_response.nominal() => n.problem(
             "warn_before",
             format!(
                 "must be shorter than first_response ({})",
-                crate::domain::fmt_duration(p.first_response)
+                crate::domain::fmt_duration(p.first_response.nominal())
             ),
         ),
         Some(Share::Percent(x)) if x >= 100 => {

@@ -3,6 +3,7 @@
 //! naming the key path and what was expected, and the walk goes on, so one run
 //! of `postdesk check` reports every mistake at once.
 
+use crate::domain::sla::Span;
 use jiff::SignedDuration;
 use std::cell::RefCell;
 use std::fmt;
@@ -160,6 +161,17 @@ impl<'a> Node<'a> {
         })
     }
 
+    /// An SLA target: `"4h"`, `"8bh"` (business hours, the same as `h`:
+    /// with a calendar every hour counts open time only), `"5d"` (with a
+    /// calendar, business days), or both (`"1d 4h"`).
+    pub fn opt_span(&self, key: &str) -> Option<Span> {
+        self.expect(
+            key,
+            r#"a duration like "4h", "8bh" (business hours), "5d" (business days with a calendar) or "1d 4h""#,
+            |v| parse_span(v.as_str()?).ok(),
+        )
+    }
+
     /// One of `choices`.
     pub fn opt_choice(&self, key: &str, choices: &[&'static str]) -> Option<&'static str> {
         let what = format!("one of {}", choices.join(", "));
@@ -240,6 +252,27 @@ impl<'a> Node<'a> {
 }
 
 /// Parses `"90s"`, `"30m"`, `"24h"`, `"5d"`, `"1h30m"`; days count as 24 hours.
+/// `"5d"`, `"1d 4h"`, `"8bh"`: whole days apart from the rest.
+pub fn parse_span(s: &str) -> Result<Span, String> {
+    let text = s.trim().replace("bh", "h");
+    let span: jiff::Span = text.parse().map_err(|e| format!("{e}"))?;
+    if span.get_years() != 0 || span.get_months() != 0 || span.get_weeks() != 0 {
+        return Err("use days, hours and minutes".into());
+    }
+    let days = span.get_days();
+    let rest = span
+        .days(0)
+        .to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+        .map_err(|e| format!("{e}"))?;
+    if days < 0 || rest.is_negative() {
+        return Err("a duration cannot be negative".into());
+    }
+    Ok(Span {
+        days: days as u32,
+        time: rest,
+    })
+}
+
 pub fn parse_duration(s: &str) -> Result<SignedDuration, String> {
     let span: jiff::Span = s.trim().parse().map_err(|e| format!("{e}"))?;
     let d = span
@@ -254,6 +287,17 @@ pub fn parse_duration(s: &str) -> Result<SignedDuration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_keep_days_apart() {
+        let span = |s| parse_span(s).unwrap();
+        assert_eq!(span("5d"), Span { days: 5, time: SignedDuration::ZERO });
+        assert_eq!(span("1d 4h"), Span { days: 1, time: SignedDuration::from_hours(4) });
+        assert_eq!(span("8bh"), Span { days: 0, time: SignedDuration::from_hours(8) });
+        assert_eq!(span("36h"), Span { days: 0, time: SignedDuration::from_hours(36) });
+        assert!(parse_span("2w").is_err());
+        assert!(parse_span("soon").is_err());
+    }
 
     #[test]
     fn durations() {

@@ -61,7 +61,7 @@ fn defaults_fill_a_minimal_config() {
     assert_eq!(m.after_ingest, AfterIngest::Seen);
     assert_eq!(
         c.policy(&m.sla).first_response,
-        SignedDuration::from_hours(24)
+        crate::domain::sla::Span::hours(24)
     );
     assert_eq!(c.threading.tag_prefix, "#");
     assert_eq!(c.limits.acks_per_hour, 3);

@@ -221,6 +221,45 @@ impl Calendar {
         total
     }
 
+    /// `days` business days after `from`: the same time of day on the
+    /// `days`-th open day after the day work starts (held within that day's
+    /// opening hours). A ticket that arrives at night starts at the next
+    /// opening, as with [`Calendar::add`].
+    pub fn add_days(&self, from: jiff::Timestamp, days: u32) -> jiff::Timestamp {
+        if days == 0 {
+            return from;
+        }
+        let Some((a, _)) = self.open_intervals_from(from).next() else {
+            return from;
+        };
+        let start = a.max(from).to_zoned_datetime(self.timezone.clone());
+        let time = start.time();
+        let mut date = start.date();
+        let mut left = days;
+        for _ in 0..HORIZON_DAYS {
+            let Ok(next) = date.tomorrow() else { break };
+            date = next;
+            let hours = &self.hours.days[weekday_index(date.weekday())];
+            if hours.is_empty() || self.holidays.contains(&date) {
+                continue;
+            }
+            left -= 1;
+            if left > 0 {
+                continue;
+            }
+            let at = |t: Time| self.timezone.to_timestamp(date.to_datetime(t)).ok();
+            let opens = hours.iter().map(|&(o, _)| o).min().unwrap_or(time);
+            let closes = hours.iter().map(|&(_, c)| c).max().unwrap_or(time);
+            let due = if closes == Time::MAX && time >= opens {
+                at(time)
+            } else {
+                at(time.clamp(opens, closes))
+            };
+            return due.unwrap_or(from);
+        }
+        from
+    }
+
     pub fn is_open(&self, t: jiff::Timestamp) -> bool {
         self.open_intervals_from(t)
             .next()
@@ -289,6 +328,41 @@ mod business_time {
         t.to_zoned_datetime(c.timezone.clone())
             .strftime("%a %Y-%m-%d %H:%M")
             .to_string()
+    }
+
+    #[test]
+    fn business_days_keep_the_time_of_day_across_weekends_and_holidays() {
+        let c = athens();
+        let days = |at: &str, n| show(&c, c.add_days(local(&c, at), n));
+        // Monday 10:00 + 5 business days: the next Monday, not three weeks on.
+        assert_eq!(days("2026-11-30T10:00", 5), "Mon 2026-12-07 10:00");
+        // Friday afternoon + 1 day: Monday afternoon.
+        assert_eq!(days("2026-12-04T16:00", 1), "Mon 2026-12-07 16:00");
+        // Thursday 24 December + 1 day: Christmas is a holiday, the weekend
+        // follows, so Monday 28th.
+        assert_eq!(days("2026-12-24T11:30", 1), "Mon 2026-12-28 11:30");
+        // Saturday night: work starts Monday 09:00, one day is Tuesday 09:00.
+        assert_eq!(days("2026-12-05T22:00", 1), "Tue 2026-12-08 09:00");
+        // After closing time: the clock starts at the next opening.
+        assert_eq!(days("2026-12-01T19:00", 2), "Fri 2026-12-04 09:00");
+        // Budget in open time: five 8-hour days.
+        let start = local(&c, "2026-11-30T10:00");
+        let span = crate::domain::sla::Span {
+            days: 5,
+            time: SignedDuration::ZERO,
+        };
+        let work = Clockwork::Business(&c);
+        assert_eq!(span.budget(start, &work), SignedDuration::from_hours(40));
+        assert_eq!(show(&c, work.add(start, span.budget(start, &work))), "Mon 2026-12-07 10:00");
+        // Without a calendar a day is 24 hours.
+        assert_eq!(span.budget(start, &Clockwork::Wall), SignedDuration::from_hours(120));
+        // `1d 2h`: a business day, then two open hours.
+        let span = crate::domain::sla::Span {
+            days: 1,
+            time: SignedDuration::from_hours(2),
+        };
+        let due = work.add(start, span.budget(start, &work));
+        assert_eq!(show(&c, due), "Tue 2026-12-01 12:00");
     }
 
     #[test]

@@ -54,11 +54,46 @@ pub struct EscalationLevel {
     pub template: Option<String>,
 }
 
+/// A target as an admin writes it: whole days and the rest. With a
+/// calendar, days are business days: a ticket opened on Monday at 10:00
+/// with `5d` is due the next Monday at 10:00 (holidays skipped), whatever
+/// the length of the working day; hours count open time only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub days: u32,
+    pub time: SignedDuration,
+}
+
+impl Span {
+    pub fn time(d: SignedDuration) -> Span {
+        Span { days: 0, time: d }
+    }
+
+    pub fn hours(h: i64) -> Span {
+        Span::time(SignedDuration::from_hours(h))
+    }
+
+    /// Days as 24 hours: for comparing targets with one another.
+    pub fn nominal(self) -> SignedDuration {
+        SignedDuration::from_hours(24 * i64::from(self.days)) + self.time
+    }
+
+    /// The countable time this span gives a clock started at `at`.
+    pub fn budget(self, at: Timestamp, work: &Clockwork<'_>) -> SignedDuration {
+        match work {
+            Clockwork::Business(c) if self.days > 0 => {
+                c.between(at, c.add_days(at, self.days)) + self.time
+            }
+            _ => self.nominal(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SlaPolicy {
-    pub first_response: SignedDuration,
-    pub next_response: SignedDuration,
-    pub resolution: Option<SignedDuration>,
+    pub first_response: Span,
+    pub next_response: Span,
+    pub resolution: Option<Span>,
     pub calendar: Option<String>,
     pub warn_before: Option<Share>,
     pub escalation: Vec<EscalationLevel>,
@@ -67,8 +102,8 @@ pub struct SlaPolicy {
 impl Default for SlaPolicy {
     fn default() -> Self {
         SlaPolicy {
-            first_response: SignedDuration::from_hours(24),
-            next_response: SignedDuration::from_hours(24),
+            first_response: Span::hours(24),
+            next_response: Span::hours(24),
             resolution: None,
             calendar: None,
             warn_before: None,
@@ -78,7 +113,7 @@ impl Default for SlaPolicy {
 }
 
 impl SlaPolicy {
-    pub fn budget(&self, target: Target) -> Option<SignedDuration> {
+    pub fn budget(&self, target: Target) -> Option<Span> {
         match target {
             Target::FirstResponse => Some(self.first_response),
             Target::NextResponse => Some(self.next_response),
@@ -567,7 +602,7 @@ mod tests {
     fn happenings_move_the_right_clocks() {
         use ClockState::*;
         let p = SlaPolicy {
-            resolution: Some(h(120)),
+            resolution: Some(Span::time(h(120))),
             ..SlaPolicy::default()
         };
         let none = |_: Target| None;

@@ -53,7 +53,7 @@ impl Pipeline {
                     let Some(budget) = policy.budget(t) else {
                         continue;
                     };
-                    let clock = Clock::start(t, budget, at, &work);
+                    let clock = Clock::start(t, budget.budget(at, &work), at, &work);
                     let cycle = clocks.iter().filter(|c| c.clock.target == t).count() as i64 + 1;
                     let id = tx
                         .insert_clock(ticket, cycle, policy_name, &clock, at)
