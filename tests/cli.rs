@@ -347,16 +347,26 @@ fn times_are_read_and_written_in_the_zone_asked_for(db: Db) {
     c.ingest(&["--received-at", "2026-11-24T10:00:00Z"], &[&f]);
     let text = |args: &[&str]| {
         let out = c.run(args, None);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     };
     let athens = text(&["tickets", "show", "1", "--tz", "Europe/Athens"]);
     assert!(athens.contains("created 2026-11-24 12:00 EET"), "{athens}");
-    assert!(athens.contains("first response due 2026-11-25 12:00 EET"), "{athens}");
+    assert!(
+        athens.contains("first response due 2026-11-25 12:00 EET"),
+        "{athens}"
+    );
     let warsaw = text(&["--tz", "Europe/Warsaw", "tickets", "list"]);
     assert!(warsaw.contains("2026-11-24 11:00 CET"), "{warsaw}");
     let utc = text(&["outbox", "list", "--tz", "Asia/Tokyo"]);
-    assert!(utc.contains("      next 20") && utc.contains(" JST"), "{utc}");
+    assert!(
+        utc.contains("      next 20") && utc.contains(" JST"),
+        "{utc}"
+    );
     // The first response is due 2026-11-25T10:00Z.
     let left = |at: &str, tz: &str| {
         let v = c.json(&["sla", "status", "--at", at, "--tz", tz, "--json"]);
@@ -367,14 +377,33 @@ fn times_are_read_and_written_in_the_zone_asked_for(db: Db) {
     assert_eq!(left("2026-11-25 11:30", "Europe/Warsaw"), -1800);
     assert_eq!(left("2026-11-25", "Europe/Athens"), 12 * 3600);
     assert_eq!(left("2026-11-25T11:30:00+02:00", "UTC"), 1800);
-    let status = text(&["sla", "status", "--at", "2026-11-25 11:30", "--tz", "Europe/Athens"]);
-    assert!(status.contains("due 2026-11-25 12:00 EET") && status.contains("30m left"), "{status}");
+    let status = text(&[
+        "sla",
+        "status",
+        "--at",
+        "2026-11-25 11:30",
+        "--tz",
+        "Europe/Athens",
+    ]);
+    assert!(
+        status.contains("due 2026-11-25 12:00 EET") && status.contains("30m left"),
+        "{status}"
+    );
     let report = text(&["report", "--since", "2026-11-01", "--tz", "Europe/Athens"]);
     assert!(report.contains("2026-11-01 00:00 EET to "), "{report}");
     for (args, says) in [
-        (&["sla", "status", "--at", "tomorrow"][..], "--at: expected a date"),
-        (&["--tz", "Mars/Olympus", "tickets", "list"][..], "--tz: expected an IANA time zone"),
-        (&["report", "--since", "last week"][..], "--since: expected a duration like 30d"),
+        (
+            &["sla", "status", "--at", "tomorrow"][..],
+            "--at: expected a date",
+        ),
+        (
+            &["--tz", "Mars/Olympus", "tickets", "list"][..],
+            "--tz: expected an IANA time zone",
+        ),
+        (
+            &["report", "--since", "last week"][..],
+            "--since: expected a duration like 30d",
+        ),
     ] {
         let out = c.run(args, None);
         assert_eq!(out.status.code(), Some(64), "{args:?}");

@@ -382,10 +382,16 @@ async fn dispatch(cli: Cli) -> CliResult {
             let until = clock.now();
             let from = match crate::config::parse_duration(&since) {
                 Ok(d) => until.checked_sub(d).map_err(|e| {
-                    Failure::new(exit::USAGE, format!("--since: {since:?} reaches too far back ({e})"))
+                    Failure::new(
+                        exit::USAGE,
+                        format!("--since: {since:?} reaches too far back ({e})"),
+                    )
                 })?,
                 Err(_) => when::parse(&since, &tz).map_err(|e| {
-                    Failure::new(exit::USAGE, format!("--since: expected a duration like 30d, or {e}"))
+                    Failure::new(
+                        exit::USAGE,
+                        format!("--since: expected a duration like 30d, or {e}"),
+                    )
                 })?,
             };
             let store = open_store(&config).await?;

@@ -17,7 +17,6 @@ fn minutes(m: Option<i64>) -> String {
     }
 }
 
-
 fn pct(p: Option<f64>) -> String {
     p.map_or("-".into(), |p| format!("{p:.1}%"))
 }

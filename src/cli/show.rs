@@ -12,7 +12,6 @@ fn print_json<T: Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
 }
 
-
 fn check_status(status: Option<&str>, names: &[&str]) -> Result<(), Failure> {
     match status {
         Some(s) if !names.contains(&s) => Err(Failure::new(
@@ -116,7 +115,10 @@ pub async fn ticket(
             .unwrap_or_default();
         let stop = match (&p.suppressed_until, &p.suppressed_because) {
             (Some(until), Some(why)) => {
-                format!("  NO AUTOMATIC MAIL until {}: {why}", when::show(*until, tz))
+                format!(
+                    "  NO AUTOMATIC MAIL until {}: {why}",
+                    when::show(*until, tz)
+                )
             }
             _ => String::new(),
         };
@@ -275,7 +277,10 @@ mod tests {
     fn a_met_clock_shows_met_and_working_time_counts_in_hours() {
         assert_eq!(super::time_left("met", 3600, false), "met");
         assert_eq!(super::time_left("due", 90_000, false), "1d 1h left");
-        assert_eq!(super::time_left("due", 90_000, true), "25h of working time left");
+        assert_eq!(
+            super::time_left("due", 90_000, true),
+            "25h of working time left"
+        );
         assert_eq!(super::time_left("breached", -60, false), "late by 1m");
     }
 }

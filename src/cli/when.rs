@@ -3,9 +3,9 @@
 //! (`2026-12-01 16:45 EET`), both in the zone `--tz` names (the system's
 //! by default). JSON output keeps RFC 3339 in UTC: it is a contract.
 
+use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 
 /// The zone of `--tz`, or the system's.
 pub fn zone(tz: Option<&str>) -> Result<TimeZone, String> {
@@ -64,10 +64,17 @@ mod tests {
         assert_eq!(t("2026-12-01T16:45:00Z"), "2026-12-01T16:45:00Z");
         // Summer time: the same wall time is an hour earlier in UTC.
         assert_eq!(t("2026-07-01 16:45"), "2026-07-01T14:45:00Z");
-        assert!(parse("tomorrow", &warsaw).unwrap_err().contains("expected a date"));
+        assert!(
+            parse("tomorrow", &warsaw)
+                .unwrap_err()
+                .contains("expected a date")
+        );
         assert!(zone(Some("Mars/Olympus")).unwrap_err().contains("--tz"));
         let at: Timestamp = "2026-12-01T14:45:00Z".parse().unwrap();
-        assert_eq!(show(at, &zone(Some("Europe/Athens")).unwrap()), "2026-12-01 16:45 EET");
+        assert_eq!(
+            show(at, &zone(Some("Europe/Athens")).unwrap()),
+            "2026-12-01 16:45 EET"
+        );
         assert_eq!(show(at, &warsaw), "2026-12-01 15:45 CET");
         assert_eq!(show(at, &TimeZone::UTC), "2026-12-01 14:45 UTC");
     }

@@ -291,10 +291,34 @@ mod tests {
     #[test]
     fn spans_keep_days_apart() {
         let span = |s| parse_span(s).unwrap();
-        assert_eq!(span("5d"), Span { days: 5, time: SignedDuration::ZERO });
-        assert_eq!(span("1d 4h"), Span { days: 1, time: SignedDuration::from_hours(4) });
-        assert_eq!(span("8bh"), Span { days: 0, time: SignedDuration::from_hours(8) });
-        assert_eq!(span("36h"), Span { days: 0, time: SignedDuration::from_hours(36) });
+        assert_eq!(
+            span("5d"),
+            Span {
+                days: 5,
+                time: SignedDuration::ZERO
+            }
+        );
+        assert_eq!(
+            span("1d 4h"),
+            Span {
+                days: 1,
+                time: SignedDuration::from_hours(4)
+            }
+        );
+        assert_eq!(
+            span("8bh"),
+            Span {
+                days: 0,
+                time: SignedDuration::from_hours(8)
+            }
+        );
+        assert_eq!(
+            span("36h"),
+            Span {
+                days: 0,
+                time: SignedDuration::from_hours(36)
+            }
+        );
         assert!(parse_span("2w").is_err());
         assert!(parse_span("soon").is_err());
     }

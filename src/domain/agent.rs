@@ -177,18 +177,20 @@ pub fn decide_agent(
         }
     }
     for n in &text.not_understood {
-        d.not_understood.push(match &n.hint {
-            Some(Hint::DidYouMean(c)) => Phrase::new("unknown.did_you_mean").with("command", c),
-            Some(Hint::Usage(usage)) => Phrase::new(match *usage {
-                "assign" => "unknown.usage.assign",
-                "priority" => "unknown.usage.priority",
-                "merge" => "unknown.usage.merge",
-                _ => "unknown.usage.find",
-            }),
-            Some(Hint::NoArgument) => Phrase::new("unknown.no_argument"),
-            None => Phrase::new("unknown.not_a_command"),
-        }
-        .with("line", &n.line));
+        d.not_understood.push(
+            match &n.hint {
+                Some(Hint::DidYouMean(c)) => Phrase::new("unknown.did_you_mean").with("command", c),
+                Some(Hint::Usage(usage)) => Phrase::new(match *usage {
+                    "assign" => "unknown.usage.assign",
+                    "priority" => "unknown.usage.priority",
+                    "merge" => "unknown.usage.merge",
+                    _ => "unknown.usage.find",
+                }),
+                Some(Hint::NoArgument) => Phrase::new("unknown.no_argument"),
+                None => Phrase::new("unknown.not_a_command"),
+            }
+            .with("line", &n.line),
+        );
     }
     let has_text = !text.body.trim().is_empty();
     let answers = (has_text || mail.attachments > 0) && !direct && !d.note && !d.spam;
@@ -247,7 +249,11 @@ pub fn decide_agent(
             ),
         ));
     }
-    for c in text.commands.iter().filter(|c| !matches!(c, Command::Overview(_))) {
+    for c in text
+        .commands
+        .iter()
+        .filter(|c| !matches!(c, Command::Overview(_)))
+    {
         d.events
             .push(("command", format!("{} by {}", c.written(), agent.email)));
     }

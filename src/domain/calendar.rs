@@ -353,9 +353,15 @@ mod business_time {
         };
         let work = Clockwork::Business(&c);
         assert_eq!(span.budget(start, &work), SignedDuration::from_hours(40));
-        assert_eq!(show(&c, work.add(start, span.budget(start, &work))), "Mon 2026-12-07 10:00");
+        assert_eq!(
+            show(&c, work.add(start, span.budget(start, &work))),
+            "Mon 2026-12-07 10:00"
+        );
         // Without a calendar a day is 24 hours.
-        assert_eq!(span.budget(start, &Clockwork::Wall), SignedDuration::from_hours(120));
+        assert_eq!(
+            span.budget(start, &Clockwork::Wall),
+            SignedDuration::from_hours(120)
+        );
         // `1d 2h`: a business day, then two open hours.
         let span = crate::domain::sla::Span {
             days: 1,

@@ -222,11 +222,7 @@ mod tests {
     fn near_misses_get_suggestions() {
         let a = read("#asign bob\n#clsoe\n#frobnicate\n");
         assert_eq!(a.commands, vec![]);
-        let s: Vec<_> = a
-            .not_understood
-            .iter()
-            .map(|n| n.hint.clone())
-            .collect();
+        let s: Vec<_> = a.not_understood.iter().map(|n| n.hint.clone()).collect();
         let near = |c: &str| Some(Hint::DidYouMean(c.into()));
         assert_eq!(s, vec![near("#assign"), near("#close"), None]);
         assert_eq!(read("#priority soon").not_understood.len(), 1);

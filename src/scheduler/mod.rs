@@ -213,7 +213,8 @@ impl Scheduler {
             vars.raw.sla_due_at = stored.clock.due_at;
             // Time left counts in the calendar's working hours when there is
             // one: "3h of working time" on a Friday evening is Monday noon.
-            vars.raw.sla_remaining = Some((stored.clock.budget - used).max(jiff::SignedDuration::ZERO));
+            vars.raw.sla_remaining =
+                Some((stored.clock.budget - used).max(jiff::SignedDuration::ZERO));
             vars.raw.working_time = !matches!(work, crate::domain::calendar::Clockwork::Wall);
             vars.raw.sla_late = late.is_positive().then_some(late);
             vars.sla.level = n.level;

@@ -26,8 +26,14 @@ pub use crate::domain::language::LANGUAGES;
 pub const VARIANTS: &[(&str, &str)] = &[("pl-formal", "pl")];
 
 /// The templates of mail to customers, which the formal variants rewrite.
-pub const CUSTOMER_TEMPLATES: &[&str] =
-    &["_survey", "_closing", "ack", "closed", "survey", "agent_reply"];
+pub const CUSTOMER_TEMPLATES: &[&str] = &[
+    "_survey",
+    "_closing",
+    "ack",
+    "closed",
+    "survey",
+    "agent_reply",
+];
 
 /// Pieces included by other templates (their names start with `_`): the
 /// survey's question and the closing note, which a relayed answer, the
@@ -89,12 +95,36 @@ pub struct Rendered {
 
 /// The formal Polish set (see [`VARIANTS`]).
 const BUILTIN_FORMAL: &[(&str, &str, &str)] = &[
-    ("pl-formal", "_survey", include_str!("../../templates/pl-formal/_survey.txt")),
-    ("pl-formal", "_closing", include_str!("../../templates/pl-formal/_closing.txt")),
-    ("pl-formal", "ack", include_str!("../../templates/pl-formal/ack.txt")),
-    ("pl-formal", "closed", include_str!("../../templates/pl-formal/closed.txt")),
-    ("pl-formal", "survey", include_str!("../../templates/pl-formal/survey.txt")),
-    ("pl-formal", "agent_reply", include_str!("../../templates/pl-formal/agent_reply.txt")),
+    (
+        "pl-formal",
+        "_survey",
+        include_str!("../../templates/pl-formal/_survey.txt"),
+    ),
+    (
+        "pl-formal",
+        "_closing",
+        include_str!("../../templates/pl-formal/_closing.txt"),
+    ),
+    (
+        "pl-formal",
+        "ack",
+        include_str!("../../templates/pl-formal/ack.txt"),
+    ),
+    (
+        "pl-formal",
+        "closed",
+        include_str!("../../templates/pl-formal/closed.txt"),
+    ),
+    (
+        "pl-formal",
+        "survey",
+        include_str!("../../templates/pl-formal/survey.txt"),
+    ),
+    (
+        "pl-formal",
+        "agent_reply",
+        include_str!("../../templates/pl-formal/agent_reply.txt"),
+    ),
 ];
 
 pub struct Templates {
@@ -262,12 +292,12 @@ impl Templates {
             .iter()
             .find(|(v, _)| *v == used)
             .map_or(used, |(_, b)| *b);
-        let vars = vars
-            .spelled_in(used, &self.words)
-            .map_err(|message| TemplateError::Invalid {
-                name: tmpl.name().to_string(),
-                message,
-            })?;
+        let vars =
+            vars.spelled_in(used, &self.words)
+                .map_err(|message| TemplateError::Invalid {
+                    name: tmpl.name().to_string(),
+                    message,
+                })?;
         let out = tmpl
             .render(Value::from(minijinja::value::Serde(&vars)))
             .map_err(|e| TemplateError::Invalid {
@@ -391,12 +421,57 @@ mod tests {
 
     /// English words that have no business in a Greek or Polish mail.
     const ENGLISH: &[&str] = &[
-        "the", "and", "of", "your", "you", "is", "was", "by", "for", "with", "from",
-        "this", "that", "not", "ticket", "customer", "open", "pending", "resolved",
-        "closed", "low", "normal", "high", "urgent", "assigned", "internal", "note", "reply",
-        "answer", "due", "left", "overdue", "first", "next", "response", "resolution",
-        "waiting", "agents", "command", "mean", "nothing", "sent", "done", "marked", "merged",
-        "unnamed", "working", "time", "ago", "level", "priority",
+        "the",
+        "and",
+        "of",
+        "your",
+        "you",
+        "is",
+        "was",
+        "by",
+        "for",
+        "with",
+        "from",
+        "this",
+        "that",
+        "not",
+        "ticket",
+        "customer",
+        "open",
+        "pending",
+        "resolved",
+        "closed",
+        "low",
+        "normal",
+        "high",
+        "urgent",
+        "assigned",
+        "internal",
+        "note",
+        "reply",
+        "answer",
+        "due",
+        "left",
+        "overdue",
+        "first",
+        "next",
+        "response",
+        "resolution",
+        "waiting",
+        "agents",
+        "command",
+        "mean",
+        "nothing",
+        "sent",
+        "done",
+        "marked",
+        "merged",
+        "unnamed",
+        "working",
+        "time",
+        "ago",
+        "level",
+        "priority",
     ];
 
     #[test]
@@ -413,10 +488,9 @@ mod tests {
             "photo.jpg (image/jpeg, 120 KB)",
             "printer",
         ];
-        let syntax = regex::Regex::new(
-            r"#priority low[^)\n]*urgent|#[a-z]+|[\w.+-]+@[\w.-]+|https?://\S+",
-        )
-        .unwrap();
+        let syntax =
+            regex::Regex::new(r"#priority low[^)\n]*urgent|#[a-z]+|[\w.+-]+@[\w.-]+|https?://\S+")
+                .unwrap();
         let mut leaks = Vec::new();
         for (lang, event, r) in everything(&t) {
             if lang == "en" {
@@ -435,7 +509,11 @@ mod tests {
         }
         leaks.sort();
         leaks.dedup();
-        assert!(leaks.is_empty(), "English in el/pl mail:\n{}", leaks.join("\n"));
+        assert!(
+            leaks.is_empty(),
+            "English in el/pl mail:\n{}",
+            leaks.join("\n")
+        );
     }
 
     #[test]
@@ -452,7 +530,11 @@ mod tests {
         }
         long.sort();
         long.dedup();
-        assert!(long.is_empty(), "lines over 76 columns:\n{}", long.join("\n"));
+        assert!(
+            long.is_empty(),
+            "lines over 76 columns:\n{}",
+            long.join("\n")
+        );
     }
 
     #[test]
@@ -463,12 +545,17 @@ mod tests {
             let plain = t.render("pl", event, &Vars::sample()).unwrap();
             assert_ne!(formal, plain, "{event}");
             let all = format!("{}\n{}", formal.subject, formal.body);
-            assert!(!all.contains("Twoj") && !all.contains("Ci "), "{event}: {all}");
+            assert!(
+                !all.contains("Twoj") && !all.contains("Ci "),
+                "{event}: {all}"
+            );
         }
         let ack = t.render("pl-formal", "ack", &Vars::sample()).unwrap();
         assert!(ack.body.contains("chcą Państwo"), "{}", ack.body);
         // Mail to agents has no formal set: it falls back to Polish.
-        let n = t.render("pl-formal", "agent_notify", &Vars::sample()).unwrap();
+        let n = t
+            .render("pl-formal", "agent_notify", &Vars::sample())
+            .unwrap();
         assert_eq!(n, t.render("pl", "agent_notify", &Vars::sample()).unwrap());
     }
 
@@ -485,18 +572,35 @@ mod tests {
         ];
         v.raw.held = None;
         let r = t.render("el", "command_result", &v).unwrap();
-        assert!(r.body.contains("κατάσταση: σε αναμονή του πελάτη"), "{}", r.body);
-        assert!(r.body.contains("#clsoe (μήπως εννοείτε #close;)"), "{}", r.body);
+        assert!(
+            r.body
+                .contains("κατάσταση: σε αναμονή απάντησης του πελάτη"),
+            "{}",
+            r.body
+        );
+        assert!(
+            r.body.contains("#clsoe (μήπως εννοείτε #close;)"),
+            "{}",
+            r.body
+        );
         let r = t.render("pl", "command_result", &v).unwrap();
-        assert!(r.body.contains("status: oczekuje na klienta"), "{}", r.body);
-        assert!(r.body.contains("priorytet normalny"), "{}", r.body);
+        assert!(
+            r.body.contains("status: oczekujące na odpowiedź klienta"),
+            "{}",
+            r.body
+        );
+        assert!(r.body.contains("priorytet: normalny"), "{}", r.body);
         let mut v = Vars::sample();
         v.event = "escalation".into();
         v.raw.sla_late = Some(jiff::SignedDuration::from_secs(1));
         let r = t.render("el", "escalation", &v).unwrap();
         assert!(r.subject.contains("1 δευτ."), "{}", r.subject);
         let r = t.render("pl", "escalation", &v).unwrap();
-        assert!(r.subject.contains("Termin przekroczony o 1 s"), "{}", r.subject);
+        assert!(
+            r.subject.contains("Termin przekroczony o 1 s"),
+            "{}",
+            r.subject
+        );
         let mut v = Vars::sample();
         v.event = "sla_warning".into();
         v.raw.sla_remaining = Some(jiff::SignedDuration::from_secs(30 * 3600 + 5 * 60));
@@ -551,5 +655,4 @@ mod tests {
             }
         }
     }
-
 }

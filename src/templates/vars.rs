@@ -2,8 +2,8 @@
 //! until render time ([`Raw`]): dates, durations and phrases, which are
 //! spelled in the language of the template that renders them.
 
-use crate::domain::phrase::Phrase;
 use super::words::Words;
+use crate::domain::phrase::Phrase;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Serialize, Default)]
@@ -282,7 +282,11 @@ impl Vars {
         daily.due = daily.lines.clone();
         daily.queue = daily.lines.clone();
         out.push(daily);
-        for (status, priority) in [("pending", "low"), ("resolved", "high"), ("closed", "urgent")] {
+        for (status, priority) in [
+            ("pending", "low"),
+            ("resolved", "high"),
+            ("closed", "urgent"),
+        ] {
             let mut v = full.clone();
             v.ticket.status = status.into();
             v.ticket.priority = priority.into();
@@ -410,4 +414,3 @@ impl Vars {
         }
     }
 }
-

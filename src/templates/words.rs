@@ -25,7 +25,11 @@ pub struct Words {
     tables: BTreeMap<String, BTreeMap<String, String>>,
 }
 
-fn flatten(prefix: &str, v: &toml::Value, out: &mut BTreeMap<String, String>) -> Result<(), String> {
+fn flatten(
+    prefix: &str,
+    v: &toml::Value,
+    out: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
     match v {
         toml::Value::String(s) => {
             out.insert(prefix.to_string(), s.clone());
@@ -79,11 +83,7 @@ impl Words {
                 let path = dir.join(lang).join("words.toml");
                 match std::fs::read_to_string(&path) {
                     Ok(src) => match parse(&path.display().to_string(), &src) {
-                        Ok(t) => words
-                            .tables
-                            .entry(lang.to_string())
-                            .or_default()
-                            .extend(t),
+                        Ok(t) => words.tables.entry(lang.to_string()).or_default().extend(t),
                         Err(e) => errors.push(e),
                     },
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -129,7 +129,10 @@ impl Words {
             if !unknown.is_empty() {
                 errors.push(TemplateError::Invalid {
                     name: format!("{lang}/words.toml"),
-                    message: format!("unknown keys {} (English has no such key)", unknown.join(", ")),
+                    message: format!(
+                        "unknown keys {} (English has no such key)",
+                        unknown.join(", ")
+                    ),
                 });
             }
         }
@@ -171,7 +174,9 @@ impl Words {
         let parts: Vec<String> = crate::domain::duration_parts(d, days)
             .into_iter()
             .map(|(unit, n)| {
-                self.get(lang, &format!("unit.{unit}"))
+                let one = if n == 1 { "_one" } else { "" };
+                self.get(lang, &format!("unit.{unit}{one}"))
+                    .or_else(|| self.get(lang, &format!("unit.{unit}")))
                     .unwrap_or("{n}")
                     .replace("{n}", &n.to_string())
             })
@@ -191,22 +196,43 @@ mod tests {
         let d = SignedDuration::from_secs(2 * 3600 + 10 * 60);
         assert_eq!(w.duration("en", d, true), "2h 10m");
         assert_eq!(w.duration("pl", d, true), "2 godz. 10 min");
-        assert_eq!(w.duration("el", SignedDuration::from_secs(1), true), "1 δευτ.");
+        assert_eq!(
+            w.duration("el", SignedDuration::from_secs(1), true),
+            "1 δευτ."
+        );
         assert_eq!(w.duration("pl", SignedDuration::from_secs(1), true), "1 s");
+        let day = SignedDuration::from_hours(26);
+        assert_eq!(w.duration("pl", day, true), "1 dzień 2 godz.");
+        assert_eq!(w.duration("pl", day * 2, true), "2 dni 4 godz.");
         let p = Phrase::new("receipt.status").with("status", "pending");
-        assert!(w.phrase("pl", &p).unwrap().contains("oczekuje"), "{:?}", w.phrase("pl", &p));
-        assert_eq!(w.get("pl-formal", "status.open"), w.get("pl", "status.open"));
+        assert!(
+            w.phrase("pl", &p).unwrap().contains("oczekujące"),
+            "{:?}",
+            w.phrase("pl", &p)
+        );
+        assert_eq!(
+            w.get("pl-formal", "status.open"),
+            w.get("pl", "status.open")
+        );
     }
 
     #[test]
     fn an_override_missing_nothing_passes_and_a_typo_is_named() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("el")).unwrap();
-        std::fs::write(dir.path().join("el/words.toml"), "[status]\nopen = \"ανοιχτό!\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("el/words.toml"),
+            "[status]\nopen = \"ανοιχτό!\"\n",
+        )
+        .unwrap();
         let w = Words::load(Some(dir.path()), super::super::LANGUAGES).unwrap();
         assert_eq!(w.get("el", "status.open"), Some("ανοιχτό!"));
         std::fs::write(dir.path().join("el/words.toml"), "[status]\nopne = \"x\"\n").unwrap();
         let e = Words::load(Some(dir.path()), super::super::LANGUAGES).unwrap_err();
-        assert!(e[0].to_string().contains("el/words.toml") && e[0].to_string().contains("status.opne"), "{}", e[0]);
+        assert!(
+            e[0].to_string().contains("el/words.toml") && e[0].to_string().contains("status.opne"),
+            "{}",
+            e[0]
+        );
     }
 }

@@ -122,7 +122,10 @@ pub fn customer_writes_about(s: &Setup, subject: &str, text: &str) -> (Vec<u8>, 
             text,
         ),
     );
-    let note = find(s, "alice", subject);
+    // The subject as it reads once decoded (it may be RFC 2047 encoded).
+    let shown =
+        postdesk::domain::parse::parse(format!("Subject: {subject}\r\n\r\n").as_bytes()).subject;
+    let note = find(s, "alice", &shown);
     (note, id)
 }
 
