@@ -2,6 +2,7 @@
 //! set-up, and one module per subcommand.
 
 mod check;
+mod files;
 mod ingest;
 mod report;
 mod show;
@@ -93,6 +94,11 @@ pub enum Command {
         #[command(subcommand)]
         command: TicketsCommand,
     },
+    /// Stored mail, and its original bytes.
+    Messages {
+        #[command(subcommand)]
+        command: MessagesCommand,
+    },
     /// Outbound mail.
     Outbox {
         #[command(subcommand)]
@@ -148,6 +154,23 @@ pub enum TicketsCommand {
     /// One ticket with its messages and events.
     Show {
         number: i64,
+        #[arg(long)]
+        json: bool,
+        /// Save the ticket's attachments into DIR instead (safe names, none
+        /// overwritten).
+        #[arg(long, value_name = "DIR")]
+        attachments: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MessagesCommand {
+    /// One stored message by its Message-ID.
+    Show {
+        id: String,
+        /// Write the original bytes (a file a mail client opens).
+        #[arg(long)]
+        raw: bool,
         #[arg(long)]
         json: bool,
     },
@@ -371,10 +394,23 @@ async fn dispatch(cli: Cli) -> CliResult {
                 TicketsCommand::List { status, json } => {
                     show::tickets(&store, &*clock, status.as_deref(), &tz, json).await
                 }
-                TicketsCommand::Show { number, json } => {
+                TicketsCommand::Show {
+                    number,
+                    attachments: Some(dir),
+                    ..
+                } => files::save_attachments(&store, &*clock, number, &dir).await,
+                TicketsCommand::Show { number, json, .. } => {
                     show::ticket(&store, &*clock, number, &tz, json).await
                 }
             }
+        }
+        Command::Messages {
+            command: MessagesCommand::Show { id, raw, json },
+        } => {
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
+            init_logging(config.log_format, "warn");
+            let store = open_store(&config).await?;
+            files::message(&store, &id, raw, json).await
         }
         Command::Report { since, format } => {
             let config = Config::load_with(&cli.config, Secrets::Skip)?;

@@ -99,6 +99,9 @@ pub struct MailboxConfig {
     pub timezone: Option<jiff::tz::TimeZone>,
     /// Agent emails, lower-cased.
     pub agents: Vec<String>,
+    /// The customer's files a notification carries, in bytes in all (the
+    /// rest are listed); 0 attaches none.
+    pub notify_attachments_max: u64,
     /// Mailing-list mail opens tickets (never acknowledged) instead of being
     /// stored aside: for a mailbox that is itself subscribed to a list.
     pub list_mail_opens_tickets: bool,
@@ -943,6 +946,9 @@ fn read_mailbox(
     let language = read_language(n, "language");
     let force_language = read_language(n, "force_language");
     let formal = n.opt_bool("formal").unwrap_or(false);
+    let notify_attachments_max = n
+        .opt_size("notify_attachments_max")
+        .unwrap_or(10 * 1000 * 1000);
     let timezone = n.has("timezone").then(|| read_timezone(n, "timezone"));
     let mailbox_agents: Vec<String> = n
         .opt_str_list("agents")
@@ -975,6 +981,7 @@ fn read_mailbox(
         formal,
         timezone: timezone.flatten(),
         agents: mailbox_agents,
+        notify_attachments_max,
         list_mail_opens_tickets,
         cc_agents_on_replies,
         survey,

@@ -172,6 +172,17 @@ impl<'a> Node<'a> {
         )
     }
 
+    /// A size: `"10MB"`, `"512KB"`, `"2MiB"`, `"0"`.
+    pub fn opt_size(&self, key: &str) -> Option<u64> {
+        self.expect(key, r#"a size like "10MB", "512KB" or "0""#, |v| {
+            v.as_str()?
+                .trim()
+                .parse::<bytesize::ByteSize>()
+                .ok()
+                .map(|b| b.as_u64())
+        })
+    }
+
     /// One of `choices`.
     pub fn opt_choice(&self, key: &str, choices: &[&'static str]) -> Option<&'static str> {
         let what = format!("one of {}", choices.join(", "));

@@ -52,6 +52,8 @@ pub struct AgentDecision {
     pub not_understood: Vec<Phrase>,
     /// Send the agent a receipt.
     pub receipt: bool,
+    /// The receipt carries the ticket's files (`#attachments`).
+    pub files: bool,
     /// Why nothing went to the customer when the agent seemed to answer
     /// (for the receipt; the full text stays on the ticket).
     pub held: Option<Phrase>,
@@ -172,6 +174,10 @@ pub fn decide_agent(
                 d.spam = true;
                 d.status = Some(Status::Closed);
                 d.applied.push(Phrase::new("receipt.spam"));
+            }
+            Command::Files => {
+                d.files = true;
+                d.applied.push(Phrase::new("receipt.files"));
             }
             Command::Overview(o) => d.overview.push(o.clone()),
         }

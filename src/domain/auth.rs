@@ -47,6 +47,9 @@ pub enum AgentCheck {
     Unproven {
         email: String,
         why: String,
+        /// The addresses the tokens it carried were issued to (none: it
+        /// answered no mail of ours).
+        holders: Vec<String>,
     },
 }
 
@@ -286,6 +289,7 @@ pub fn check_agent(
     AgentCheck::Unproven {
         email: email.clone(),
         why,
+        holders: token_holders.to_vec(),
     }
 }
 

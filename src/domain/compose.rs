@@ -8,8 +8,10 @@ use super::model::Address;
 use jiff::Timestamp;
 use mail_builder::MessageBuilder;
 use mail_builder::headers::address::Address as MbAddress;
+use mail_builder::headers::content_type::ContentType;
 use mail_builder::headers::message_id::MessageId;
 use mail_builder::headers::raw::Raw;
+use mail_builder::mime::MimePart;
 
 /// A file attached to an outbound mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,8 @@ pub struct OutAttachment {
     pub content_type: String,
     pub name: String,
     pub bytes: Vec<u8>,
+    /// An image the HTML shows (`cid:`): sent inline beside the HTML.
+    pub content_id: Option<String>,
 }
 
 /// Everything that goes into one outbound mail.
@@ -87,14 +91,59 @@ pub fn compose(d: &Draft<'_>) -> Vec<u8> {
     if let Some(l) = d.language {
         b = b.header("Content-Language", Raw::new(l));
     }
-    b = b.text_body(d.text);
-    if let Some(h) = d.html {
-        b = b.html_body(h);
-    }
-    for a in d.attachments {
-        b = b.attachment(a.content_type.as_str(), a.name.as_str(), a.bytes.as_slice());
-    }
+    b = b.body(body(d));
     b.write_to_vec().expect("writing to a Vec cannot fail")
+}
+
+/// The MIME tree: the text (and its HTML alternative, with the images the
+/// HTML shows beside it in a multipart/related), then the attachments.
+fn body<'a>(d: &'a Draft<'a>) -> MimePart<'a> {
+    let text = MimePart::new("text/plain", d.text);
+    let shown = |a: &&OutAttachment| d.html.is_some() && a.content_id.is_some();
+    let main = match d.html {
+        None => text,
+        Some(html) => {
+            let alternative = MimePart::new(
+                "multipart/alternative",
+                vec![text, MimePart::new("text/html", html)],
+            );
+            let inline: Vec<MimePart<'a>> = d
+                .attachments
+                .iter()
+                .filter(shown)
+                .map(|a| {
+                    MimePart::new(a.content_type.as_str(), a.bytes.as_slice())
+                        .header(
+                            "Content-Disposition",
+                            ContentType::new("inline").attribute("filename", a.name.as_str()),
+                        )
+                        .cid(a.content_id.as_deref().unwrap_or_default())
+                })
+                .collect();
+            if inline.is_empty() {
+                alternative
+            } else {
+                let mut parts = vec![alternative];
+                parts.extend(inline);
+                MimePart::new("multipart/related", parts)
+            }
+        }
+    };
+    let files: Vec<MimePart<'a>> = d
+        .attachments
+        .iter()
+        .filter(|a| !shown(a))
+        .map(|a| {
+            MimePart::new(a.content_type.as_str(), a.bytes.as_slice()).attachment(a.name.as_str())
+        })
+        .collect();
+    if files.is_empty() {
+        main
+    } else {
+        let mut parts = vec![main];
+        parts.extend(files);
+        MimePart::new("multipart/mixed", parts)
+    }
 }
 
 /// References for a reply to a message: its References, then its own ID,
@@ -138,6 +187,7 @@ mod tests {
             date: "2026-11-26T10:00:00Z".parse().unwrap(),
             language: Some("en"),
             attachments: &[OutAttachment {
+                content_id: None,
                 content_type: "application/pdf".into(),
                 name: "invoice.pdf".into(),
                 bytes: b"%PDF-1.4 fake".to_vec(),

@@ -304,34 +304,63 @@ fn truncate_utf8(mut s: String, max: usize) -> String {
 }
 
 /// The files attached to a message, with their bytes (for relaying an
-/// agent's reply with its attachments).
+/// agent's reply with its attachments): embedded images of a signature
+/// are not files the customer should get.
 pub fn attachments_of(raw: &[u8]) -> Vec<super::compose::OutAttachment> {
     let Some(msg) = guarded_parse(raw) else {
         return Vec::new();
     };
     msg.attachments()
-        // Embedded images of a signature are not attachments the customer should get.
         .filter(|p| p.message().is_none())
         .filter(|p| {
             !(p.content_id().is_some()
                 && p.content_disposition()
                     .is_none_or(|d| d.ctype() == "inline"))
         })
-        .map(|p| super::compose::OutAttachment {
-            content_type: p
-                .content_type()
-                .map(|ct| match ct.subtype() {
-                    Some(s) => format!("{}/{}", ct.ctype(), s),
-                    None => ct.ctype().to_string(),
-                })
-                .unwrap_or_else(|| "application/octet-stream".into()),
-            name: p
-                .attachment_name()
-                .map(|n| n.replace(['/', '\\'], "_"))
-                .unwrap_or_else(|| "attachment".into()),
-            bytes: p.contents().to_vec(),
-        })
+        .map(|p| out_attachment(p, false))
         .collect()
+}
+
+/// Every file of a customer's mail, bytes unchanged, the images its HTML
+/// shows included with their Content-ID (for the agents' notifications).
+pub fn files_of(raw: &[u8]) -> Vec<super::compose::OutAttachment> {
+    let Some(msg) = guarded_parse(raw) else {
+        return Vec::new();
+    };
+    msg.attachments()
+        .filter(|p| p.message().is_none())
+        .map(|p| out_attachment(p, true))
+        .collect()
+}
+
+/// The HTML body of a message, when it has one of its own.
+pub fn html_of(raw: &[u8]) -> Option<String> {
+    let msg = guarded_parse(raw)?;
+    if msg.html_body_count() == 0 || !msg.html_part(0).is_some_and(|p| p.is_text_html()) {
+        return None;
+    }
+    msg.body_html(0).map(|h| no_nul(&h))
+}
+
+fn out_attachment(
+    p: &mail_parser::MessagePart<'_>,
+    keep_cid: bool,
+) -> super::compose::OutAttachment {
+    super::compose::OutAttachment {
+        content_id: keep_cid
+            .then(|| p.content_id().map(|c| strip_angles(c).to_string()))
+            .flatten(),
+        content_type: p
+            .content_type()
+            .map(|ct| match ct.subtype() {
+                Some(s) => format!("{}/{}", ct.ctype(), s),
+                None => ct.ctype().to_string(),
+            })
+            .unwrap_or_else(|| "application/octet-stream".into()),
+        // A stranger's name: only its last part, made safe to save.
+        name: super::files::safe_name(p.attachment_name().unwrap_or_default()),
+        bytes: p.contents().to_vec(),
+    }
 }
 
 /// Converts HTML to readable plain text, a paragraph per line: wrapping

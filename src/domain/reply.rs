@@ -15,6 +15,8 @@ pub enum Command {
     Note,
     Merge(i64),
     Spam,
+    /// `#attachments` (or `#files`): the ticket's files, in the receipt.
+    Files,
     /// A list of tickets, answered by mail.
     Overview(Overview),
 }
@@ -33,6 +35,7 @@ impl Command {
             Command::Note => "#note".into(),
             Command::Merge(n) => format!("#merge {n}"),
             Command::Spam => "#spam".into(),
+            Command::Files => "#attachments".into(),
             Command::Overview(Overview::Mine) => "#mine".into(),
             Command::Overview(Overview::Queue) => "#queue".into(),
             Command::Overview(Overview::AtRisk) => "#atrisk".into(),
@@ -91,8 +94,22 @@ pub struct AgentText {
 use super::trim::{Cut, Known, trim};
 
 const COMMANDS: &[&str] = &[
-    "close", "resolve", "pending", "open", "assign", "take", "priority", "note", "merge", "spam",
-    "mine", "queue", "atrisk", "find",
+    "close",
+    "resolve",
+    "pending",
+    "open",
+    "assign",
+    "take",
+    "priority",
+    "note",
+    "merge",
+    "spam",
+    "mine",
+    "queue",
+    "atrisk",
+    "find",
+    "attachments",
+    "files",
 ];
 const PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 
@@ -138,6 +155,7 @@ fn parse_command(line: &str) -> Result<Command, NotUnderstood> {
         ("take", "") => Ok(Command::Take),
         ("note", "") => Ok(Command::Note),
         ("spam", "") => Ok(Command::Spam),
+        ("attachments" | "files", "") => Ok(Command::Files),
         ("mine", "") => Ok(Command::Overview(Overview::Mine)),
         ("queue", "") => Ok(Command::Overview(Overview::Queue)),
         ("atrisk" | "at-risk", "") => Ok(Command::Overview(Overview::AtRisk)),

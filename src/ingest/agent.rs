@@ -6,15 +6,17 @@
 //! agent told, and a receipt whenever commands were given or nothing could
 //! be sent.
 
-use super::outgoing::{Notice, Prompt, QueuedMail};
+use super::outgoing::{Notice, Prompt, QueuedMail, carry};
 use super::survey::Closing;
 use super::{IngestError, Msg, Pipeline};
 use crate::config::AgentConfig;
 use crate::domain::agent::{AgentDecision, AgentRef, Mail, TicketFacts, decide_agent};
 use crate::domain::classify::{Us, is_ours};
 use crate::domain::compose::OutAttachment;
+use crate::domain::files;
 use crate::domain::model::{Address, OutKind, Role, Status};
-use crate::domain::parse::attachments_of;
+use crate::domain::parse::{attachments_of, files_of};
+use crate::domain::phrase::Phrase;
 use crate::domain::reply::{AgentText, Command, read_agent_text};
 use crate::domain::sla::Happening;
 use crate::domain::survey::finished;
@@ -243,6 +245,7 @@ impl Pipeline {
                     parent: (&parent_id, &parent_refs),
                     auto_submitted: None,
                     attachments: files,
+                    html: None,
                     now,
                 },
             )
@@ -297,6 +300,8 @@ impl Pipeline {
                     parent: (&m.mail.message_id, &m.mail.references),
                     about: &m.mail.message_id,
                     who: &agent.name,
+                    files: &[],
+                    html: None,
                 },
                 || Prompt {
                     event,
@@ -350,6 +355,8 @@ impl Pipeline {
                         parent: (&m.mail.message_id, &m.mail.references),
                         about: &m.mail.message_id,
                         who: &agent.name,
+                        files: &[],
+                        html: None,
                     },
                     || Prompt {
                         event,
@@ -405,6 +412,30 @@ impl Pipeline {
         vars.raw.applied = d.applied.clone();
         vars.raw.not_understood = d.not_understood.clone();
         vars.raw.held = d.held.clone();
+        // `#attachments`: the customers' files, newest first, as many as fit.
+        let mut attached = Vec::new();
+        if d.files {
+            let mut all = Vec::new();
+            for raw in tx.customer_raws(t.number).await? {
+                all.extend(files_of(&raw));
+            }
+            let limit = m.mailbox.notify_attachments_max;
+            let carried = carry(&all, limit);
+            vars.message.attachments = carried.lines;
+            vars.message.left_out = carried.left_out;
+            vars.message.attach_limit = files::size_label(limit);
+            if all.is_empty() {
+                for p in vars
+                    .raw
+                    .applied
+                    .iter_mut()
+                    .filter(|p| p.key == "receipt.files")
+                {
+                    *p = Phrase::new("receipt.no_files");
+                }
+            }
+            attached = carried.files;
+        }
         self.queue(
             tx,
             QueuedMail {
@@ -418,7 +449,8 @@ impl Pipeline {
                 vars: &vars,
                 parent: (&m.mail.message_id, &m.mail.references),
                 auto_submitted: Some("auto-replied"),
-                attachments: &[],
+                attachments: &attached,
+                html: None,
                 now: m.now,
             },
         )

@@ -9,6 +9,7 @@ use super::{IngestError, Msg, Outcome, Pipeline, Wake};
 use crate::domain::classify::{Classification, Us, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, TicketPlan, TicketView, ack_address};
 use crate::domain::model::{Action, Kind, OutKind, Role};
+use crate::domain::parse::{files_of, html_of};
 use crate::domain::sla::{Happening, choose_policy};
 use crate::domain::trim::{Known, trim};
 use crate::domain::{clip_subject, language, subject};
@@ -204,6 +205,7 @@ impl Pipeline {
                             parent: (&mail.message_id, &mail.references),
                             auto_submitted: Some("auto-replied"),
                             attachments: &[],
+                            html: None,
                             now,
                         },
                     )
@@ -238,6 +240,8 @@ impl Pipeline {
                             parent: (&mail.message_id, &mail.references),
                             about: &mail.message_id,
                             who: &who,
+                            files: &files_of(m.raw),
+                            html: html_of(m.raw).as_deref(),
                         },
                         || prompt("customer_message"),
                         now,

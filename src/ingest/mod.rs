@@ -306,7 +306,7 @@ impl Pipeline {
                             None => {
                                 let why =
                                     format!("proven by {}; it names no ticket", proof.describe());
-                                self.ingest_agent_outside(tx, &m, agent, Some(&proof), why)
+                                self.ingest_agent_outside(tx, &m, agent, Ok(&proof), why)
                                     .await
                             }
                         };
@@ -314,11 +314,17 @@ impl Pipeline {
                 }
                 // An agent's address without proof is never a customer:
                 // set aside, and the agent is told (a forger gains nothing).
-                AgentCheck::Unproven { email, why } => {
+                AgentCheck::Unproven {
+                    email,
+                    why,
+                    holders,
+                } => {
                     tracing::warn!(message_id = %mail.message_id, from = %email,
                         "mail from an agent address without proof: set aside ({why})");
                     if let Some(agent) = self.config.agent(&email) {
-                        return self.ingest_agent_outside(tx, &m, agent, None, why).await;
+                        return self
+                            .ingest_agent_outside(tx, &m, agent, Err(&holders), why)
+                            .await;
                     }
                     notes.push(("agent not proven", format!("{email}: {why}")));
                 }
@@ -522,6 +528,8 @@ impl Pipeline {
                     parent: (&mail.message_id, &mail.references),
                     about: &mail.message_id,
                     who: &who,
+                    files: &[],
+                    html: None,
                 },
                 || Prompt {
                     event: "note",

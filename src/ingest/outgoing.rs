@@ -10,7 +10,7 @@ use crate::domain::decide::refusal;
 use crate::domain::model::{Address, Direction, OutKind};
 use crate::domain::parse::ParsedMail;
 use crate::domain::token::Purpose;
-use crate::domain::{MAX_ECHOED_TEXT, clip, clip_subject, subject, token};
+use crate::domain::{MAX_ECHOED_TEXT, clip, clip_subject, files, subject, token};
 use crate::store::{HeldNotice, NewMessage, NewOutbox, TicketState, Tx};
 use crate::templates::{
     MailboxVars, MessageVars, PersonVars, Raw, ResultVars, SlaVars, TicketVars, Vars,
@@ -35,6 +35,9 @@ pub(crate) struct QueuedMail<'a> {
     /// `auto-replied`, `auto-generated`, or None for a relayed human reply.
     pub auto_submitted: Option<&'a str>,
     pub attachments: &'a [OutAttachment],
+    /// The customer's own HTML, shown in an HTML alternative of the mail
+    /// (between the template's text before and after `message.text`).
+    pub html: Option<&'a str>,
     pub now: Timestamp,
 }
 
@@ -64,19 +67,48 @@ pub fn format_time(t: Timestamp, tz: &TimeZone) -> String {
         .to_string()
 }
 
+/// The files a mail carries within a limit, and the lines that list them.
+pub(crate) struct Carried {
+    pub files: Vec<OutAttachment>,
+    /// `name (type, size)` of the files carried, and of the rest.
+    pub lines: Vec<String>,
+    pub left_out: Vec<String>,
+}
+
+/// `all` in order while their total stays within `limit` bytes.
+pub(crate) fn carry(all: &[OutAttachment], limit: u64) -> Carried {
+    let sizes: Vec<u64> = all.iter().map(|f| f.bytes.len() as u64).collect();
+    let chosen = files::select(&sizes, limit);
+    Carried {
+        files: chosen.attached.iter().map(|&i| all[i].clone()).collect(),
+        lines: chosen
+            .attached
+            .iter()
+            .map(|&i| file_line(&all[i]))
+            .collect(),
+        left_out: chosen.listed.iter().map(|&i| file_line(&all[i])).collect(),
+    }
+}
+
+/// `photo.jpg (image/jpeg, 120 KB)`.
+fn file_line(f: &OutAttachment) -> String {
+    format!(
+        "{} ({}, {})",
+        f.name,
+        f.content_type,
+        files::size_label(f.bytes.len() as u64)
+    )
+}
+
 /// `photo.jpg (image/jpeg, 120 KB)` for each attachment.
 pub(crate) fn attachment_lines(mail: &ParsedMail) -> Vec<String> {
     mail.attachments
         .iter()
         .map(|a| {
-            let size = if a.size >= 1024 * 1024 {
-                format!("{:.1} MB", a.size as f64 / 1048576.0)
-            } else {
-                format!("{} KB", a.size.div_ceil(1024))
-            };
+            let size = files::size_label(a.size as u64);
             format!(
                 "{} ({}, {size})",
-                a.name.as_deref().unwrap_or("unnamed"),
+                a.name.as_deref().unwrap_or("…"),
                 a.content_type
             )
         })
@@ -95,6 +127,9 @@ pub(crate) struct Notice<'a> {
     /// That message's Message-ID, and who wrote it (for a digest line).
     pub about: &'a str,
     pub who: &'a str,
+    /// The customer's files, and their HTML, for the agents to see.
+    pub files: &'a [OutAttachment],
+    pub html: Option<&'a str>,
 }
 
 /// What [`Pipeline::notify`] did.
@@ -175,6 +210,7 @@ impl Pipeline {
                     subject: clip_subject(&p.subject),
                     attachments: p.attachments,
                     cut,
+                    ..MessageVars::default()
                 }
             },
             sla: SlaVars {
@@ -259,6 +295,8 @@ impl Pipeline {
         now: Timestamp,
     ) -> Result<Notified, IngestError> {
         let mut done = Notified::default();
+        let limit = n.mailbox.notify_attachments_max;
+        let carried = carry(n.files, limit);
         for email in n.agents {
             let Some(agent) = self.config.agent(email) else {
                 continue;
@@ -302,7 +340,9 @@ impl Pipeline {
                 email: agent.email.clone(),
                 name: Some(agent.name.clone()),
             };
-            let vars = self.vars(n.mailbox, n.ticket, &agent.timezone, p);
+            let mut vars = self.vars(n.mailbox, n.ticket, &agent.timezone, p);
+            vars.message.left_out = carried.left_out.clone();
+            vars.message.attach_limit = files::size_label(limit);
             self.queue(
                 tx,
                 QueuedMail {
@@ -316,7 +356,8 @@ impl Pipeline {
                     vars: &vars,
                     parent: n.parent,
                     auto_submitted: Some("auto-generated"),
-                    attachments: &[],
+                    attachments: &carried.files,
+                    html: n.html,
                     now,
                 },
             )
@@ -360,6 +401,15 @@ impl Pipeline {
         };
         let (parent_id, parent_refs) = q.parent;
         let references = reply_references(parent_refs, parent_id);
+        // The customer's HTML between our text before and after their words.
+        let html = q.html.map(|customer| {
+            let words = q.vars.message.text.as_str();
+            let (before, after) = match rendered.body.find(words).filter(|_| !words.is_empty()) {
+                Some(i) => (&rendered.body[..i], &rendered.body[i + words.len()..]),
+                None => (rendered.body.as_str(), ""),
+            };
+            files::notification_html(before, customer, after)
+        });
         let raw = compose::compose(&Draft {
             from: &from,
             to: std::slice::from_ref(q.to),
@@ -367,7 +417,7 @@ impl Pipeline {
             reply_to: Some(&reply_to),
             subject: &subject,
             text: &rendered.body,
-            html: None,
+            html: html.as_deref(),
             message_id: &message_id,
             in_reply_to: Some(parent_id),
             references: &references,

@@ -26,7 +26,7 @@ impl Pipeline {
         mut tx: Tx,
         m: &Msg<'_>,
         agent: &AgentConfig,
-        proof: Option<&Proof>,
+        proof: Result<&Proof, &[String]>,
         why: String,
     ) -> Result<Outcome, IngestError> {
         let mail = m.mail;
@@ -46,21 +46,24 @@ impl Pipeline {
             })
             .collect();
         let others = text.commands.len() - lists.len();
-        if proof.is_some() && !lists.is_empty() {
+        if proof.is_ok() && !lists.is_empty() {
             for o in lists {
                 sent += self.send_list(&mut tx, m, agent, o).await?;
             }
             events.push(("lists sent", format!("{sent} to {}", agent.email)));
         }
         let help = match (proof, others > 0 || !text.not_understood.is_empty()) {
-            (None, _) => Some("held.unproven"),
-            (Some(_), true) => Some("held.commands_without_ticket"),
-            (Some(_), false) if text.commands.is_empty() => Some("held.no_ticket"),
+            (Err([]), _) => Some(Phrase::new("held.unproven")),
+            (Err(holders), _) => {
+                Some(Phrase::new("held.unproven_token").with("holders", holders.join(", ")))
+            }
+            (Ok(_), true) => Some(Phrase::new("held.commands_without_ticket")),
+            (Ok(_), false) if text.commands.is_empty() => Some(Phrase::new("held.no_ticket")),
             _ => None,
         };
         if let Some(held) = help {
-            sent += self.send_help(&mut tx, m, agent, Phrase::new(held)).await?;
-            events.push(("agent told", format!("{}: {held}", agent.email)));
+            events.push(("agent told", format!("{}: {}", agent.email, held.key)));
+            sent += self.send_help(&mut tx, m, agent, held).await?;
         }
         let woke = Wake {
             outbox: sent > 0,
@@ -68,7 +71,7 @@ impl Pipeline {
         };
         self.finish(tx, m, &events, None, woke).await?;
         tracing::info!(mailbox = %m.mailbox.name, message_id = %mail.message_id, agent = %agent.email,
-            proven = proof.is_some(), "agent mail outside a ticket");
+            proven = proof.is_ok(), "agent mail outside a ticket");
         Ok(Outcome::new(None, Action::Ignored, Kind::Agent, mail))
     }
 

@@ -155,6 +155,7 @@ impl Pipeline {
                     parent: (&parent_id, &parent_refs),
                     auto_submitted: Some("auto-generated"),
                     attachments: &[],
+                    html: None,
                     now,
                 },
             )

@@ -235,6 +235,7 @@ impl Scheduler {
                         parent: (&parent_id, &parent_refs),
                         auto_submitted: Some("auto-generated"),
                         attachments: &[],
+                        html: None,
                         now,
                     },
                 )

@@ -44,6 +44,19 @@ impl Tx {
         rows.iter().map(|r| col(r, "raw")).collect()
     }
 
+    /// The raw bytes of the customers' mail on a ticket, newest first (for
+    /// the files an agent asks for with `#attachments`).
+    pub async fn customer_raws(&mut self, ticket: i64) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "SELECT raw FROM messages WHERE ticket = $1 AND direction = 'in' AND kind = 'customer' \
+             ORDER BY received_at DESC, id DESC",
+        )
+        .bind(ticket)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        rows.iter().map(|r| col(r, "raw")).collect()
+    }
+
     /// The raw bytes of the latest `limit` agent mails from `email`.
     pub async fn agent_raws(&mut self, email: &str, limit: i64) -> Result<Vec<Vec<u8>>> {
         let rows = sqlx::query(

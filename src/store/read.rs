@@ -269,6 +269,18 @@ impl Store {
         }))
     }
 
+    /// The raw bytes of the mail a ticket received (customers', agents'),
+    /// in arrival order; our own mail about it is left out.
+    pub async fn ticket_raws(&self, number: i64) -> Result<Vec<Vec<u8>>> {
+        let rows = sqlx::query(
+            "SELECT raw FROM messages WHERE ticket = $1 AND direction = 'in' ORDER BY received_at, id",
+        )
+            .bind(number)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| col(r, "raw")).collect()
+    }
+
     /// The raw bytes of a stored message.
     pub async fn raw_message(&self, message_id: &str) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT raw FROM messages WHERE message_id = $1")

@@ -35,6 +35,11 @@ pub struct MessageVars {
     pub attachments: Vec<String>,
     /// Characters of the text left out (it is kept on the ticket).
     pub cut: usize,
+    /// The attachments this mail does not carry (over `attach_limit` in
+    /// all), as `name (type, size)`.
+    pub left_out: Vec<String>,
+    /// The most a mail carries, `10.0 MB`.
+    pub attach_limit: String,
 }
 
 /// One held-back notification in a digest.
@@ -175,7 +180,12 @@ impl Raw {
                 .with("name", "Bob")
                 .with("email", "bob@example.com"),
         );
-        for key in ["receipt.note", "receipt.spam"] {
+        for key in [
+            "receipt.note",
+            "receipt.spam",
+            "receipt.files",
+            "receipt.no_files",
+        ] {
             out.push(Phrase::new(key));
         }
         out.push(Phrase::new("receipt.merged").with("number", 41));
@@ -201,6 +211,7 @@ impl Raw {
         out.push(line("unknown.did_you_mean").with("command", "#assign"));
         out.push(line("unknown.agent").with("agents", "Alice, Bob"));
         out.push(Phrase::new("unknown.no_customer"));
+        out.push(Phrase::new("held.unproven_token").with("holders", "bob@example.com"));
         out
     }
 }
@@ -301,6 +312,7 @@ impl Vars {
         bare.customer.name = None;
         bare.agent = None;
         bare.message.attachments.clear();
+        bare.message.left_out.clear();
         bare.result = ResultVars::default();
         bare.sla.due_at = String::new();
         bare.sla.due_until = String::new();
@@ -343,8 +355,13 @@ impl Vars {
             message: MessageVars {
                 text: "Hello,\nthe printer shows error E42.\nJane".into(),
                 subject: "Printer on floor 2 is broken".into(),
-                attachments: vec!["photo.jpg (image/jpeg, 120 KB)".into()],
+                attachments: vec![
+                    "photo.jpg (image/jpeg, 120 KB)".into(),
+                    "video.mp4 (video/mp4, 30 MB)".into(),
+                ],
                 cut: 1234,
+                left_out: vec!["video.mp4 (video/mp4, 30 MB)".into()],
+                attach_limit: "10 MB".into(),
             },
             sla: SlaVars {
                 target: "first_response".into(),
