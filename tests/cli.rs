@@ -17,7 +17,8 @@ on_both_databases!(
     bad_input_is_stored_and_flagged_never_dropped,
     mbox_files_split_and_received_at_sets_the_clock,
     the_hostile_corpus_is_stored_without_a_crash,
-    times_are_read_and_written_in_the_zone_asked_for
+    times_are_read_and_written_in_the_zone_asked_for,
+    explain_stores_nothing_and_messages_list_shows_what_was_set_aside
 );
 
 const GOOD: &[u8] = b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Hello\r\nMessage-ID: <good-1@example.org>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nHi there\r\n";
@@ -410,4 +411,102 @@ fn times_are_read_and_written_in_the_zone_asked_for(db: Db) {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+const RT_NOTICE: &[u8] = b"From: Vendor Support <support@vendor.example>\r\nTo: support@example.com\r\n\
+Subject: [vendor.example #33575] Resolved: printer driver\r\nMessage-ID: <rt-5.0.3-1234-1700000000-99.33575-5-0@vendor.example>\r\n\
+RT-Ticket: vendor.example #33575\r\nRT-Originator: jane@example.org\r\nX-RT-Loop-Prevention: vendor.example\r\n\
+Date: Tue, 24 Nov 2026 11:00:00 +0000\r\n\r\nYour request has been resolved.\r\n";
+
+const LIST_ADMIN: &[u8] = b"From: support-owner@lists.example.org\r\nTo: support@example.com\r\n\
+Subject: Post to support denied\r\nMessage-ID: <denied-1@lists.example.org>\r\n\
+Date: Tue, 24 Nov 2026 11:05:00 +0000\r\n\r\nYour post was denied: you are not subscribed.\r\n";
+
+/// `explain` tells the evidence, the threading and the decision and keeps
+/// nothing; `messages list` shows mail set aside without a ticket.
+fn explain_stores_nothing_and_messages_list_shows_what_was_set_aside(db: Db) {
+    let c = Cli::new(db);
+    let good = c.file("good.eml", GOOD);
+    c.ingest(&[], &[&good]);
+    let rt = c.file("rt.eml", RT_NOTICE);
+    let out = c.run(&["explain", rt.to_str().unwrap()], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("evidence: helpdesk") && text.contains("Request Tracker"),
+        "{text}"
+    );
+    assert!(
+        text.contains("not acknowledged") && text.contains("two ticket systems"),
+        "{text}"
+    );
+    assert!(text.contains("nothing was stored"), "{text}");
+    let v = c.json(&["explain", rt.to_str().unwrap(), "--json"]);
+    assert_eq!(v["evidence"], "helpdesk");
+    assert_eq!(v["action"], "created");
+    assert!(v["acknowledge"].is_null());
+    // A reply to our acknowledgement threads to the ticket, and says by what.
+    let reply = c.file(
+        "reply.eml",
+        b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Re: [#1] Hello\r\n\
+          Message-ID: <reply-1@example.org>\r\nIn-Reply-To: <good-1@example.org>\r\n\r\nThanks\r\n",
+    );
+    let v = c.json(&["explain", reply.to_str().unwrap(), "--json"]);
+    assert_eq!(v["ticket"], 1, "{v}");
+    assert!(
+        v["threading"].as_str().unwrap().starts_with("threaded by"),
+        "{v}"
+    );
+    // Nothing of either was stored.
+    assert_eq!(
+        c.json(&["tickets", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(
+        c.json(&["messages", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    let admin = c.file("admin.eml", LIST_ADMIN);
+    let r = c.ingest(&[], &[&admin]);
+    assert_eq!(r[0]["kind"], "list");
+    assert!(r[0]["ticket"].is_null());
+    let lists = c.json(&["messages", "list", "--kind", "list", "--json"]);
+    assert_eq!(lists.as_array().unwrap().len(), 1, "{lists}");
+    assert_eq!(lists[0]["message_id"], "denied-1@lists.example.org");
+    assert!(lists[0]["ticket"].is_null());
+    let all = c.json(&["messages", "list", "--since", "2026-01-01", "--json"]);
+    assert_eq!(
+        all.as_array().unwrap().len(),
+        3,
+        "newest first, with and without tickets"
+    );
+    let text = String::from_utf8_lossy(&c.run(&["messages", "list", "--tz", "UTC"], None).stdout)
+        .to_string();
+    assert!(
+        text.contains("list")
+            && text.contains("support-owner@lists.example.org")
+            && text.contains(" - "),
+        "{text}"
+    );
+    let out = c.run(
+        &["messages", "show", "denied-1@lists.example.org", "--raw"],
+        None,
+    );
+    assert_eq!(out.stdout, LIST_ADMIN);
+    let out = c.run(&["messages", "list", "--kind", "robot"], None);
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--kind: expected one of"));
+    let out = c.run(&["messages", "show", "nope@x"], None);
+    assert_eq!(out.status.code(), Some(66));
 }

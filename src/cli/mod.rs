@@ -2,6 +2,7 @@
 //! set-up, and one module per subcommand.
 
 mod check;
+mod explain;
 mod files;
 mod ingest;
 mod report;
@@ -94,6 +95,16 @@ pub enum Command {
         #[command(subcommand)]
         command: TicketsCommand,
     },
+    /// How one message would be read, classified, threaded and decided,
+    /// without storing it.
+    Explain {
+        file: PathBuf,
+        /// The mailbox it arrives in (default: the first).
+        #[arg(long)]
+        mailbox: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Stored mail, and its original bytes.
     Messages {
         #[command(subcommand)]
@@ -165,6 +176,21 @@ pub enum TicketsCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum MessagesCommand {
+    /// Stored mail, newest first, with or without a ticket: what was set
+    /// aside (lists, robots, spam, no sender) and why is in its kind and flags.
+    List {
+        /// customer, agent, autoreply, bounce, list, loop or spam.
+        #[arg(long)]
+        kind: Option<String>,
+        /// A duration back from now (`7d`), a date, a local time or RFC 3339.
+        #[arg(long, value_name = "DURATION|TIME")]
+        since: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
     /// One stored message by its Message-ID.
     Show {
         id: String,
@@ -213,6 +239,16 @@ impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         // An MTA pipe retries on 75: any database trouble must not bounce mail.
         Failure::new(exit::TEMPFAIL, crate::error_chain(&e))
+    }
+}
+
+impl From<crate::ingest::IngestError> for Failure {
+    fn from(e: crate::ingest::IngestError) -> Self {
+        let code = match e {
+            crate::ingest::IngestError::Template(_) => exit::CONFIG,
+            _ => exit::TEMPFAIL,
+        };
+        Failure::new(code, crate::error_chain(&e))
     }
 }
 
@@ -405,6 +441,50 @@ async fn dispatch(cli: Cli) -> CliResult {
             }
         }
         Command::Messages {
+            command:
+                MessagesCommand::List {
+                    kind,
+                    since,
+                    limit,
+                    json,
+                },
+        } => {
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
+            init_logging(config.log_format, "warn");
+            let since = match since {
+                None => None,
+                Some(s) => Some(
+                    when::since(&s, clock.now(), &tz)
+                        .map_err(|e| Failure::new(exit::USAGE, format!("--since: {e}")))?,
+                ),
+            };
+            let store = open_store(&config).await?;
+            show::messages(&store, kind.as_deref(), since, limit, &tz, json).await
+        }
+        Command::Explain {
+            file,
+            mailbox,
+            json,
+        } => {
+            let (config, templates) = load(&cli.config, Secrets::Skip)?;
+            init_logging(config.log_format, "warn");
+            let mailbox = mailbox
+                .or_else(|| config.mailboxes.first().map(|m| m.name.clone()))
+                .unwrap_or_default();
+            let store = open_store(&config).await?;
+            let key = store.token_key().await?;
+            let pipeline = crate::ingest::Pipeline::new(
+                config,
+                store,
+                templates,
+                key,
+                clock,
+                Arc::new(tokio::sync::Notify::new()),
+                Arc::new(tokio::sync::Notify::new()),
+            );
+            explain::run(&pipeline, &mailbox, &file, json).await
+        }
+        Command::Messages {
             command: MessagesCommand::Show { id, raw, json },
         } => {
             let config = Config::load_with(&cli.config, Secrets::Skip)?;
@@ -416,20 +496,8 @@ async fn dispatch(cli: Cli) -> CliResult {
             let config = Config::load_with(&cli.config, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
             let until = clock.now();
-            let from = match crate::config::parse_duration(&since) {
-                Ok(d) => until.checked_sub(d).map_err(|e| {
-                    Failure::new(
-                        exit::USAGE,
-                        format!("--since: {since:?} reaches too far back ({e})"),
-                    )
-                })?,
-                Err(_) => when::parse(&since, &tz).map_err(|e| {
-                    Failure::new(
-                        exit::USAGE,
-                        format!("--since: expected a duration like 30d, or {e}"),
-                    )
-                })?,
-            };
+            let from = when::since(&since, until, &tz)
+                .map_err(|e| Failure::new(exit::USAGE, format!("--since: {e}")))?;
             let store = open_store(&config).await?;
             let (tickets, arrivals) = store.report_rows(from, until).await?;
             let zone_of = |mailbox: &str| {

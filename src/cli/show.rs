@@ -188,6 +188,46 @@ pub async fn outbox(
     Ok(exit::OK)
 }
 
+/// `messages list`: stored mail, newest first.
+pub async fn messages(
+    store: &Store,
+    kind: Option<&str>,
+    since: Option<Timestamp>,
+    limit: i64,
+    tz: &jiff::tz::TimeZone,
+    json: bool,
+) -> CliResult {
+    check_status(kind, crate::domain::model::Kind::NAMES)
+        .map_err(|e| Failure::new(e.code, e.message.replace("--status", "--kind")))?;
+    let rows = store.list_messages(kind, since, limit).await?;
+    if json {
+        print_json(&rows);
+        return Ok(exit::OK);
+    }
+    if rows.is_empty() {
+        println!("no messages");
+    }
+    for m in &rows {
+        let ticket = m.ticket.map_or("-".to_string(), |n| format!("#{n}"));
+        let flags = if m.flags.is_empty() {
+            String::new()
+        } else {
+            format!(" [{}]", m.flags.join(","))
+        };
+        println!(
+            "{} {:<3} {:<9} {:<7} {:<30} {}{flags}\n      <{}>",
+            when::show(m.received_at, tz),
+            m.direction,
+            m.kind,
+            ticket,
+            m.from.as_deref().unwrap_or("-"),
+            m.subject,
+            m.message_id
+        );
+    }
+    Ok(exit::OK)
+}
+
 /// One line of `sla status`.
 #[derive(Debug, Serialize)]
 struct ClockLine {

@@ -43,6 +43,17 @@ pub fn parse(s: &str, tz: &TimeZone) -> Result<Timestamp, String> {
     ))
 }
 
+/// `--since`: a duration back from `now` (`30d`), or a time as [`parse`]
+/// reads it.
+pub fn since(s: &str, now: Timestamp, tz: &TimeZone) -> Result<Timestamp, String> {
+    match crate::config::parse_duration(s) {
+        Ok(d) => now
+            .checked_sub(d)
+            .map_err(|e| format!("{s:?} reaches too far back ({e})")),
+        Err(_) => parse(s, tz).map_err(|e| format!("expected a duration like 30d, or {e}")),
+    }
+}
+
 /// `2026-12-01 16:45 EET`.
 pub fn show(t: Timestamp, tz: &TimeZone) -> String {
     let z = t.to_zoned_datetime(tz.clone());

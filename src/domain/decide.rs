@@ -250,10 +250,7 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
     let kind = i.class.kind;
     events.push((
         "received",
-        format!(
-            "{} message <{}>: {}",
-            kind, i.mail.message_id, i.class.reason
-        ),
+        format!("message <{}>: {}", i.mail.message_id, i.class.describe()),
     ));
     events.push(("threading", i.threading.describe()));
 
@@ -482,6 +479,22 @@ fn ack_target(
         events.push(("not acknowledged", "no sender address".into()));
         return None;
     };
+    if !to.email.contains('@') || to.email.starts_with('@') {
+        events.push((
+            "not acknowledged",
+            format!("{} has no domain to answer at", to.email),
+        ));
+        return None;
+    }
+    if let Some(why) = i.class.never_acknowledged() {
+        events.push((
+            "not acknowledged",
+            format!(
+                "another help desk's mail ({why}): two ticket systems must not answer each other"
+            ),
+        ));
+        return None;
+    }
     if is_ours(
         &to.email,
         &Us {
@@ -558,6 +571,7 @@ mod tests {
                 mail: parse(raw.as_bytes()),
                 class: Classification {
                     kind,
+                    evidence: crate::domain::classify::Evidence::None,
                     reason: "test".into(),
                     delivery: (kind == Kind::Bounce).then_some(Delivery::Failed),
                 },

@@ -149,4 +149,15 @@ pub mod flags {
     pub const PARSER_FAILED: &str = "parser-failed";
     /// Blank lines stood before its first header; they were skipped.
     pub const LEADING_BLANK_LINES: &str = "leading-blank-lines";
+    /// The parser lost the sender's local part (a quoted or encoded one
+    /// read as a name): the address was read from the raw header as written.
+    pub const ADDRESS_REPAIRED: &str = "address-repaired";
+    /// An encoded-word stands in the sender's local part (RFC 2047 forbids
+    /// it; a known spoofing trick): kept raw, it matches nobody.
+    pub const ENCODED_LOCAL_PART: &str = "encoded-local-part";
+    /// The sender has a local part and no domain (`Moderator <moderator>`):
+    /// known, but nobody can be answered there.
+    pub const BARE_LOCAL_PART: &str = "bare-local-part";
+    /// A raw 8-bit header was decoded by detecting its charset.
+    pub const CHARSET_DETECTED: &str = "charset-detected";
 }

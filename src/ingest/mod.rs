@@ -13,6 +13,7 @@
 
 mod agent;
 mod bounce;
+mod explain;
 mod facts;
 mod history;
 mod limits;
@@ -22,6 +23,7 @@ mod overview;
 mod sla;
 mod survey;
 
+pub use explain::Explanation;
 pub use outgoing::format_time;
 pub use survey::rate_by_link;
 

@@ -75,6 +75,12 @@ impl Tx {
         Ok(())
     }
 
+    /// Undoes everything this transaction did (`explain` stores nothing).
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
     /// If `message_id` is stored: the ticket it belongs to (None when it has none).
     pub async fn stored_message(&mut self, message_id: &str) -> Result<Option<Option<i64>>> {
         let row = sqlx::query("SELECT ticket FROM messages WHERE message_id = $1")

@@ -1,7 +1,9 @@
 //! Read-side queries for the CLI: tickets with their messages and events,
 //! and the outbox, in the shapes of the JSON contract.
 
-use super::{Result, Store, col, from_ms, opt_from_ms, opt_text, placeholders, split_list, text};
+use super::{
+    Result, Store, col, from_ms, ms, opt_from_ms, opt_text, placeholders, split_list, text,
+};
 use jiff::Timestamp;
 use serde::Serialize;
 use sqlx::any::AnyRow;
@@ -27,6 +29,8 @@ pub struct TicketSummary {
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageRow {
     pub message_id: String,
+    /// The ticket it is on; none for mail set aside (lists, robots, spam).
+    pub ticket: Option<i64>,
     pub direction: String,
     pub kind: String,
     pub from: Option<String>,
@@ -201,27 +205,15 @@ impl Store {
             return Ok(None);
         };
         let ticket = head(&row, now)?;
-        let messages = sqlx::query(
-            "SELECT message_id, direction, kind, from_email, from_name, subject, received_at, flags, size \
-             FROM messages WHERE ticket = $1 ORDER BY received_at, id",
-        )
+        // Only constants are formatted in.
+        let messages = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages WHERE ticket = $1 ORDER BY received_at, id"
+        )))
         .bind(number)
         .fetch_all(&self.pool)
         .await?
         .iter()
-        .map(|r| {
-            Ok(MessageRow {
-                message_id: col(r, "message_id")?,
-                direction: col(r, "direction")?,
-                kind: col(r, "kind")?,
-                from: col(r, "from_email")?,
-                from_name: col(r, "from_name")?,
-                subject: col(r, "subject")?,
-                received_at: from_ms(col(r, "received_at")?)?,
-                flags: split_list(&col::<String>(r, "flags")?),
-                size: col(r, "size")?,
-            })
-        })
+        .map(message_row)
         .collect::<Result<Vec<_>>>()?;
         let events =
             sqlx::query("SELECT at, what, detail FROM events WHERE ticket = $1 ORDER BY id")
@@ -281,6 +273,29 @@ impl Store {
         rows.iter().map(|r| col(r, "raw")).collect()
     }
 
+    /// Stored mail, newest first: of one kind, since a time, at most
+    /// `limit` (mail set aside without a ticket included).
+    pub async fn list_messages(
+        &self,
+        kind: Option<&str>,
+        since: Option<Timestamp>,
+        limit: i64,
+    ) -> Result<Vec<MessageRow>> {
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages \
+             WHERE (CAST($1 AS TEXT) IS NULL OR kind = $1) AND received_at >= $2 \
+             ORDER BY received_at DESC, id DESC LIMIT $3"
+        )))
+        .bind(opt_text(kind))
+        .bind(since.map_or(i64::MIN, ms))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(message_row)
+        .collect()
+    }
+
     /// The raw bytes of a stored message.
     pub async fn raw_message(&self, message_id: &str) -> Result<Option<Vec<u8>>> {
         let row = sqlx::query("SELECT raw FROM messages WHERE message_id = $1")
@@ -319,4 +334,22 @@ impl Store {
         })
         .collect()
     }
+}
+
+const MESSAGE_COLUMNS: &str =
+    "message_id, ticket, direction, kind, from_email, from_name, subject, received_at, flags, size";
+
+fn message_row(r: &sqlx::any::AnyRow) -> Result<MessageRow> {
+    Ok(MessageRow {
+        message_id: col(r, "message_id")?,
+        ticket: col(r, "ticket")?,
+        direction: col(r, "direction")?,
+        kind: col(r, "kind")?,
+        from: col(r, "from_email")?,
+        from_name: col(r, "from_name")?,
+        subject: col(r, "subject")?,
+        received_at: from_ms(col(r, "received_at")?)?,
+        flags: split_list(&col::<String>(r, "flags")?),
+        size: col(r, "size")?,
+    })
 }

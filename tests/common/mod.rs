@@ -4,6 +4,7 @@
 //! child process, SMTP sending, and reading delivered mail from the Maildirs.
 #![allow(dead_code)]
 
+pub mod answer;
 pub mod cli;
 pub mod team;
 
@@ -249,22 +250,42 @@ pub struct PrivateMailEnv {
 }
 
 impl PrivateMailEnv {
+    /// Starts on the first base whose ports are free (other programs may
+    /// hold any we pick), trying others when a start fails anyway.
     pub fn start(slot: u16) -> PrivateMailEnv {
-        let dir = tempfile::Builder::new()
-            .prefix("postdesk-env-")
-            .tempdir()
-            .unwrap();
-        let base = 14_000 + (std::process::id() as u16 % 7) * 2_000 + slot * 1_000 % 2_000;
-        let st = Command::new("bash")
-            .arg(repo().join("scripts/mailenv.sh"))
-            .args(["start", dir.path().to_str().unwrap(), &base.to_string()])
-            .status()
-            .unwrap();
-        assert!(st.success(), "could not start a private mail environment");
-        PrivateMailEnv {
-            env: MailEnv::from_root(dir.path()),
-            _dir: dir,
+        let free = |base: u16| {
+            [24u16, 25, 26, 143, 993]
+                .iter()
+                .all(|o| std::net::TcpListener::bind(("127.0.0.1", base + o)).is_ok())
+        };
+        let first = (std::process::id() as u16 % 7) * 2 + slot;
+        for attempt in 0..17u16 {
+            // Bases 13000, 14000 … 29000: below the ephemeral range.
+            let base = 13_000 + ((first + attempt * 3) % 17) * 1_000;
+            if !free(base) {
+                continue;
+            }
+            let dir = tempfile::Builder::new()
+                .prefix("postdesk-env-")
+                .tempdir()
+                .unwrap();
+            let st = Command::new("bash")
+                .arg(repo().join("scripts/mailenv.sh"))
+                .args(["start", dir.path().to_str().unwrap(), &base.to_string()])
+                .status()
+                .unwrap();
+            if st.success() {
+                return PrivateMailEnv {
+                    env: MailEnv::from_root(dir.path()),
+                    _dir: dir,
+                };
+            }
+            let _ = Command::new("bash")
+                .arg(repo().join("scripts/mailenv.sh"))
+                .args(["stop", dir.path().to_str().unwrap()])
+                .status();
         }
+        panic!("could not start a private mail environment on any free base port");
     }
 }
 

@@ -2,9 +2,12 @@
 //! a message once. Parsing never fails: what cannot be understood is flagged
 //! (see [`flags`]) and the raw bytes are kept by the caller regardless.
 
+mod repair;
+
 use super::model::{Address, flags};
 use jiff::Timestamp;
 use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
+use repair::*;
 
 /// Longest body text kept for templates and notifications, in bytes.
 const MAX_TEXT: usize = 256 * 1024;
@@ -178,7 +181,14 @@ fn addresses(v: Option<&mail_parser::Address<'_>>) -> Vec<Address> {
     v.map(|a| {
         a.iter()
             .filter_map(|x| {
-                let email = x.address()?;
+                // Obsolete forms: a source route (`@relay:user@host`) and
+                // whitespace around dots (`jdoe@machine. example`).
+                let email: String = x.address()?.split_whitespace().collect();
+                let email = match email.rsplit_once(':') {
+                    Some((route, rest)) if route.starts_with('@') => rest.to_string(),
+                    _ => email,
+                };
+                let email = email.as_str();
                 (email.contains('@') && !email.contains(char::is_control))
                     .then(|| Address::new(email, x.name().map(no_nul).as_deref()))
             })
@@ -440,6 +450,19 @@ pub fn parse(whole: &[u8]) -> ParsedMail {
         }
     };
     p.from = addresses(msg.from()).into_iter().next();
+    repair_sender(&mut p, msg.header_raw("From"));
+    // Comments are no part of a name: `Pete(A wonderful \) chap) <…>` is Pete.
+    if let Some(from) = p.from.as_mut()
+        && let Some(phrase) = msg
+            .header_raw("From")
+            .and_then(|r| r.rsplit_once('<'))
+            .map(|(n, _)| n)
+        && let Some(name) = phrase_without_comments(phrase)
+    {
+        from.name = Some(no_nul(&name))
+            .filter(|n| !n.is_empty() && !n.contains("=?"))
+            .or(from.name.take());
+    }
     if p.from.is_none() {
         p.flags.push(flags::NO_SENDER);
     }
@@ -447,6 +470,33 @@ pub fn parse(whole: &[u8]) -> ParsedMail {
     p.to = msg.all_to().flat_map(|a| addresses(Some(a))).collect();
     p.cc = msg.all_cc().flat_map(|a| addresses(Some(a))).collect();
     p.subject = msg.subject().map(unfold).unwrap_or_default();
+    // A subject in raw 8-bit bytes of a legacy charset, declared nowhere:
+    // read with the body's charset, else the one detection finds, never
+    // as U+FFFD.
+    if let Some(raw_subject) = raw_header(block, "subject")
+        && let Some(text) = decode_legacy(&raw_subject, body_charset(&msg))
+    {
+        p.subject = unfold(&text);
+        p.flags.push(flags::CHARSET_DETECTED);
+    }
+    // Encoded-words whose bytes are not what their label says (ISO-2022-JP
+    // carrying Shift_JIS), or a character split across two words.
+    if p.subject.contains('\u{fffd}')
+        && let Some(text) = msg.header_raw("Subject").and_then(redecode_words)
+    {
+        p.subject = unfold(&text);
+        p.flags.push(flags::CHARSET_DETECTED);
+    }
+    if let Some(from) = p.from.as_mut()
+        && from.name.as_deref().is_some_and(|n| n.contains('\u{fffd}'))
+        && let Some(name) = msg
+            .header_raw("From")
+            .and_then(|v| v.split('<').next())
+            .and_then(redecode_words)
+    {
+        from.name = Some(name.trim().trim_matches('"').trim().to_string());
+        p.flags.push(flags::CHARSET_DETECTED);
+    }
     p.date = msg.date().and_then(to_timestamp);
     p.in_reply_to = ids(msg.in_reply_to());
     p.references = ids(msg.references());
