@@ -597,7 +597,7 @@ fn sla_at_scale(tickets: usize) {
             postdesk::config::SlaPolicy {
                 escalation: vec![postdesk::config::EscalationLevel {
                     after: postdesk::config::EscalateAfter::Breach,
-                    notify: vec!["agents".into()],
+                    notify: vec![postdesk::domain::sla::NotifyTarget::Agents],
                     set_priority: None,
                     template: None,
                 }],

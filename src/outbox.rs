@@ -210,6 +210,13 @@ pub struct OutboxWorker {
 impl OutboxWorker {
     pub async fn run(mut self, shutdown: CancellationToken) {
         tracing::info!(server = self.mailer.server(), "outbox worker started");
+        // Mail queued by another process (the MTA pipe's `postdesk ingest`)
+        // wakes us too, not only our own ingest.
+        let watching = shutdown.child_token();
+        let watcher = {
+            let (store, wake, stop) = (self.store.clone(), self.wake.clone(), watching.clone());
+            tokio::spawn(async move { store.watch_commits(wake, stop).await })
+        };
         let mut journal = SentJournal::new(self.journal_dir.clone());
         let mut failures = 0u32;
         while !shutdown.is_cancelled() {
@@ -242,6 +249,8 @@ impl OutboxWorker {
         if let Err(e) = self.store.release_outbox_claims(&self.owner).await {
             tracing::warn!(error = %e, "outbox: cannot release claims; they expire by themselves");
         }
+        watching.cancel();
+        let _ = watcher.await;
         tracing::info!("outbox worker stopped");
     }
 

@@ -280,7 +280,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit::SOFTWARE);
         }
     };
-    match runtime.block_on(dispatch(cli)) {
+    let result = runtime.block_on(dispatch(cli));
+    // The work is done: a background task that does not stop (a pool's
+    // housekeeping, a connection's worker) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(2));
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
             eprintln!("postdesk: {}", f.message);

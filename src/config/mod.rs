@@ -14,6 +14,7 @@ pub use reader::{Problem, parse_duration};
 use crate::domain::calendar::{Calendar, WeeklyHours};
 use crate::domain::decide::Limits;
 use crate::domain::model::Priority;
+use crate::domain::sla::NotifyTarget;
 pub use crate::domain::sla::{EscalateAfter, EscalationLevel, PolicyRule, Share, SlaPolicy};
 use jiff::SignedDuration;
 pub use limits::SpamConfig;
@@ -316,7 +317,7 @@ impl Config {
         self.agent(agent)
             .and_then(|a| a.language.as_deref())
             .or(mailbox.language.as_deref())
-            .unwrap_or(crate::templates::LANGUAGES[0])
+            .unwrap_or(crate::domain::language::LANGUAGES[0])
     }
 
     /// Every address the daemon sends from, lower-cased.
@@ -804,14 +805,14 @@ fn read_timezone(n: &Node<'_>, key: &str) -> Option<jiff::tz::TimeZone> {
 /// A language key: one we have templates for.
 fn read_language(n: &Node<'_>, key: &str) -> Option<String> {
     let l = n.opt_str(key)?;
-    if crate::templates::LANGUAGES.contains(&l.as_str()) {
+    if crate::domain::language::LANGUAGES.contains(&l.as_str()) {
         Some(l)
     } else {
         n.problem(
             key,
             format!(
                 "expected one of {}, got {l:?}",
-                crate::templates::LANGUAGES.join(", ")
+                crate::domain::language::LANGUAGES.join(", ")
             ),
         );
         None
@@ -855,19 +856,7 @@ fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
     })
 }
 
-pub fn looks_like_address(s: &str) -> bool {
-    match s.rsplit_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !s.contains(char::is_whitespace)
-                && !s.contains(['<', '>', ',', '"'])
-        }
-        None => false,
-    }
-}
+pub use crate::domain::model::looks_like_address;
 
 fn read_mailbox(
     n: &Node<'_>,
@@ -1073,12 +1062,14 @@ fn read_policy(n: &Node<'_>, calendars: &[String]) -> Option<SlaPolicy> {
                 r#"expected at least one recipient: "assignee", "agents" or an email address"#,
             );
         }
+        let mut targets = Vec::new();
         for (i, t) in notify.iter().enumerate() {
-            if t != "assignee" && t != "agents" && !looks_like_address(t) {
-                e.problems().add(
+            match NotifyTarget::parse(t) {
+                Some(target) => targets.push(target),
+                None => e.problems().add(
                     format!("{}[{i}]", e.key_path("notify")),
                     format!(r#"expected "assignee", "agents" or an email address, got {t:?}"#),
-                );
+                ),
             }
         }
         let set_priority = e
@@ -1088,7 +1079,7 @@ fn read_policy(n: &Node<'_>, calendars: &[String]) -> Option<SlaPolicy> {
         e.finish();
         p.escalation.push(EscalationLevel {
             after,
-            notify: notify.into_iter().map(|s| s.to_lowercase()).collect(),
+            notify: targets,
             set_priority,
             template,
         });

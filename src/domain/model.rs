@@ -133,6 +133,21 @@ impl Address {
     }
 }
 
+/// Does `s` look like an address we can write to (`local@domain.tld`)?
+pub fn looks_like_address(s: &str) -> bool {
+    match s.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !s.contains(char::is_whitespace)
+                && !s.contains(['<', '>', ',', '"'])
+        }
+        None => false,
+    }
+}
+
 /// Marks on a stored message.
 pub mod flags {
     /// The message could not be parsed as RFC 5322 (or had no usable header).

@@ -45,11 +45,56 @@ pub enum EscalateAfter {
     Later(Share),
 }
 
+/// Who a notice goes to, as `notify` names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotifyTarget {
+    /// The ticket's assignee; everyone who could take it while nobody has.
+    Assignee,
+    /// Every agent of the mailbox.
+    Agents,
+    /// Someone by address (lower-cased), agent or not.
+    Address(String),
+}
+
+impl NotifyTarget {
+    /// `"assignee"`, `"agents"`, or an address.
+    pub fn parse(s: &str) -> Option<NotifyTarget> {
+        match s.trim().to_lowercase().as_str() {
+            "assignee" => Some(NotifyTarget::Assignee),
+            "agents" => Some(NotifyTarget::Agents),
+            a if super::model::looks_like_address(a) => Some(NotifyTarget::Address(a.to_string())),
+            _ => None,
+        }
+    }
+}
+
+/// The addresses `targets` name for a ticket held by `assignee` in a
+/// mailbox with `agents`, each once, in order.
+pub fn recipients(
+    targets: &[NotifyTarget],
+    assignee: Option<&str>,
+    agents: &[String],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for t in targets {
+        let add: Vec<String> = match (t, assignee) {
+            (NotifyTarget::Assignee, Some(a)) => vec![a.to_string()],
+            (NotifyTarget::Assignee, None) | (NotifyTarget::Agents, _) => agents.to_vec(),
+            (NotifyTarget::Address(a), _) => vec![a.clone()],
+        };
+        for a in add {
+            if !out.contains(&a) {
+                out.push(a);
+            }
+        }
+    }
+    out
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EscalationLevel {
     pub after: EscalateAfter,
-    /// `assignee`, `agents`, or addresses.
-    pub notify: Vec<String>,
+    pub notify: Vec<NotifyTarget>,
     pub set_priority: Option<Priority>,
     pub template: Option<String>,
 }
@@ -568,19 +613,19 @@ mod tests {
             escalation: vec![
                 EscalationLevel {
                     after: EscalateAfter::Breach,
-                    notify: vec!["assignee".into()],
+                    notify: vec![NotifyTarget::Assignee],
                     set_priority: None,
                     template: None,
                 },
                 EscalationLevel {
                     after: EscalateAfter::Later(Share::Duration(h(4))),
-                    notify: vec!["m@x".into()],
+                    notify: vec![NotifyTarget::Address("m@x".into())],
                     set_priority: None,
                     template: None,
                 },
                 EscalationLevel {
                     after: EscalateAfter::Later(Share::Percent(150)),
-                    notify: vec!["m@x".into()],
+                    notify: vec![NotifyTarget::Address("m@x".into())],
                     set_priority: None,
                     template: None,
                 },

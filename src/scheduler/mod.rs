@@ -12,7 +12,7 @@ mod daily;
 mod held;
 
 use crate::domain::model::{Address, OutKind, Role};
-use crate::domain::sla::{EscalateAfter, Notice};
+use crate::domain::sla::{EscalateAfter, Notice, NotifyTarget, recipients};
 use crate::ingest::{Pipeline, Prompt, QueuedMail};
 use crate::store::{DueNotice, StoreError};
 use crate::templates::ResultVars;
@@ -133,28 +133,12 @@ impl Scheduler {
         let level = (n.level as usize)
             .checked_sub(1)
             .and_then(|i| policy.escalation.get(i));
-        let targets: Vec<String> = match (n.notice, level) {
-            (Notice::Warning, _) => vec!["assignee".into()],
+        let targets = match (n.notice, level) {
+            (Notice::Warning, _) => vec![NotifyTarget::Assignee],
             (Notice::Escalation, Some(l)) => l.notify.clone(),
             (Notice::Escalation, None) => Vec::new(),
         };
-        let mut recipients: Vec<String> = Vec::new();
-        for target in &targets {
-            let add: Vec<String> = match target.as_str() {
-                "assignee" => match &t.assignee {
-                    Some(a) => vec![a.clone()],
-                    // Nobody owns it yet: everyone who could.
-                    None => mailbox.agents.clone(),
-                },
-                "agents" => mailbox.agents.clone(),
-                address => vec![address.to_string()],
-            };
-            for a in add {
-                if !recipients.contains(&a) {
-                    recipients.push(a);
-                }
-            }
-        }
+        let recipients = recipients(&targets, t.assignee.as_deref(), &mailbox.agents);
         let kind = match n.notice {
             Notice::Warning => OutKind::SlaWarning,
             Notice::Escalation => OutKind::Escalation,

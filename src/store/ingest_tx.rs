@@ -10,6 +10,7 @@ use std::collections::HashMap;
 
 pub struct Tx {
     pub(super) tx: Transaction<'static, Any>,
+    backend: super::Backend,
 }
 
 pub struct NewTicket<'a> {
@@ -66,8 +67,8 @@ pub struct NewOutbox<'a> {
 }
 
 impl Tx {
-    pub(super) fn new(tx: Transaction<'static, Any>) -> Self {
-        Tx { tx }
+    pub(super) fn new(tx: Transaction<'static, Any>, backend: super::Backend) -> Self {
+        Tx { tx, backend }
     }
 
     pub async fn commit(self) -> Result<()> {
@@ -511,6 +512,14 @@ impl Tx {
         .bind(ms(o.created_at))
         .execute(&mut *self.tx)
         .await?;
+        // Outbox workers of other processes hear of it at commit
+        // (PostgreSQL; on SQLite they watch the database's version).
+        if self.backend == super::Backend::Postgres {
+            sqlx::query("SELECT pg_notify($1, '')")
+                .bind(super::watch::OUTBOX_CHANNEL)
+                .execute(&mut *self.tx)
+                .await?;
+        }
         Ok(())
     }
 

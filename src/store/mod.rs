@@ -18,6 +18,7 @@ mod read;
 mod report;
 mod sla;
 mod survey;
+mod watch;
 
 pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate, Tx};
 pub use limits::{HeldNotice, ReturnedMail};
@@ -136,6 +137,8 @@ pub struct Store {
     backend: Backend,
     /// The database file, for SQLite on disk.
     sqlite_path: Option<String>,
+    /// What the pool connects to (the watcher opens its own connection).
+    url: String,
 }
 
 impl Store {
@@ -147,9 +150,15 @@ impl Store {
             (Backend::Postgres, cfg.url.clone())
         };
         let busy_ms = cfg.busy_timeout.as_millis().max(0);
+        // No idle reaping or lifetime: connections live as long as the pool,
+        // and the pool's housekeeping task is never started (one was seen
+        // spinning in a finished `outbox list` during a SIGKILL storm,
+        // keeping the process alive).
         let mut opts = AnyPoolOptions::new()
             .max_connections(cfg.max_connections)
-            .acquire_timeout(cfg.connect_timeout.unsigned_abs());
+            .acquire_timeout(cfg.connect_timeout.unsigned_abs())
+            .idle_timeout(None)
+            .max_lifetime(None);
         if backend == Backend::Postgres {
             let statement_ms = cfg.statement_timeout.as_millis().max(0);
             opts = opts.after_connect(move |conn, _| {
@@ -185,6 +194,7 @@ impl Store {
             pool,
             backend,
             sqlite_path,
+            url,
         })
     }
 
@@ -279,7 +289,7 @@ impl Store {
     /// Starts a write transaction. On SQLite it takes the write lock at once,
     /// so a transaction never fails half-way because another writer came first.
     pub async fn begin(&self) -> Result<Tx> {
-        Ok(Tx::new(self.begin_raw().await?))
+        Ok(Tx::new(self.begin_raw().await?, self.backend))
     }
 
     /// The reply-token key, generated on first use and the same for every
