@@ -20,6 +20,9 @@
 //! - [`scheduler`]: SLA warnings and escalations when they fall due.
 //! - [`templates`]: the mail templates. [`tls`]: TLS settings for both protocols.
 //! - [`daemon`]: starts the tasks and stops them. [`cli`]: the commands.
+//! - [`instance`]: who this process is among instances sharing a database.
+//! - [`ops`]: health verdicts, metrics, the HTTP listener, systemd.
+//! - [`ratings`]: satisfaction ratings, by mail or by the survey's link.
 //! - [`clock`]: the only place that reads the wall clock.
 
 pub mod cli;
@@ -29,8 +32,10 @@ pub mod daemon;
 pub mod domain;
 pub mod imap;
 pub mod ingest;
+pub mod instance;
 pub mod ops;
 pub mod outbox;
+pub mod ratings;
 pub mod scheduler;
 pub mod smtp;
 pub mod store;

@@ -81,7 +81,7 @@ impl SentJournal {
     fn own_path(&self) -> Option<PathBuf> {
         let name = format!(
             "{JOURNAL_PREFIX}{}.{}",
-            crate::daemon::hostname(),
+            crate::instance::hostname(),
             std::process::id()
         );
         self.dir.as_ref().map(|d| d.join(name))
@@ -99,7 +99,7 @@ impl SentJournal {
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().to_string();
                 let (host, pid) = name.strip_prefix(JOURNAL_PREFIX)?.rsplit_once('.')?;
-                crate::daemon::process_is_gone(host, pid.parse().ok()?).then(|| e.path())
+                crate::instance::process_is_gone(host, pid.parse().ok()?).then(|| e.path())
             })
             .collect()
     }
@@ -278,7 +278,7 @@ impl OutboxWorker {
                 return;
             }
         };
-        for owner in owners.iter().filter(|o| crate::daemon::owner_is_dead(o)) {
+        for owner in owners.iter().filter(|o| crate::instance::owner_is_dead(o)) {
             tracing::info!(owner = %owner, "outbox: releasing the claims of a process that is gone");
             if let Err(e) = self.store.release_outbox_claims(owner).await {
                 tracing::warn!(error = %e, "outbox: cannot release claims");
@@ -419,7 +419,7 @@ mod tests {
         // A journal left by a process of this host that is gone.
         let gone = dir.path().join(format!(
             "{JOURNAL_PREFIX}{}.4000000000",
-            crate::daemon::hostname()
+            crate::instance::hostname()
         ));
         std::fs::write(&gone, format!("D 11 {}\n", t.as_millisecond())).unwrap();
         // Another host's journal is not ours to settle.

@@ -25,7 +25,6 @@ mod survey;
 
 pub use explain::Explanation;
 pub use outgoing::format_time;
-pub use survey::rate_by_link;
 
 use crate::clock::Clock;
 use crate::config::{Config, MailboxConfig};

@@ -8,8 +8,8 @@ use super::{IngestError, Msg, Outcome, Pipeline};
 use crate::config::MailboxConfig;
 use crate::domain::model::{Action, Kind, OutKind};
 use crate::domain::survey::Rating;
-use crate::domain::token::{Purpose, TokenKey, claimed_ticket};
-use crate::store::{Store, StoreError, TicketState, Tx};
+use crate::domain::token::Purpose;
+use crate::store::{TicketState, Tx};
 use crate::templates::ResultVars;
 use jiff::Timestamp;
 
@@ -185,7 +185,7 @@ impl Pipeline {
                 crate::domain::clip(c, 300).0
             ),
         };
-        rate(
+        crate::ratings::rate(
             &mut tx,
             number,
             rating.score,
@@ -206,60 +206,4 @@ impl Pipeline {
             mail,
         ))
     }
-}
-
-/// Records `rating` on `ticket` with its event; the last answer counts.
-async fn rate(
-    tx: &mut Tx,
-    ticket: i64,
-    rating: u8,
-    comment: Option<&str>,
-    message_id: Option<&str>,
-    how: &str,
-    now: Timestamp,
-) -> Result<(), StoreError> {
-    tx.rate(ticket, rating, comment, now).await?;
-    let event = (
-        "rated",
-        format!("{rating} of 5 {how} (the last answer counts)"),
-    );
-    tx.add_events(Some(ticket), message_id, now, &[event]).await
-}
-
-/// A rating given by the survey's link: `token` must be the customer's
-/// token for a ticket whose survey was sent. Returns the ticket, or None
-/// for a link that is not valid.
-pub async fn rate_by_link(
-    store: &Store,
-    key: &TokenKey,
-    token: &str,
-    rating: u8,
-    now: Timestamp,
-) -> Result<Option<i64>, StoreError> {
-    let Some(number) = claimed_ticket(token).filter(|_| (1..=5).contains(&rating)) else {
-        return Ok(None);
-    };
-    let mut tx = store.begin().await?;
-    let customer = tx.ticket_state(number).await?.and_then(|t| t.customer);
-    let valid = customer.is_some_and(|c| {
-        key.verify_for(Purpose::RateLink, token, [c.email.as_str()])
-            .is_some()
-    });
-    if !valid || !tx.survey_sent(number).await? {
-        tracing::warn!(ticket = number, "a rating link that is not valid was used");
-        return Ok(None);
-    }
-    rate(
-        &mut tx,
-        number,
-        rating,
-        None,
-        None,
-        "by the survey link",
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    tracing::info!(ticket = number, rating, "satisfaction rating recorded");
-    Ok(Some(number))
 }

@@ -146,7 +146,7 @@ async fn rate_submit(
     Path((token, rating)): Path<(String, u8)>,
 ) -> Response {
     let now = s.clock.now();
-    match crate::ingest::rate_by_link(&s.store, &s.key, &token, rating, now).await {
+    match crate::ratings::rate_by_link(&s.store, &s.key, &token, rating, now).await {
         Ok(Some(_)) => page(
             StatusCode::OK,
             "Thank you",
