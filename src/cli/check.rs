@@ -13,12 +13,12 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
     // Quiet unless POSTDESK_LOG asks: the report on stdout is the answer.
     super::init_logging(config.log_format, "off");
     println!(
-        "{}: configuration and templates are valid ({} mailbox(es), {} agent(s), {} SLA polic(ies), {} calendar(s))",
+        "{}: configuration and templates are valid ({}, {}, {}, {})",
         path.display(),
-        config.mailboxes.len(),
-        config.agents.len(),
-        config.sla.len(),
-        config.calendars.len()
+        counted(config.mailboxes.len(), "mailbox", "mailboxes"),
+        counted(config.agents.len(), "agent", "agents"),
+        counted(config.sla.len(), "SLA policy", "SLA policies"),
+        counted(config.calendars.len(), "calendar", "calendars")
     );
     if !connect_servers {
         return Ok(exit::OK);
@@ -135,4 +135,9 @@ fn redact_url(url: &str) -> String {
         }
         _ => url.to_string(),
     }
+}
+
+/// `1 mailbox`, `2 mailboxes`.
+pub(super) fn counted(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -161,7 +161,10 @@ pub async fn outbox(
         return Ok(exit::OK);
     }
     if rows.is_empty() {
-        println!("outbox is empty");
+        match status {
+            Some(s) => println!("no outbound mail with status {s}"),
+            None => println!("outbox is empty"),
+        }
     }
     for r in &rows {
         let ticket = r.ticket.map_or("-".to_string(), |n| format!("#{n}"));

@@ -228,7 +228,16 @@ pub enum ConfigError {
 }
 
 fn render_problems(file: &Path, problems: &[Problem]) -> String {
-    let mut s = format!("{}: {} problem(s)", file.display(), problems.len());
+    let mut s = format!(
+        "{}: {} {}",
+        file.display(),
+        problems.len(),
+        if problems.len() == 1 {
+            "problem"
+        } else {
+            "problems"
+        }
+    );
     for p in problems {
         s.push_str(&format!("\n  {}: {p}", file.display()));
     }

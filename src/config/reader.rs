@@ -65,6 +65,8 @@ pub struct Node<'a> {
     table: &'a Table,
     problems: &'a Problems,
     used: RefCell<Vec<&'a str>>,
+    /// Every key asked for, present or not: what an unknown key may have meant.
+    asked: RefCell<Vec<String>>,
 }
 
 impl<'a> Node<'a> {
@@ -74,6 +76,7 @@ impl<'a> Node<'a> {
             table,
             problems,
             used: RefCell::new(Vec::new()),
+            asked: RefCell::new(Vec::new()),
         }
     }
 
@@ -94,11 +97,13 @@ impl<'a> Node<'a> {
     }
 
     pub fn has(&self, key: &str) -> bool {
+        self.asked.borrow_mut().push(key.to_string());
         self.table.contains_key(key)
     }
 
     /// The raw value of `key`, marking it as known.
     pub fn get(&self, key: &str) -> Option<&'a Value> {
+        self.asked.borrow_mut().push(key.to_string());
         let (k, v) = self.table.get_key_value(key)?;
         self.used.borrow_mut().push(k.as_str());
         Some(v)
@@ -199,6 +204,7 @@ impl<'a> Node<'a> {
             table: t,
             problems: self.problems,
             used: RefCell::new(Vec::new()),
+            asked: RefCell::new(Vec::new()),
         })
     }
 
@@ -223,6 +229,7 @@ impl<'a> Node<'a> {
                     table: t,
                     problems: self.problems,
                     used: RefCell::new(Vec::new()),
+                    asked: RefCell::new(Vec::new()),
                 }),
                 None => self
                     .problems
@@ -254,9 +261,20 @@ impl<'a> Node<'a> {
 
     pub fn finish(&self) {
         let used = self.used.borrow();
+        let asked = self.asked.borrow();
         for k in self.table.keys() {
             if !used.contains(&k.as_str()) {
-                self.problem(k, "unknown key");
+                // The known key it is nearest to, when it is near: `smpt`
+                // is `smtp`, `warn_befor` is `warn_before`.
+                let near = asked
+                    .iter()
+                    .map(|a| (strsim::damerau_levenshtein(k, a), a))
+                    .filter(|(d, a)| *d <= 2.max(a.len() / 4) && *d < a.len())
+                    .min();
+                match near {
+                    Some((_, a)) => self.problem(k, format!("unknown key (did you mean {a:?}?)")),
+                    None => self.problem(k, "unknown key"),
+                }
             }
         }
     }

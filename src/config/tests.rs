@@ -218,3 +218,27 @@ fn the_http_listener_is_off_by_default_and_checked_when_on() {
         Some("https://h.example.com/pd")
     );
 }
+
+#[test]
+fn an_unknown_key_says_what_it_probably_meant() {
+    let text = MINIMAL.replace("[database]", "smpt_host = \"x\"\n\n[database]");
+    let p = problems(&text);
+    assert!(
+        p.iter().any(|l| l.contains("smpt_host: unknown key")),
+        "{p:?}"
+    );
+    let text = format!("{MINIMAL}\n[sla.standard]\nfirst_response = \"4h\"\nwarn_befor = \"1h\"\n");
+    let p = problems(&text);
+    assert!(
+        p.iter()
+            .any(|l| l
+                .contains(r#"sla.standard.warn_befor: unknown key (did you mean "warn_before"?)"#)),
+        "{p:?}"
+    );
+    let p = problems(&MINIMAL.replace("[smtp]", "[smpt]"));
+    assert!(
+        p.iter()
+            .any(|l| l.contains(r#"smpt: unknown key (did you mean "smtp"?)"#)),
+        "{p:?}"
+    );
+}

@@ -113,25 +113,10 @@ const COMMANDS: &[&str] = &[
 ];
 const PRIORITIES: &[&str] = &["low", "normal", "high", "urgent"];
 
-/// Levenshtein distance, for suggesting the command a typo meant.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let sub = prev[j] + usize::from(ca != *cb);
-            cur.push(sub.min(prev[j + 1] + 1).min(cur[j] + 1));
-        }
-        prev = cur;
-    }
-    prev[b.len()]
-}
-
 fn suggest(word: &str) -> Option<Hint> {
     COMMANDS
         .iter()
-        .map(|c| (distance(word, c), *c))
+        .map(|c| (strsim::levenshtein(word, c), *c))
         .filter(|(d, c)| *d <= 2 && *d < c.len())
         .min()
         .map(|(_, c)| Hint::DidYouMean(format!("#{c}")))
