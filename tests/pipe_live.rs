@@ -27,8 +27,6 @@ fn mail_queued_by_the_pipe_is_sent_at_once(db: Db) {
         Duration::from_secs(30),
         || d.log().contains("outbox worker started").then_some(()),
     );
-    // Let its first look at the outbox pass: it now sleeps on its timer.
-    std::thread::sleep(Duration::from_millis(500));
     let customer = s.addr("customer");
     let id = format!("piped-{}@client.example", s.tag);
     let raw = mail(

@@ -9,7 +9,7 @@ use super::{IngestError, Msg, Outcome, Pipeline, Wake};
 use crate::domain::classify::{Classification, Us, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, TicketPlan, TicketView, ack_address};
 use crate::domain::model::{Action, Kind, OutKind, Role};
-use crate::domain::parse::{files_of, html_of};
+use crate::domain::parse::files_and_html;
 use crate::domain::sla::{Happening, choose_policy};
 use crate::domain::trim::{Known, trim};
 use crate::domain::{clip_subject, language, subject};
@@ -229,6 +229,7 @@ impl Pipeline {
                     .map(|f| f.name.clone().unwrap_or(f.email.clone()))
                     .unwrap_or_default();
                 let from_name = format!("{who} via {}", m.mailbox.display_name);
+                let (files, html) = files_and_html(m.raw);
                 let done = self
                     .notify(
                         &mut tx,
@@ -240,8 +241,8 @@ impl Pipeline {
                             parent: (&mail.message_id, &mail.references),
                             about: &mail.message_id,
                             who: &who,
-                            files: &files_of(m.raw),
-                            html: html_of(m.raw).as_deref(),
+                            files: &files,
+                            html: html.as_deref(),
                         },
                         || prompt("customer_message"),
                         now,

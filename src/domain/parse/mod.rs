@@ -334,22 +334,30 @@ pub fn attachments_of(raw: &[u8]) -> Vec<super::compose::OutAttachment> {
 /// Every file of a customer's mail, bytes unchanged, the images its HTML
 /// shows included with their Content-ID (for the agents' notifications).
 pub fn files_of(raw: &[u8]) -> Vec<super::compose::OutAttachment> {
-    let Some(msg) = guarded_parse(raw) else {
-        return Vec::new();
-    };
-    msg.attachments()
-        .filter(|p| p.message().is_none())
-        .map(|p| out_attachment(p, true))
-        .collect()
+    files_and_html(raw).0
 }
 
 /// The HTML body of a message, when it has one of its own.
 pub fn html_of(raw: &[u8]) -> Option<String> {
-    let msg = guarded_parse(raw)?;
-    if msg.html_body_count() == 0 || !msg.html_part(0).is_some_and(|p| p.is_text_html()) {
-        return None;
-    }
-    msg.body_html(0).map(|h| no_nul(&h))
+    files_and_html(raw).1
+}
+
+/// Both of the above from one reading of the message: what a
+/// notification shows agents of a customer's mail.
+pub fn files_and_html(raw: &[u8]) -> (Vec<super::compose::OutAttachment>, Option<String>) {
+    let Some(msg) = guarded_parse(raw) else {
+        return (Vec::new(), None);
+    };
+    let files = msg
+        .attachments()
+        .filter(|p| p.message().is_none())
+        .map(|p| out_attachment(p, true))
+        .collect();
+    let own_html = msg.html_body_count() > 0 && msg.html_part(0).is_some_and(|p| p.is_text_html());
+    let html = own_html
+        .then(|| msg.body_html(0).map(|h| no_nul(&h)))
+        .flatten();
+    (files, html)
 }
 
 fn out_attachment(
