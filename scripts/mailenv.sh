@@ -78,7 +78,9 @@ CAPTURE
   local refuser=$((BASE + 26))
 
   # A private CA (what postdesk is told to trust through ca_file) and a
-  # server certificate it signed, for localhost and 127.0.0.1.
+  # server certificate it signed, for localhost and 127.0.0.1. Dovecot also
+  # listens on 127.0.0.2, a name its certificate does not hold (for the
+  # certificate-name-mismatch test).
   if [ ! -s "$ROOT/tls/cert.pem" ]; then
     local t=$ROOT/tls
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
@@ -95,7 +97,7 @@ CAPTURE
 
   cat > "$ROOT/dovecot.conf" <<CONF
 protocols = imap lmtp
-listen = 127.0.0.1
+listen = 127.0.0.1, 127.0.0.2
 base_dir = $ROOT/run/dovecot
 state_dir = $ROOT/state
 instance_name = postdesk-test-$BASE

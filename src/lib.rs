@@ -24,7 +24,9 @@
 //! - [`ops`]: health verdicts, metrics, the HTTP listener, systemd.
 //! - [`ratings`]: satisfaction ratings, by mail or by the survey's link.
 //! - [`clock`]: the only place that reads the wall clock.
+//! - [`advice`]: what to tell an admin when a mail server cannot be reached.
 
+pub mod advice;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -9,6 +9,7 @@
 //! doubt; before it, the mail surely was not accepted. The outbox uses this
 //! to never send a mail twice after a crash (see `outbox`).
 
+use crate::advice::{Protocol, ServerTrouble, Stage, Trouble};
 use crate::config::{Security, ServerConfig};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
@@ -101,42 +102,69 @@ impl Mailer {
         format!("{}:{}", self.cfg.host, self.cfg.port)
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
-        let timeout = Some(self.cfg.timeout.unsigned_abs());
-        let addr = (self.cfg.host.as_str(), self.cfg.port);
-        let mut conn = match self.cfg.security {
-            Security::Tls => {
-                AsyncSmtpConnection::connect_tokio1(
-                    addr,
-                    timeout,
-                    &self.hello,
-                    self.tls.clone(),
-                    None,
-                )
-                .await?
-            }
-            Security::StartTls => {
-                let mut c =
-                    AsyncSmtpConnection::connect_tokio1(addr, timeout, &self.hello, None, None)
-                        .await?;
-                let params = self.tls.clone().expect("TLS parameters for STARTTLS");
-                c.starttls(params, &self.hello).await?;
-                c
-            }
-            Security::None => {
-                AsyncSmtpConnection::connect_tokio1(addr, timeout, &self.hello, None, None).await?
+    /// Connects, says hello, upgrades to TLS and logs in as configured.
+    /// Every failure on the way is worded as what to change.
+    async fn connect(&self) -> Result<AsyncSmtpConnection, ServerTrouble> {
+        let cfg = &self.cfg;
+        let at = |stage: Stage| {
+            move |e: lettre::transport::smtp::Error| {
+                ServerTrouble::new(Protocol::Smtp, cfg, stage, &e)
             }
         };
-        if let (Some(user), Some(pass)) = (&self.cfg.username, &self.cfg.password) {
+        let timeout = Some(cfg.timeout.unsigned_abs());
+        let addr = (cfg.host.as_str(), cfg.port);
+        let first = match cfg.security {
+            Security::Tls => Stage::Tls,
+            _ => Stage::Greeting,
+        };
+        let tls_first = match cfg.security {
+            Security::Tls => self.tls.clone(),
+            _ => None,
+        };
+        // lettre reads the greeting without a timeout of its own.
+        let opened = tokio::time::timeout(
+            cfg.timeout.unsigned_abs() + Duration::from_millis(500),
+            AsyncSmtpConnection::connect_tokio1(addr, timeout, &self.hello, tls_first, None),
+        )
+        .await;
+        let mut conn = match opened {
+            Ok(Ok(c)) => c,
+            // A refused or silent connection is met before any TLS.
+            Ok(Err(e)) => {
+                let t = ServerTrouble::new(Protocol::Smtp, cfg, Stage::Connect, &e);
+                return Err(match t.trouble {
+                    Trouble::Other(_) => at(first)(e),
+                    _ => t,
+                });
+            }
+            Err(_) => {
+                let silent = match cfg.security {
+                    Security::Tls => Trouble::TimedOut(cfg.timeout.unsigned_abs()),
+                    _ => Trouble::NoGreeting(cfg.timeout.unsigned_abs()),
+                };
+                return Err(ServerTrouble::of(Protocol::Smtp, cfg, silent));
+            }
+        };
+        if cfg.security == Security::StartTls {
+            if !conn.can_starttls() {
+                return Err(ServerTrouble::of(Protocol::Smtp, cfg, Trouble::NoStartTls));
+            }
+            let params = self.tls.clone().expect("TLS parameters for STARTTLS");
+            conn.starttls(params, &self.hello)
+                .await
+                .map_err(at(Stage::Tls))?;
+        }
+        if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
             let creds = Credentials::new(user.clone(), pass.expose().to_string());
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
-                .await?;
+                .await
+                .map_err(at(Stage::Login))?;
         }
         Ok(conn)
     }
 
     /// The kept connection if it is still good, else a new one.
-    async fn connection(&mut self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+    async fn connection(&mut self) -> Result<AsyncSmtpConnection, ServerTrouble> {
         if let Some((mut c, used)) = self.conn.take() {
             let idle = used.elapsed();
             if idle < self.idle_timeout
@@ -189,13 +217,7 @@ impl Mailer {
         .await
         {
             Ok(Ok(c)) => c,
-            Ok(Err(e)) => {
-                return SendOutcome::Temporary(format!(
-                    "cannot connect to {}: {}",
-                    self.server(),
-                    crate::error_chain(&e)
-                ));
-            }
+            Ok(Err(t)) => return SendOutcome::Temporary(t.message),
             Err(_) => {
                 return SendOutcome::Temporary(format!(
                     "cannot connect to {}: timed out",
@@ -265,14 +287,10 @@ impl Mailer {
         }
     }
 
-    /// Opens a connection and says hello (for `postdesk check --connect`).
-    pub async fn test_connection(&mut self) -> Result<(), String> {
-        match self.connect().await {
-            Ok(mut c) => {
-                let _ = c.quit().await;
-                Ok(())
-            }
-            Err(e) => Err(format!("{}: {}", self.server(), crate::error_chain(&e))),
-        }
+    /// Opens a connection and logs in (for `postdesk check --connect`).
+    pub async fn test_connection(&mut self) -> Result<(), ServerTrouble> {
+        let mut c = self.connect().await?;
+        let _ = c.quit().await;
+        Ok(())
     }
 }

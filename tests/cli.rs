@@ -64,6 +64,17 @@ fn ingest_speaks_the_json_contract_and_is_idempotent(db: Db) {
         t["messages"], 2,
         "the message and its queued acknowledgement"
     );
+    assert_eq!(
+        (
+            t["human_messages"].as_i64(),
+            t["automatic_messages"].as_i64()
+        ),
+        (Some(1), Some(1)),
+        "the customer's words apart from our acknowledgement: {t}"
+    );
+    let text = c.run(&["tickets", "list"], None);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("  1 msg +1 auto"), "{text}");
     assert_eq!(t["sla"]["breached"], false);
     let show = c.json(&["tickets", "show", "1", "--json"]);
     assert_eq!(show["messages"][0]["from"], "jane@example.org");
@@ -203,7 +214,8 @@ fn exit_codes_follow_the_contract() {
         .args(["--config", "/nonexistent/postdesk.toml", "check"])
         .output()
         .unwrap();
-    assert_eq!(missing.status.code(), Some(78));
+    // A missing file is missing input (66, as README says), not a mistake in it.
+    assert_eq!(missing.status.code(), Some(66));
 }
 
 #[test]
@@ -223,8 +235,8 @@ fn check_reports_every_mistake_at_once() {
         "database.url:",
         "smtp.port:",
         "smtp.security:",
-        "mailbox[0].address:",
-        "mailbox[0].language:",
+        "mailbox \"support\".address:",
+        "mailbox \"support\".language:",
     ] {
         assert!(err.contains(path), "{path} missing from:\n{err}");
     }

@@ -97,9 +97,14 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
                     (None, None) => {}
                 }
             }
-            Err(e @ FetchError::Login { .. }) => {
-                fail(exit::CONFIG, format!("mailbox {}: {e}", m.name))
-            }
+            Err(FetchError::Server(t)) => fail(
+                if t.is_config() {
+                    exit::CONFIG
+                } else {
+                    exit::TEMPFAIL
+                },
+                format!("mailbox {}: {t}", m.name),
+            ),
             Err(e @ FetchError::Folder { .. }) => {
                 fail(exit::CONFIG, format!("mailbox {}: {e}", m.name))
             }
@@ -112,14 +117,27 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
     match Mailer::new(&config.smtp, std::time::Duration::from_secs(5)) {
         Ok(mut mailer) => match mailer.test_connection().await {
             Ok(()) => println!("ok   smtp {}", mailer.server()),
-            Err(e) => fail(exit::TEMPFAIL, format!("smtp {e}")),
+            Err(t) => fail(
+                if t.is_config() {
+                    exit::CONFIG
+                } else {
+                    exit::TEMPFAIL
+                },
+                format!("smtp: {t}"),
+            ),
         },
         Err(e) => fail(exit::CONFIG, format!("smtp: {e}")),
     }
-    if worst == exit::OK {
-        Ok(exit::OK)
-    } else {
-        Err(Failure::new(worst, "some servers could not be reached"))
+    match worst {
+        exit::OK => Ok(exit::OK),
+        exit::CONFIG => Err(Failure::new(
+            worst,
+            "the settings marked FAIL need a change (each line says which)",
+        )),
+        _ => Err(Failure::new(
+            worst,
+            "some servers could not be reached (each FAIL line says why); try again when they are up",
+        )),
     }
 }
 

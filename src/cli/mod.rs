@@ -5,6 +5,7 @@ mod check;
 mod explain;
 mod files;
 mod ingest;
+mod init;
 mod report;
 mod show;
 mod when;
@@ -26,6 +27,7 @@ pub mod exit {
     pub const TEMPFAIL: u8 = 75;
     pub const CONFIG: u8 = 78;
     pub const NOINPUT: u8 = 66;
+    pub const CANTCREAT: u8 = 73;
 
     /// A missing input file is the caller's mistake; anything else may pass.
     pub fn exit_for_io(e: &std::io::Error) -> u8 {
@@ -61,6 +63,9 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Write a first configuration for one mailbox (asked in a terminal, or
+    /// given as flags), then check it against the servers.
+    Init(Box<init::InitArgs>),
     /// Run the daemon: every mailbox and the outbox worker.
     Run,
     /// Validate the configuration and templates.
@@ -231,7 +236,21 @@ impl Failure {
 
 impl From<ConfigError> for Failure {
     fn from(e: ConfigError) -> Self {
-        Failure::new(exit::CONFIG, e.to_string())
+        let code = match &e {
+            // No file at all is missing input (66), like any missing file
+            // named on the command line; a file that is there but wrong is 78.
+            ConfigError::Read { source, .. } => exit::exit_for_io(source),
+            _ => exit::CONFIG,
+        };
+        let message = match &e {
+            ConfigError::Read { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                format!(
+                    "{e} (give the file with --config or $POSTDESK_CONFIG, or write one with `postdesk init`)"
+                )
+            }
+            _ => e.to_string(),
+        };
+        Failure::new(code, message)
     }
 }
 
@@ -342,7 +361,11 @@ fn load(
             let list: Vec<String> = errs.iter().map(|e| format!("  {e}")).collect();
             Failure::new(
                 exit::CONFIG,
-                format!("templates: {} problem(s)\n{}", errs.len(), list.join("\n")),
+                format!(
+                    "templates: {}\n{}",
+                    check::counted(errs.len(), "problem", "problems"),
+                    list.join("\n")
+                ),
             )
         })?;
     Ok((Arc::new(config), templates.into()))
@@ -363,6 +386,7 @@ async fn dispatch(cli: Cli) -> CliResult {
     let tz = when::zone(cli.tz.as_deref()).map_err(|e| Failure::new(exit::USAGE, e))?;
     match cli.command {
         Command::Check { connect } => check::run(&cli.config, connect).await,
+        Command::Init(args) => init::run(&cli.config, &args).await,
         Command::Run => {
             let (config, templates) = load(&cli.config, Secrets::Read)?;
             init_logging(config.log_format, "info");
@@ -509,7 +533,27 @@ async fn dispatch(cli: Cli) -> CliResult {
                     .mailbox(mailbox)
                     .map_or(jiff::tz::TimeZone::UTC, |m| config.mailbox_tz(m))
             };
-            let r = crate::domain::report::build(&tickets, &arrivals, from, until, zone_of);
+            let mut r = crate::domain::report::build(&tickets, &arrivals, from, until, zone_of);
+            // Every configured mailbox is in the report, a quiet one as one line.
+            for m in &config.mailboxes {
+                if !r.mailboxes.iter().any(|g| g.name == m.name) {
+                    r.mailboxes.push(crate::domain::report::Group {
+                        name: m.name.clone(),
+                        ..Default::default()
+                    });
+                }
+            }
+            for g in &mut r.mailboxes {
+                g.display_name = config.mailbox(&g.name).map(|m| m.display_name.clone());
+            }
+            for g in &mut r.agents {
+                g.display_name = config
+                    .agents
+                    .iter()
+                    .find(|a| a.email == g.name)
+                    .map(|a| a.name.clone())
+                    .filter(|n| !n.is_empty());
+            }
             match format {
                 ReportFormat::Text => print!("{}", report::text(&r, &tz)),
                 ReportFormat::Json => println!(

@@ -37,17 +37,28 @@ pub async fn tickets(
     }
     if list.is_empty() {
         println!("no tickets");
+    } else {
+        // msg: mail people wrote; auto: acknowledgements, notifications, robots.
+        println!(
+            "{:<7} {:<8} {:<7} {:<32} {:<17} {:<21} SUBJECT",
+            "TICKET", "STATUS", "PRIO", "CUSTOMER", "MESSAGES", "CREATED"
+        );
     }
     for t in &list {
         let h = &t.ticket;
         let breach = if h.sla.breached { " BREACHED" } else { "" };
         println!(
-            "#{:<6} {:<8} {:<7} {:<32} {:>3} msg  {}  {}{breach}",
+            "#{:<6} {:<8} {:<7} {:<32} {:>3} msg {:<9} {}  {}{breach}",
             h.number,
             h.status,
             h.priority,
             h.customer.as_deref().unwrap_or("-"),
-            t.messages,
+            t.human_messages,
+            if t.automatic_messages > 0 {
+                format!("+{} auto", t.automatic_messages)
+            } else {
+                String::new()
+            },
             when::show(h.created_at, tz),
             h.subject
         );

@@ -24,15 +24,41 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// A secret read from the environment or a file. Never printed.
+/// It remembers where it came from (`$VAR` or a file's path), so an error
+/// can say which password to check.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+pub struct Secret {
+    value: String,
+    origin: String,
+}
 
 impl Secret {
     pub fn new(s: impl Into<String>) -> Self {
-        Secret(s.into())
+        Secret {
+            value: s.into(),
+            origin: "the configuration".into(),
+        }
+    }
+    /// A secret read from the environment variable `var`.
+    pub fn from_env(s: impl Into<String>, var: &str) -> Self {
+        Secret {
+            value: s.into(),
+            origin: format!("${var}"),
+        }
+    }
+    /// A secret read from the file `path`.
+    pub fn from_file(s: impl Into<String>, path: &Path) -> Self {
+        Secret {
+            value: s.into(),
+            origin: path.display().to_string(),
+        }
     }
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.value
+    }
+    /// Where it was read from: `$POSTDESK_IMAP_PASSWORD`, `/run/secrets/imap`.
+    pub fn origin(&self) -> &str {
+        &self.origin
     }
 }
 
@@ -656,7 +682,7 @@ fn read_secret(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<Secret> {
         }
         _ if ctx.secrets == Secrets::Skip => None,
         (Some(var), None) => match std::env::var(&var) {
-            Ok(v) if !v.is_empty() => Some(Secret(v)),
+            Ok(v) if !v.is_empty() => Some(Secret::from_env(v, &var)),
             _ => {
                 n.problem(
                     "password_env",
@@ -668,7 +694,7 @@ fn read_secret(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<Secret> {
         (None, Some(path)) => {
             let path = resolve_path(ctx.base, &path);
             match std::fs::read_to_string(&path) {
-                Ok(v) => Some(Secret(v.trim_end_matches(['\r', '\n']).to_string())),
+                Ok(v) => Some(Secret::from_file(v.trim_end_matches(['\r', '\n']), &path)),
                 Err(e) => {
                     n.problem(
                         "password_file",

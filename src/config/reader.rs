@@ -12,7 +12,7 @@ use toml::{Table, Value};
 /// One mistake in the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
-    /// Key path, e.g. `mailbox[0].imap.port`.
+    /// Key path, e.g. `mailbox "support".imap.port`.
     pub path: String,
     /// What was expected and what was found.
     pub message: String,
@@ -208,7 +208,7 @@ impl<'a> Node<'a> {
         })
     }
 
-    /// `[[key]]`: an array of tables, each with path `key[i]`.
+    /// `[[key]]`: an array of tables, each with path `key "name"` (or `key[i]`).
     pub fn tables(&self, key: &str) -> Vec<Node<'a>> {
         let Some(v) = self.get(key) else {
             return Vec::new();
@@ -220,9 +220,25 @@ impl<'a> Node<'a> {
             );
             return Vec::new();
         };
+        // An item is named by its `name` (or an agent by its `email`) when
+        // that is unique: `mailbox "support".imap.port` says more than
+        // `mailbox[0].imap.port`.
+        fn label(item: &Value) -> Option<&str> {
+            let t = item.as_table()?;
+            t.get("name")
+                .or_else(|| t.get("email"))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+        }
+        let labels: Vec<Option<&str>> = items.iter().map(label).collect();
         let mut out = Vec::new();
         for (i, item) in items.iter().enumerate() {
-            let path = format!("{}[{i}]", self.key_path(key));
+            let path = match labels[i] {
+                Some(l) if labels.iter().filter(|x| **x == Some(l)).count() == 1 => {
+                    format!("{} {l:?}", self.key_path(key))
+                }
+                _ => format!("{}[{i}]", self.key_path(key)),
+            };
             match item.as_table() {
                 Some(t) => out.push(Node {
                     path,

@@ -90,6 +90,18 @@ spelled_enum!(
     }
 );
 
+/// Whether a stored message carries a person's words: a customer's or an
+/// agent's mail coming in, or an agent's answer relayed out. Everything
+/// else (acknowledgements, notifications, warnings, robots' mail) is
+/// automatic. `direction` and `kind` as stored.
+pub fn written_by_a_person(direction: &str, kind: &str) -> bool {
+    match Direction::parse(direction) {
+        Some(Direction::In) => matches!(Kind::parse(kind), Some(Kind::Customer | Kind::Agent)),
+        Some(Direction::Out) => OutKind::parse(kind) == Some(OutKind::AgentReply),
+        None => false,
+    }
+}
+
 spelled_enum!(
     /// Delivery state of an outbox row.
     OutStatus { Queued => "queued", Sent => "sent", Failed => "failed", Bounced => "bounced" }

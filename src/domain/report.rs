@@ -49,6 +49,10 @@ pub struct Day {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Group {
     pub name: String,
+    /// The person's or mailbox's name from the configuration, for people
+    /// to read (the report's `name` stays the key: an address, a mailbox).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
     pub opened: u64,
     pub resolved: u64,
     pub first_responses: u64,
@@ -76,8 +80,25 @@ pub struct Group {
 pub struct Report {
     pub since: Timestamp,
     pub until: Timestamp,
+    /// Every mailbox together (days and hours in UTC).
+    pub total: Group,
     pub mailboxes: Vec<Group>,
     pub agents: Vec<Group>,
+}
+
+impl Group {
+    /// The name people read: the configured name, else the key.
+    pub fn label(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// Nothing happened in this group in the window.
+    pub fn is_empty(&self) -> bool {
+        self.opened == 0
+            && self.resolved == 0
+            && self.first_responses == 0
+            && self.busiest_hours.iter().all(|n| *n == 0)
+    }
 }
 
 fn percent(part: u64, whole: u64) -> Option<f64> {
@@ -259,6 +280,14 @@ pub fn build(
         })
         .collect();
     let utc = TimeZone::UTC;
+    let total = {
+        let mut b = Builder::new("total", since, until, &utc);
+        tickets.iter().for_each(|t| b.add(t));
+        for (_, at) in arrivals {
+            b.arrival(*at);
+        }
+        b.finish()
+    };
     let agents = agents
         .into_iter()
         .map(|(name, rows)| {
@@ -270,6 +299,7 @@ pub fn build(
     Report {
         since,
         until,
+        total,
         mailboxes,
         agents,
     }
@@ -349,6 +379,17 @@ mod tests {
             (2, 2, 2)
         );
         assert_eq!(g.days[2].sla_breached, 1);
+        assert_eq!(
+            (
+                r.total.opened,
+                r.total.resolved,
+                r.total.sla_met,
+                r.total.ratings
+            ),
+            (4, 3, 2, 2),
+            "the period's totals"
+        );
+        assert!(!g.is_empty());
         let alice = &r.agents[0];
         assert_eq!(alice.name, "alice@example.com");
         assert_eq!(alice.opened, 3, "ticket 4 has nobody yet");
@@ -364,6 +405,7 @@ mod tests {
             |_| TimeZone::UTC,
         );
         assert!(r.mailboxes.is_empty());
+        assert!(r.total.is_empty());
         let g = Builder::new("x", r.since, r.until, &TimeZone::UTC).finish();
         assert_eq!(g.sla_compliance_percent, None);
         assert_eq!(g.rating_average, None);

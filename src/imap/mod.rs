@@ -36,20 +36,9 @@ const BATCH_BYTES: u64 = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("cannot connect to {server}: {source}")]
-    Connect {
-        server: String,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("TLS with {server} failed: {message}")]
-    Tls { server: String, message: String },
-    #[error("login to {server} as {user} failed: {message}")]
-    Login {
-        server: String,
-        user: String,
-        message: String,
-    },
+    /// Connecting, TLS or the login failed; the message says what to do.
+    #[error(transparent)]
+    Server(#[from] crate::advice::ServerTrouble),
     #[error("IMAP: {0}")]
     Imap(#[from] async_imap::error::Error),
     #[error("IMAP connection: {0}")]

@@ -6,6 +6,7 @@
 //! answer.
 
 use super::FetchError;
+use crate::advice::{Protocol, ServerTrouble, Stage, Trouble};
 use crate::config::{Security, ServerConfig};
 use crate::domain::folders::{Personal, parse_namespace};
 use async_imap::{Client, Session};
@@ -141,53 +142,87 @@ where
     }
 }
 
-async fn tls_wrap(
-    tcp: TcpStream,
-    cfg: &ServerConfig,
-    server: &str,
-) -> Result<Transport, FetchError> {
-    let tls_err = |message: String| FetchError::Tls {
-        server: server.to_string(),
-        message,
-    };
-    let config =
-        crate::tls::client_config(cfg.ca_file.as_deref()).map_err(|e| tls_err(e.to_string()))?;
+async fn tls_wrap(tcp: TcpStream, cfg: &ServerConfig) -> Result<Transport, FetchError> {
+    let config = crate::tls::client_config(cfg.ca_file.as_deref())
+        .map_err(|e| trouble(cfg, Trouble::Tls(e.to_string())))?;
     let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
-        .map_err(|e| tls_err(e.to_string()))?;
-    let tls = tokio_rustls::TlsConnector::from(config)
-        .connect(name, tcp)
-        .await
-        .map_err(|e| tls_err(e.to_string()))?;
-    Ok(Transport::Tls(Box::new(tls)))
+        .map_err(|e| trouble(cfg, Trouble::Tls(e.to_string())))?;
+    let handshake = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
+    match tokio::time::timeout(cfg.timeout.unsigned_abs(), handshake).await {
+        Ok(Ok(tls)) => Ok(Transport::Tls(Box::new(tls))),
+        Ok(Err(e)) => Err(at(cfg, Stage::Tls, &e)),
+        Err(_) => Err(trouble(cfg, Trouble::TimedOut(cfg.timeout.unsigned_abs()))),
+    }
 }
 
-/// Connects and logs in.
+/// A failure at `stage`, sorted and worded for the admin.
+fn at(cfg: &ServerConfig, stage: Stage, e: &(dyn std::error::Error + 'static)) -> FetchError {
+    FetchError::Server(ServerTrouble::new(Protocol::Imap, cfg, stage, e))
+}
+
+fn trouble(cfg: &ServerConfig, t: Trouble) -> FetchError {
+    FetchError::Server(ServerTrouble::of(Protocol::Imap, cfg, t))
+}
+
+/// The server's greeting (or its answer to STARTTLS) within the timeout.
+async fn expect<T, E: std::error::Error + 'static>(
+    cfg: &ServerConfig,
+    stage: Stage,
+    f: impl Future<Output = Result<T, E>>,
+) -> Result<T, FetchError> {
+    let timeout = cfg.timeout.unsigned_abs();
+    match tokio::time::timeout(timeout, f).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(at(cfg, stage, &e)),
+        Err(_) if stage == Stage::Greeting && cfg.security != Security::Tls => {
+            Err(trouble(cfg, Trouble::NoGreeting(timeout)))
+        }
+        Err(_) => Err(trouble(cfg, Trouble::TimedOut(timeout))),
+    }
+}
+
+/// The server's first line; a connection closed before it is a trouble too.
+async fn greeting(cfg: &ServerConfig, c: &mut Client<ImapStream>) -> Result<(), FetchError> {
+    match expect(cfg, Stage::Greeting, c.read_response()).await? {
+        Some(_) => Ok(()),
+        None => Err(trouble(
+            cfg,
+            Trouble::Other("the server closed the connection without a greeting".into()),
+        )),
+    }
+}
+
+/// Connects and logs in. Every failure on the way says what to change.
 pub async fn connect(cfg: &ServerConfig) -> Result<ImapSession, FetchError> {
-    let server = format!("{}:{}", cfg.host, cfg.port);
     let timeout = cfg.timeout.unsigned_abs();
     let tcp = match tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), cfg.port)))
         .await
     {
         Ok(Ok(s)) => s,
-        Ok(Err(source)) => return Err(FetchError::Connect { server, source }),
-        Err(_) => return Err(FetchError::Timeout(timeout)),
+        Ok(Err(e)) => return Err(at(cfg, Stage::Connect, &e)),
+        Err(_) => return Err(trouble(cfg, Trouble::TimedOut(timeout))),
     };
     tcp.set_nodelay(true).ok();
     let client = match cfg.security {
         Security::Tls => {
-            let mut c = Client::new(ImapStream::new(tls_wrap(tcp, cfg, &server).await?));
-            within(timeout, c.read_response()).await?;
+            let mut c = Client::new(ImapStream::new(tls_wrap(tcp, cfg).await?));
+            greeting(cfg, &mut c).await?;
             c
         }
         Security::None => {
             let mut c = Client::new(ImapStream::new(Transport::Plain(tcp)));
-            within(timeout, c.read_response()).await?;
+            greeting(cfg, &mut c).await?;
             c
         }
         Security::StartTls => {
             let mut c = Client::new(ImapStream::new(Transport::Plain(tcp)));
-            within(timeout, c.read_response()).await?;
-            within(timeout, c.run_command_and_check_ok("STARTTLS", None)).await?;
+            greeting(cfg, &mut c).await?;
+            expect(
+                cfg,
+                Stage::Tls,
+                c.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await?;
             let ImapStream {
                 io: Transport::Plain(tcp),
                 ..
@@ -195,7 +230,7 @@ pub async fn connect(cfg: &ServerConfig) -> Result<ImapSession, FetchError> {
             else {
                 unreachable!("STARTTLS starts from a plain connection")
             };
-            Client::new(ImapStream::new(tls_wrap(tcp, cfg, &server).await?))
+            Client::new(ImapStream::new(tls_wrap(tcp, cfg).await?))
         }
     };
     let user = cfg.username.clone().unwrap_or_default();
@@ -206,12 +241,8 @@ pub async fn connect(cfg: &ServerConfig) -> Result<ImapSession, FetchError> {
         .unwrap_or_default();
     match tokio::time::timeout(timeout, client.login(&user, &pass)).await {
         Ok(Ok(s)) => Ok(s),
-        Ok(Err((e, _))) => Err(FetchError::Login {
-            server,
-            user,
-            message: e.to_string(),
-        }),
-        Err(_) => Err(FetchError::Timeout(timeout)),
+        Ok(Err((e, _))) => Err(at(cfg, Stage::Login, &e)),
+        Err(_) => Err(trouble(cfg, Trouble::TimedOut(timeout))),
     }
 }
 

@@ -188,7 +188,25 @@ impl Store {
         {
             keep_private(&path);
         }
-        let pool = opts.connect(&url).await?;
+        let pool = match opts.connect(&url).await {
+            Ok(p) => p,
+            // The pool only says it waited; one direct attempt says why
+            // (connection refused, unknown host, password refused).
+            Err(sqlx::Error::PoolTimedOut) => {
+                use sqlx::Connection;
+                let why = match tokio::time::timeout(
+                    cfg.connect_timeout.unsigned_abs(),
+                    sqlx::AnyConnection::connect(&url),
+                )
+                .await
+                {
+                    Ok(Err(e)) => e,
+                    _ => sqlx::Error::PoolTimedOut,
+                };
+                return Err(why.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let sqlite_path = crate::config::sqlite_file(&cfg.url).map(|p| p.display().to_string());
         Ok(Store {
             pool,

@@ -23,7 +23,19 @@ pub struct TicketSummary {
     pub ticket: TicketHead,
     /// How many messages, in and out.
     pub messages: usize,
+    /// Of those, the ones a person wrote (customers' and agents' mail, and
+    /// agents' answers relayed) and the automatic ones (acknowledgements,
+    /// notifications, robots' mail).
+    pub human_messages: usize,
+    pub automatic_messages: usize,
     pub message_ids: Vec<String>,
+}
+
+/// The messages of one ticket, for its summary line.
+#[derive(Debug, Default)]
+struct TicketMessages {
+    ids: Vec<String>,
+    human: usize,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -158,28 +170,31 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let heads: Vec<TicketHead> = rows.iter().map(|r| head(r, now)).collect::<Result<_>>()?;
-        let mut ids = self
-            .message_ids_of(&heads.iter().map(|h| h.number).collect::<Vec<_>>())
+        let mut of = self
+            .messages_of(&heads.iter().map(|h| h.number).collect::<Vec<_>>())
             .await?;
         Ok(heads
             .into_iter()
             .map(|ticket| {
-                let message_ids = ids.remove(&ticket.number).unwrap_or_default();
+                let m = of.remove(&ticket.number).unwrap_or_default();
                 TicketSummary {
                     ticket,
-                    messages: message_ids.len(),
-                    message_ids,
+                    messages: m.ids.len(),
+                    human_messages: m.human,
+                    automatic_messages: m.ids.len() - m.human,
+                    message_ids: m.ids,
                 }
             })
             .collect())
     }
 
-    /// Message-IDs of each ticket, in arrival order.
-    async fn message_ids_of(&self, tickets: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
-        let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    /// Message-IDs of each ticket, in arrival order, and how many of them
+    /// a person wrote.
+    async fn messages_of(&self, tickets: &[i64]) -> Result<HashMap<i64, TicketMessages>> {
+        let mut out: HashMap<i64, TicketMessages> = HashMap::new();
         for chunk in tickets.chunks(500) {
             let sql = format!(
-                "SELECT ticket, message_id FROM messages WHERE ticket IN ({}) ORDER BY received_at, id",
+                "SELECT ticket, message_id, direction, kind FROM messages WHERE ticket IN ({}) ORDER BY received_at, id",
                 placeholders(1, chunk.len())
             );
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
@@ -187,9 +202,13 @@ impl Store {
                 q = q.bind(*t);
             }
             for r in q.fetch_all(&self.pool).await? {
-                out.entry(col(&r, "ticket")?)
-                    .or_default()
-                    .push(col(&r, "message_id")?);
+                let m = out.entry(col(&r, "ticket")?).or_default();
+                m.ids.push(col(&r, "message_id")?);
+                let direction: String = col(&r, "direction")?;
+                let kind: String = col(&r, "kind")?;
+                if crate::domain::model::written_by_a_person(&direction, &kind) {
+                    m.human += 1;
+                }
             }
         }
         Ok(out)

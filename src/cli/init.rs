@@ -1,0 +1,490 @@
+//! `postdesk init`: a first configuration for one mailbox, from a few
+//! answers (asked in a terminal, or given as flags for scripts), written
+//! with comments, then checked against the servers, and the next command
+//! printed. Presets hold the host settings of common providers.
+
+use super::{CliResult, Failure, exit};
+use std::io::{BufRead, IsTerminal, Write};
+use std::path::Path;
+
+/// `postdesk init` flags; what is missing is asked in a terminal.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct InitArgs {
+    /// The support address customers write to.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Host settings of a provider: microsoft365, google, fastmail, or
+    /// generic (give --imap-host).
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[arg(long)]
+    pub imap_host: Option<String>,
+    #[arg(long)]
+    pub imap_port: Option<u16>,
+    /// tls, starttls or none.
+    #[arg(long)]
+    pub imap_security: Option<String>,
+    /// Default: the IMAP host.
+    #[arg(long)]
+    pub smtp_host: Option<String>,
+    #[arg(long)]
+    pub smtp_port: Option<u16>,
+    /// tls, starttls or none.
+    #[arg(long)]
+    pub smtp_security: Option<String>,
+    /// The login for both servers (default: the address).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// The environment variable holding the password (never written to the file).
+    #[arg(long, default_value = "POSTDESK_PASSWORD")]
+    pub password_env: String,
+    /// An extra CA certificate (PEM) for a private server.
+    #[arg(long)]
+    pub ca_file: Option<String>,
+    /// The name in From of the mail postdesk sends.
+    #[arg(long)]
+    pub display_name: Option<String>,
+    /// The database URL (default: a SQLite file beside the configuration).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// An agent's address (repeat for several).
+    #[arg(long = "agent")]
+    pub agents: Vec<String>,
+    /// Replace an existing file.
+    #[arg(long)]
+    pub force: bool,
+    /// Write the file and check it, without logging in to the servers.
+    #[arg(long)]
+    pub no_connect: bool,
+}
+
+/// Host settings of a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Preset {
+    name: &'static str,
+    imap: (&'static str, u16, &'static str),
+    smtp: (&'static str, u16, &'static str),
+    /// What to know about signing in there.
+    note: &'static str,
+}
+
+const PRESETS: &[Preset] = &[
+    Preset {
+        name: "microsoft365",
+        imap: ("outlook.office365.com", 993, "tls"),
+        smtp: ("smtp.office365.com", 587, "starttls"),
+        note: "Microsoft 365 turned off password sign-in for IMAP; this version of postdesk \
+               signs in with a password only, so the login will be refused until the tenant \
+               allows it for this mailbox",
+    },
+    Preset {
+        name: "google",
+        imap: ("imap.gmail.com", 993, "tls"),
+        smtp: ("smtp.gmail.com", 587, "starttls"),
+        note: "Google Workspace accepts an app password (Google Account > Security > \
+               2-Step Verification > App passwords) when the administrator allows them",
+    },
+    Preset {
+        name: "fastmail",
+        imap: ("imap.fastmail.com", 993, "tls"),
+        smtp: ("smtp.fastmail.com", 465, "tls"),
+        note: "Fastmail needs an app password (Settings > Privacy & Security > App passwords) \
+               with IMAP and SMTP access",
+    },
+];
+
+/// Every answer, settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answers {
+    pub name: String,
+    pub address: String,
+    pub display_name: String,
+    pub imap: (String, u16, String),
+    pub smtp: (String, u16, String),
+    pub username: String,
+    pub password_env: String,
+    pub ca_file: Option<String>,
+    pub database: String,
+    pub agents: Vec<String>,
+    pub note: Option<&'static str>,
+}
+
+/// Asks for what the flags left out, when a person is there to answer.
+struct Asker {
+    terminal: bool,
+}
+
+impl Asker {
+    fn ask(&self, flag: &str, question: &str, default: Option<&str>) -> Result<String, Failure> {
+        if !self.terminal {
+            return default.map(str::to_string).ok_or_else(|| {
+                Failure::new(
+                    exit::USAGE,
+                    format!(
+                        "init: --{flag} is required (or run `postdesk init` in a terminal to be asked)"
+                    ),
+                )
+            });
+        }
+        loop {
+            match default {
+                Some(d) => eprint!("{question} [{d}]: "),
+                None => eprint!("{question}: "),
+            }
+            let _ = std::io::stderr().flush();
+            let mut line = String::new();
+            let n = std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .map_err(|e| Failure::new(exit::USAGE, format!("init: {e}")))?;
+            if n == 0 {
+                return Err(Failure::new(exit::USAGE, "init: no answer (end of input)"));
+            }
+            let line = line.trim();
+            match (line.is_empty(), default) {
+                (false, _) => return Ok(line.to_string()),
+                (true, Some(d)) => return Ok(d.to_string()),
+                (true, None) => eprintln!("  (an answer is needed)"),
+            }
+        }
+    }
+}
+
+fn security(flag: &str, s: &str) -> Result<String, Failure> {
+    match s {
+        "tls" | "starttls" | "none" => Ok(s.to_string()),
+        other => Err(Failure::new(
+            exit::USAGE,
+            format!("init: --{flag}: expected tls, starttls or none, got {other:?}"),
+        )),
+    }
+}
+
+/// Settles every answer from the flags and, where missing, the terminal.
+fn settle(a: &InitArgs, asker: &Asker) -> Result<Answers, Failure> {
+    let address = match &a.address {
+        Some(x) => x.clone(),
+        None => asker.ask("address", "Support address customers write to", None)?,
+    }
+    .trim()
+    .to_ascii_lowercase();
+    let Some((local, domain)) = address
+        .split_once('@')
+        .filter(|(l, d)| !l.is_empty() && d.contains('.') || d == &"localhost")
+    else {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "init: --address: expected an address like support@example.com, got {address:?}"
+            ),
+        ));
+    };
+    let names: Vec<&str> = PRESETS.iter().map(|p| p.name).chain(["generic"]).collect();
+    let provider = match &a.provider {
+        Some(p) => p.clone(),
+        None if a.imap_host.is_some() => "generic".into(),
+        // Without a terminal nothing is guessed: the flag is named.
+        None => asker.ask(
+            "provider",
+            &format!("Mail provider ({})", names.join(", ")),
+            asker.terminal.then_some("generic"),
+        )?,
+    };
+    let preset = PRESETS.iter().find(|p| p.name == provider);
+    if preset.is_none() && provider != "generic" {
+        return Err(Failure::new(
+            exit::USAGE,
+            format!(
+                "init: --provider: expected one of {}, got {provider:?}",
+                names.join(", ")
+            ),
+        ));
+    }
+    let imap_host = match (&a.imap_host, preset) {
+        (Some(h), _) => h.clone(),
+        (None, Some(p)) => p.imap.0.to_string(),
+        (None, None) => {
+            let guess = format!("imap.{domain}");
+            asker.ask(
+                "imap-host",
+                "IMAP server host name",
+                asker.terminal.then_some(guess.as_str()),
+            )?
+        }
+    };
+    let imap_security = security(
+        "imap-security",
+        a.imap_security
+            .as_deref()
+            .unwrap_or(preset.map_or("tls", |p| p.imap.2)),
+    )?;
+    let imap_port = a
+        .imap_port
+        .unwrap_or(match (preset, imap_security.as_str()) {
+            (Some(p), _) if a.imap_security.is_none() => p.imap.1,
+            (_, "tls") => 993,
+            _ => 143,
+        });
+    let smtp_host = match (&a.smtp_host, preset) {
+        (Some(h), _) => h.clone(),
+        (None, Some(p)) => p.smtp.0.to_string(),
+        (None, None) => imap_host.clone(),
+    };
+    let smtp_security = security(
+        "smtp-security",
+        a.smtp_security
+            .as_deref()
+            .unwrap_or(preset.map_or("starttls", |p| p.smtp.2)),
+    )?;
+    let smtp_port = a
+        .smtp_port
+        .unwrap_or(match (preset, smtp_security.as_str()) {
+            (Some(p), _) if a.smtp_security.is_none() => p.smtp.1,
+            (_, "tls") => 465,
+            (_, "none") => 25,
+            _ => 587,
+        });
+    let name: String = local
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    let display_name = a.display_name.clone().unwrap_or_else(|| {
+        let org = domain.split('.').next().unwrap_or(domain);
+        let mut org_chars = org.chars();
+        let org = org_chars
+            .next()
+            .map(|c| c.to_uppercase().collect::<String>() + org_chars.as_str())
+            .unwrap_or_default();
+        format!("{org} Support")
+    });
+    Ok(Answers {
+        name,
+        address: address.clone(),
+        display_name,
+        imap: (imap_host, imap_port, imap_security),
+        smtp: (smtp_host, smtp_port, smtp_security),
+        username: a.username.clone().unwrap_or_else(|| address.clone()),
+        password_env: a.password_env.clone(),
+        ca_file: a.ca_file.clone(),
+        database: a
+            .database
+            .clone()
+            .unwrap_or_else(|| "sqlite://postdesk.db".into()),
+        agents: a
+            .agents
+            .iter()
+            .map(|x| x.trim().to_ascii_lowercase())
+            .collect(),
+        note: preset.map(|p| p.note),
+    })
+}
+
+/// A TOML string, quoted and escaped.
+fn q(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// The configuration file, with comments an admin can follow.
+pub fn render(a: &Answers) -> String {
+    let ca = a
+        .ca_file
+        .as_ref()
+        .map(|c| format!(", ca_file = {}", q(c)))
+        .unwrap_or_default();
+    let mut out = format!(
+        "# postdesk configuration, written by `postdesk init`.\n\
+         # Every key and its default: config.example.toml in postdesk's sources.\n\
+         # Passwords are never written here: postdesk reads them from ${env}.\n\
+         # Check it with `postdesk check --connect`.\n\n\
+         [database]\n\
+         # A SQLite file beside this one; \"postgres://USER@HOST/DB\" for several instances.\n\
+         url = {db}\n\n\
+         [smtp]\n\
+         # Where every mail postdesk sends goes. security: \"tls\", \"starttls\" or \"none\".\n\
+         host = {smtp_host}\n\
+         port = {smtp_port}\n\
+         security = {smtp_security}\n\
+         username = {user}\n\
+         password_env = {env_q}\n",
+        env = a.password_env,
+        db = q(&a.database),
+        smtp_host = q(&a.smtp.0),
+        smtp_port = a.smtp.1,
+        smtp_security = q(&a.smtp.2),
+        user = q(&a.username),
+        env_q = q(&a.password_env),
+    );
+    if let Some(c) = &a.ca_file {
+        out.push_str(&format!("ca_file = {}\n", q(c)));
+    }
+    if let Some(note) = a.note {
+        out.push_str(&format!("# Note: {note}.\n"));
+    }
+    out.push_str(&format!(
+        "\n[[mailbox]]\n\
+         name = {name}\n\
+         # Replies come back to {plus}: the server must deliver plus-addresses here.\n\
+         address = {address}\n\
+         display_name = {display}\n\
+         # The mailbox postdesk reads. Each message becomes a ticket, then moves to Processed.\n\
+         imap = {{ host = {imap_host}, port = {imap_port}, security = {imap_security}, username = {user}, password_env = {env_q}{ca} }}\n\
+         after_ingest = \"move:Processed\"\n",
+        name = q(&a.name),
+        plus = plus_address(&a.address),
+        address = q(&a.address),
+        display = q(&a.display_name),
+        imap_host = q(&a.imap.0),
+        imap_port = a.imap.1,
+        imap_security = q(&a.imap.2),
+        user = q(&a.username),
+        env_q = q(&a.password_env),
+    ));
+    if !a.agents.is_empty() {
+        let list: Vec<String> = a.agents.iter().map(|x| q(x)).collect();
+        out.push_str(&format!(
+            "# Agents are told of new tickets and answer from their own mail program.\nagents = [{}]\n",
+            list.join(", ")
+        ));
+        for agent in &a.agents {
+            out.push_str(&format!("\n[[agent]]\nemail = {}\n", q(agent)));
+        }
+    }
+    out
+}
+
+/// `support+TOKEN@example.com` for `support@example.com`.
+fn plus_address(address: &str) -> String {
+    match address.split_once('@') {
+        Some((l, d)) => format!("{l}+TOKEN@{d}"),
+        None => address.to_string(),
+    }
+}
+
+pub async fn run(path: &Path, args: &InitArgs) -> CliResult {
+    if path.exists() && !args.force {
+        return Err(Failure::new(
+            exit::CANTCREAT,
+            format!(
+                "init: {} exists; use --force to replace it, or --config FILE to write another",
+                path.display()
+            ),
+        ));
+    }
+    let asker = Asker {
+        terminal: std::io::stdin().is_terminal(),
+    };
+    let answers = settle(args, &asker)?;
+    let text = render(&answers);
+    std::fs::write(path, &text).map_err(|e| {
+        Failure::new(
+            exit::CANTCREAT,
+            format!("init: cannot write {}: {e}", path.display()),
+        )
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o640));
+    }
+    println!("wrote {}", path.display());
+    if let Some(note) = answers.note {
+        println!("note: {note}.");
+    }
+    let config = format!("--config {}", path.display());
+    if std::env::var_os(&answers.password_env).is_none_or(|v| v.is_empty()) {
+        println!(
+            "next: put the mailbox's password in ${} (export {}=...), then run `postdesk {config} check --connect`",
+            answers.password_env, answers.password_env
+        );
+        return Ok(exit::OK);
+    }
+    let checked = super::check::run(path, !args.no_connect).await;
+    match &checked {
+        Ok(_) => println!(
+            "next: `postdesk {config} run` starts the daemon (scripts/systemd has a unit to keep it running); \
+             write to {} to see the first ticket",
+            answers.address
+        ),
+        Err(_) => println!(
+            "next: fix what the FAIL lines say (in {} or on the server), then run `postdesk {config} check --connect` again",
+            path.display()
+        ),
+    }
+    checked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(address: &str) -> InitArgs {
+        InitArgs {
+            address: Some(address.into()),
+            password_env: "POSTDESK_PASSWORD".into(),
+            ..InitArgs::default()
+        }
+    }
+
+    #[test]
+    fn a_preset_fills_the_hosts_and_the_file_parses() {
+        let mut a = args("Help@Acme.example");
+        a.provider = Some("fastmail".into());
+        a.agents = vec!["Ann@Acme.example".into()];
+        let answers = settle(&a, &Asker { terminal: false }).unwrap();
+        assert_eq!(
+            answers.imap,
+            ("imap.fastmail.com".into(), 993, "tls".into())
+        );
+        assert_eq!(
+            answers.smtp,
+            ("smtp.fastmail.com".into(), 465, "tls".into())
+        );
+        assert_eq!(answers.name, "help");
+        assert_eq!(answers.display_name, "Acme Support");
+        let text = render(&answers);
+        let doc: toml::Table = text.parse().expect("valid TOML");
+        assert_eq!(
+            doc["mailbox"][0]["address"].as_str(),
+            Some("help@acme.example")
+        );
+        assert_eq!(doc["agent"][0]["email"].as_str(), Some("ann@acme.example"));
+        assert!(!text.contains("password ="), "no secret in the file");
+    }
+
+    #[test]
+    fn generic_needs_a_host_and_ports_follow_security() {
+        let mut a = args("support@example.com");
+        a.imap_host = Some("mail.example.com".into());
+        a.imap_security = Some("starttls".into());
+        let answers = settle(&a, &Asker { terminal: false }).unwrap();
+        assert_eq!(
+            answers.imap,
+            ("mail.example.com".into(), 143, "starttls".into())
+        );
+        assert_eq!(
+            answers.smtp,
+            ("mail.example.com".into(), 587, "starttls".into())
+        );
+        let missing = settle(&args("support@example.com"), &Asker { terminal: false });
+        assert!(
+            missing
+                .unwrap_err()
+                .message
+                .contains("--provider is required"),
+            "no terminal, no provider, no host: say which flag"
+        );
+        let mut bad = args("support@example.com");
+        bad.provider = Some("yahoo".into());
+        assert_eq!(
+            settle(&bad, &Asker { terminal: false }).unwrap_err().code,
+            exit::USAGE
+        );
+        assert!(settle(&args("not-an-address"), &Asker { terminal: false }).is_err());
+    }
+}
