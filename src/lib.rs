@@ -23,6 +23,7 @@
 //! - [`instance`]: who this process is among instances sharing a database.
 //! - [`ops`]: health verdicts, metrics, the HTTP listener, systemd.
 //! - [`ratings`]: satisfaction ratings, by mail or by the survey's link.
+//! - [`retention`]: how long personal data is kept, run once a day.
 //! - [`clock`]: the only place that reads the wall clock.
 //! - [`advice`]: what to tell an admin when a mail server cannot be reached.
 
@@ -38,6 +39,7 @@ pub mod instance;
 pub mod ops;
 pub mod outbox;
 pub mod ratings;
+pub mod retention;
 pub mod scheduler;
 pub mod smtp;
 pub mod store;

@@ -2,6 +2,7 @@
 //! set-up, and one module per subcommand.
 
 mod check;
+mod customers;
 mod explain;
 mod files;
 mod ingest;
@@ -110,6 +111,21 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Personal data: every address held, one person's data, an export.
+    Customers {
+        #[command(subcommand)]
+        command: CustomersCommand,
+    },
+    /// Personal data past its mailbox's `retention` age.
+    Retention {
+        #[command(subcommand)]
+        command: RetentionCommand,
+    },
+    /// A consistent copy of a SQLite database, taken while the daemon runs.
+    Backup {
+        /// The new file (it must not exist).
+        file: PathBuf,
+    },
     /// Stored mail, and its original bytes.
     Messages {
         #[command(subcommand)]
@@ -176,6 +192,52 @@ pub enum TicketsCommand {
         /// overwritten).
         #[arg(long, value_name = "DIR")]
         attachments: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Remove it now (the daemon also does, once a day).
+    Run {
+        /// Print what would be removed, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// As of this time instead of now (a date, a local time or RFC 3339).
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Every address held as a customer or a customer's copy.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One address: tickets, messages each way, first and last contact.
+    Show {
+        email: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Everything held about one person: customer.json and every message
+    /// they sent or were sent as an .eml file.
+    Export {
+        email: String,
+        /// The directory to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Erase one person's personal data (their words and address); the
+    /// tickets stay with a pseudonym, so reports keep their figures.
+    Forget {
+        email: String,
+        /// Really do it (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -519,6 +581,42 @@ async fn dispatch(cli: Cli) -> CliResult {
             init_logging(config.log_format, "warn");
             let store = open_store(&config).await?;
             files::message(&store, &id, raw, json).await
+        }
+        Command::Customers { command } => {
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
+            init_logging(config.log_format, "warn");
+            let store = open_store(&config).await?;
+            match command {
+                CustomersCommand::List { json } => customers::list(&store, &tz, json).await,
+                CustomersCommand::Show { email, json } => {
+                    customers::show(&store, &email, &tz, json).await
+                }
+                CustomersCommand::Export { email, out } => {
+                    customers::export(&store, clock.as_ref(), &email, &out).await
+                }
+                CustomersCommand::Forget { email, yes } => {
+                    customers::forget(&store, clock.as_ref(), &email, yes).await
+                }
+            }
+        }
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run, at, json },
+        } => {
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
+            init_logging(config.log_format, "warn");
+            let now = match at {
+                Some(a) => when::parse(&a, &tz)
+                    .map_err(|e| Failure::new(exit::USAGE, format!("--at: {e}")))?,
+                None => clock.now(),
+            };
+            let store = open_store(&config).await?;
+            customers::retention(&store, &config, now, dry_run, json).await
+        }
+        Command::Backup { file } => {
+            let config = Config::load_with(&cli.config, Secrets::Skip)?;
+            init_logging(config.log_format, "warn");
+            let store = open_store(&config).await?;
+            customers::backup(&store, &file).await
         }
         Command::Report { since, format } => {
             let config = Config::load_with(&cli.config, Secrets::Skip)?;

@@ -141,6 +141,34 @@ pub struct MailboxConfig {
     /// Mail goes out with a signed envelope sender `local+b-…@domain`
     /// (VERP): bounces then prove which mail they return.
     pub verp: bool,
+    /// How long personal data is kept (GDPR Art. 5(1)(e)).
+    pub retention: Retention,
+}
+
+/// `retention = { raw = "90d", text = "2y" }`: past `raw` a message's
+/// original bytes are dropped (its text and metadata stay); past `text` a
+/// quiet ticket's words and addresses are erased (pseudonyms in their
+/// place). Unset: kept.
+#[derive(Debug, Clone, Default)]
+pub struct Retention {
+    pub raw: Option<jiff::Span>,
+    pub text: Option<jiff::Span>,
+}
+
+// A span compares field by field (a "2y" setting is not a "730d" one).
+impl PartialEq for Retention {
+    fn eq(&self, other: &Self) -> bool {
+        let f = |s: &Option<jiff::Span>| s.map(|s| s.fieldwise());
+        f(&self.raw) == f(&other.raw) && f(&self.text) == f(&other.text)
+    }
+}
+
+impl Eq for Retention {}
+
+impl Retention {
+    pub fn is_set(&self) -> bool {
+        self.raw.is_some() || self.text.is_some()
+    }
 }
 
 impl MailboxConfig {
@@ -957,6 +985,17 @@ fn read_mailbox(
     // Reply tokens already need plus-addressing, so signed envelope senders
     // work wherever postdesk does; a server without it can turn them off.
     let verp = n.opt_bool("verp").unwrap_or(true);
+    let retention = match n.table("retention") {
+        Some(r) => {
+            let v = Retention {
+                raw: r.opt_age("raw"),
+                text: r.opt_age("text"),
+            };
+            r.finish();
+            v
+        }
+        None => Retention::default(),
+    };
     let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
     if n.has("sla") && !policies.contains(&sla) {
         n.problem(
@@ -1011,6 +1050,7 @@ fn read_mailbox(
         survey,
         closing_mail,
         verp,
+        retention,
     })
 }
 

@@ -177,6 +177,13 @@ impl<'a> Node<'a> {
         )
     }
 
+    /// An age in calendar units: `"90d"`, `"6mo"`, `"2y"`, `"1y 6mo"`.
+    pub fn opt_age(&self, key: &str) -> Option<jiff::Span> {
+        self.expect(key, r#"an age like "90d", "6mo" or "2y""#, |v| {
+            parse_age(v.as_str()?).ok()
+        })
+    }
+
     /// A size: `"10MB"`, `"512KB"`, `"2MiB"`, `"0"`.
     pub fn opt_size(&self, key: &str) -> Option<u64> {
         self.expect(key, r#"a size like "10MB", "512KB" or "0""#, |v| {
@@ -318,6 +325,22 @@ pub fn parse_span(s: &str) -> Result<Span, String> {
     })
 }
 
+/// A positive age of whole days, weeks, months or years (`"2y"`), kept in
+/// calendar units: a year back from now is the same date a year earlier.
+pub fn parse_age(s: &str) -> Result<jiff::Span, String> {
+    let span: jiff::Span = s.trim().parse().map_err(|e| format!("{e}"))?;
+    let no_time = span.get_hours() == 0
+        && span.get_minutes() == 0
+        && span.get_seconds() == 0
+        && span.get_milliseconds() == 0
+        && span.get_microseconds() == 0
+        && span.get_nanoseconds() == 0;
+    if !span.is_positive() || !no_time {
+        return Err("expected a positive number of days, weeks, months or years".into());
+    }
+    Ok(span)
+}
+
 pub fn parse_duration(s: &str) -> Result<SignedDuration, String> {
     let span: jiff::Span = s.trim().parse().map_err(|e| format!("{e}"))?;
     let d = span
@@ -366,6 +389,16 @@ mod tests {
         );
         assert!(parse_span("2w").is_err());
         assert!(parse_span("soon").is_err());
+    }
+
+    #[test]
+    fn ages_are_calendar_units() {
+        assert_eq!(parse_age("90d").unwrap().get_days(), 90);
+        assert_eq!(parse_age("2y").unwrap().get_years(), 2);
+        assert_eq!(parse_age("1y 6mo").unwrap().get_months(), 6);
+        assert!(parse_age("0d").is_err());
+        assert!(parse_age("12h").is_err(), "retention is counted in days");
+        assert!(parse_age("soon").is_err());
     }
 
     #[test]

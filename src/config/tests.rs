@@ -246,3 +246,31 @@ fn an_unknown_key_says_what_it_probably_meant() {
         "{p:?}"
     );
 }
+
+#[test]
+fn retention_ages_are_checked() {
+    let p = problems(&format!(
+        "{MINIMAL}retention = {{ raw = \"soon\", text = \"12h\", keep = \"1y\" }}\n"
+    ));
+    assert!(
+        p.iter().any(|x| x.starts_with(
+            "mailbox \"support\".retention.raw: expected an age like \"90d\", \"6mo\" or \"2y\""
+        )),
+        "{p:#?}"
+    );
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("mailbox \"support\".retention.text:")),
+        "{p:#?}"
+    );
+    assert!(
+        p.iter()
+            .any(|x| x.starts_with("mailbox \"support\".retention.keep: unknown key")),
+        "{p:#?}"
+    );
+    let ok = parse(&format!(
+        "{MINIMAL}retention = {{ raw = \"90d\", text = \"2y\" }}\n"
+    ))
+    .unwrap();
+    assert_eq!(ok.mailboxes[0].retention.text.unwrap().get_years(), 2);
+}

@@ -11,6 +11,7 @@ pub mod classify;
 pub mod compose;
 pub mod dates;
 pub mod decide;
+pub mod erasure;
 pub mod files;
 pub mod fold;
 pub mod folders;

@@ -146,6 +146,19 @@ impl TokenKey {
         self.verify(token, candidates)
     }
 
+    /// The stable pseudonym that replaces an erased person's address:
+    /// `erased-` and 16 hex digits of a keyed hash, the same for the same
+    /// address in this database, and not reversible by guessing addresses
+    /// without the key.
+    pub fn pseudonym(&self, email: &str) -> String {
+        let mac = self.sign(&format!(
+            "postdesk-erased-v1:{}",
+            email.trim().to_lowercase()
+        ));
+        let hex: String = mac[..8].iter().map(|b| format!("{b:02x}")).collect();
+        format!("erased-{hex}")
+    }
+
     /// The signed envelope sender's token for one outbound mail, named by
     /// the nonce of its Message-ID: `b-NONCE-MAC`.
     pub fn verp_token(&self, nonce: &str) -> String {

@@ -82,6 +82,7 @@ impl Scheduler {
 
     /// Sends every notice and digest that is due now.
     pub async fn send_due(&self, shutdown: &CancellationToken) -> Result<(), StoreError> {
+        self.retention_if_due().await?;
         self.send_digests().await?;
         self.send_daily().await?;
         loop {
@@ -103,6 +104,28 @@ impl Scheduler {
                 }
             }
         }
+    }
+
+    /// Once a day, across every instance: personal data past its age goes.
+    async fn retention_if_due(&self) -> Result<(), StoreError> {
+        let p = &self.pipeline;
+        let Some(swept) = crate::retention::run_if_due(&p.store, &p.config, p.clock.now()).await?
+        else {
+            if p.config.mailboxes.iter().any(|m| m.retention.is_set()) {
+                tracing::debug!("retention: already run today (here or by another instance)");
+            }
+            return Ok(());
+        };
+        for s in swept {
+            tracing::info!(
+                mailbox = %s.mailbox,
+                raw_dropped = s.raw_dropped,
+                tickets_erased = s.tickets_erased,
+                loose_erased = s.loose_erased,
+                "retention: personal data past its age removed"
+            );
+        }
+        Ok(())
     }
 
     /// One notice, in one transaction: take it off the schedule, record it

@@ -7,6 +7,8 @@
 //! the two cannot drift apart in meaning. Migrations live in
 //! `migrations/sqlite` and `migrations/postgres` with the same versions.
 
+mod customers;
+mod erase;
 mod history;
 mod ingest_tx;
 mod limits;
@@ -16,16 +18,20 @@ mod outbox;
 mod overview;
 mod read;
 mod report;
+mod retention;
 mod sla;
 mod survey;
 mod watch;
 
+pub use customers::{CustomerRow, TheirEvent, TheirMessage, TheirRating};
+pub use erase::Erased;
 pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate, Tx};
 pub use limits::{HeldNotice, ReturnedMail};
 pub use ops::Gauges;
 pub use outbox::OutboxJob;
 pub use overview::{AT_RISK_AHEAD, LIST_LIMIT, TicketLine};
 pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
+pub use retention::Swept;
 pub use sla::{DueNotice, StoredClock};
 
 use crate::config::DatabaseConfig;
@@ -218,6 +224,20 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// A consistent copy of a SQLite database at `path` (which must not
+    /// exist), taken while others read and write: `VACUUM INTO` reads one
+    /// snapshot. None on PostgreSQL (use pg_dump).
+    pub async fn backup_sqlite(&self, path: &std::path::Path) -> Result<Option<()>> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        sqlx::query("VACUUM INTO $1")
+            .bind(text(path.display().to_string()))
+            .execute(&self.pool)
+            .await?;
+        Ok(Some(()))
     }
 
     /// Applies the migrations of this backend that are not applied yet.
