@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// The backlog benchmarks acknowledge every message, as they did before the
 /// mailbox-wide cap on automatic mail existed (default 1,000 an hour), so
 /// their figures stay comparable from run to run.
-const NO_MAILBOX_CAP: &str = "[limits]\nauto_per_mailbox_hour = 100000000\n";
+const NO_MAILBOX_CAP: &str = "[limits]\nauto_per_mailbox_hour = 1000000\n";
 
 fn env_n(key: &str, default: usize) -> usize {
     std::env::var(key)
@@ -222,6 +222,12 @@ fn wait_count(url: &str, sql: &str, n: i64, pid: i32, limit: Duration) -> (Durat
     let mut peak = 0;
     loop {
         peak = peak.max(proc_stats(pid).1);
+        // A daemon that exited (a configuration it refused) will not get there.
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let alive = state
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'));
+        assert!(alive, "the daemon (pid {pid}) is gone: see its log");
         if count(url, sql) >= n || started.elapsed() > limit {
             return (started.elapsed(), peak);
         }
@@ -333,6 +339,36 @@ fn main() {
              {acks} acknowledgements queued; peak RSS {} MiB",
             n as f64 / took.as_secs_f64(),
             100.0 * ceil.as_secs_f64() / took.as_secs_f64(),
+            cpu * 1000.0 / n as f64,
+            hwm.max(peak) / 1024
+        );
+        drop(d);
+
+        // 2b. The same backlog (the same mailbox, read again from UID 1)
+        // into PostgreSQL.
+        let pg = Setup::with_tag(
+            s.tag.clone(),
+            Options {
+                after_ingest: "seen",
+                extra: NO_MAILBOX_CAP.into(),
+                db: Db::Postgres,
+                ..Options::default()
+            },
+        );
+        let d = pg.start();
+        let started = Instant::now();
+        let (_, peak) = wait_count(
+            &pg.database_url,
+            "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
+            n as i64,
+            d.pid(),
+            Duration::from_secs(3600),
+        );
+        let took = started.elapsed();
+        let (cpu, hwm, _) = proc_stats(d.pid());
+        println!(
+            "postdesk run, {n}-message backlog on PostgreSQL: {took:.1?} = {:.0} msg/s; CPU {cpu:.1} s = {:.2} ms per message; peak RSS {} MiB",
+            n as f64 / took.as_secs_f64(),
             cpu * 1000.0 / n as f64,
             hwm.max(peak) / 1024
         );

@@ -17,7 +17,7 @@
 use crate::clock::Clock;
 use crate::config::OutboxConfig;
 use crate::domain::retry::next_attempt;
-use crate::ops::metrics::{self, Delivery};
+use crate::ops::metrics::{self, Attempt};
 use crate::smtp::{Mailer, SendOutcome};
 use crate::store::{Store, StoreError};
 use jiff::SignedDuration;
@@ -349,14 +349,14 @@ impl OutboxWorker {
                         tracing::info!(ticket = job.ticket, message_id = %job.message_id, kind = %job.kind,
                             to = %job.recipients.join(","), "sent");
                         self.store.outbox_sent(&[(job.id, now, false)]).await?;
-                        metrics::delivery(Delivery::Sent, &job.kind);
+                        metrics::delivery(Attempt::Sent, &job.kind);
                     }
                     SendOutcome::InDoubt(e) => {
                         // The journal's dot line stands: settled as delivered, never resent.
                         tracing::warn!(ticket = job.ticket, message_id = %job.message_id, error = %e,
                             "delivery in doubt: the server did not answer the end of the message; treated as delivered so it is never sent twice");
                         self.store.outbox_sent(&[(job.id, now, true)]).await?;
-                        metrics::delivery(Delivery::Sent, &job.kind);
+                        metrics::delivery(Attempt::Sent, &job.kind);
                     }
                     SendOutcome::Temporary(e) => {
                         journal.answered(job.id, false, now);
@@ -381,9 +381,9 @@ impl OutboxWorker {
                             .outbox_attempt_failed(&job, &e, next, now)
                             .await?;
                         let how = if next.is_some() {
-                            Delivery::Deferred
+                            Attempt::Deferred
                         } else {
-                            Delivery::Failed
+                            Attempt::Failed
                         };
                         metrics::delivery(how, &job.kind);
                     }
@@ -394,7 +394,7 @@ impl OutboxWorker {
                         self.store
                             .outbox_attempt_failed(&job, &e, None, now)
                             .await?;
-                        metrics::delivery(Delivery::Failed, &job.kind);
+                        metrics::delivery(Attempt::Failed, &job.kind);
                     }
                 }
             }

@@ -4,7 +4,7 @@
 
 use super::model::{Priority, Status};
 use super::phrase::Phrase;
-use super::reply::{AgentText, Command, Hint, Overview};
+use super::reply::{AgentCommand, AgentText, Hint, Overview};
 
 /// What decide needs about the ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -103,28 +103,28 @@ pub fn decide_agent(
     for c in &text.commands {
         let line = c.written();
         match c {
-            Command::Close => {
+            AgentCommand::Close => {
                 d.status = Some(Status::Closed);
                 d.applied.push(status(Status::Closed));
             }
-            Command::Resolve => {
+            AgentCommand::Resolve => {
                 d.status = Some(Status::Resolved);
                 d.applied.push(status(Status::Resolved));
             }
-            Command::Pending => {
+            AgentCommand::Pending => {
                 d.status = Some(Status::Pending);
                 d.applied.push(status(Status::Pending));
             }
-            Command::Open => {
+            AgentCommand::Open => {
                 d.status = Some(Status::Open);
                 d.applied.push(status(Status::Open));
             }
-            Command::Take => {
+            AgentCommand::Take => {
                 d.assignee = Some(agent.email.clone());
                 d.applied
                     .push(Phrase::new("receipt.took").with("name", &agent.name));
             }
-            Command::Assign(who) => match find_agent(who, agents) {
+            AgentCommand::Assign(who) => match find_agent(who, agents) {
                 Some(a) => {
                     d.assignee = Some(a.email.clone());
                     d.applied.push(
@@ -142,7 +142,7 @@ pub fn decide_agent(
                     );
                 }
             },
-            Command::Priority(p) => match Priority::parse(p) {
+            AgentCommand::Priority(p) => match Priority::parse(p) {
                 Some(p) => {
                     d.priority = Some(p);
                     d.applied
@@ -152,34 +152,34 @@ pub fn decide_agent(
                     .not_understood
                     .push(Phrase::new("unknown.usage.priority").with("line", &line)),
             },
-            Command::Note => {
+            AgentCommand::Note => {
                 d.note = true;
                 d.applied.push(Phrase::new("receipt.note"));
             }
-            Command::Merge(n) if *n == ticket.number => {
+            AgentCommand::Merge(n) if *n == ticket.number => {
                 d.not_understood
                     .push(Phrase::new("unknown.merge_self").with("line", &line));
             }
-            Command::Merge(n) if !ticket.merge_target_exists => {
+            AgentCommand::Merge(n) if !ticket.merge_target_exists => {
                 d.not_understood
                     .push(Phrase::new("unknown.merge_missing").with("line", &line));
             }
-            Command::Merge(n) => {
+            AgentCommand::Merge(n) => {
                 d.merge_into = Some(*n);
                 d.status = Some(Status::Closed);
                 d.applied
                     .push(Phrase::new("receipt.merged").with("number", n));
             }
-            Command::Spam => {
+            AgentCommand::Spam => {
                 d.spam = true;
                 d.status = Some(Status::Closed);
                 d.applied.push(Phrase::new("receipt.spam"));
             }
-            Command::Files => {
+            AgentCommand::Files => {
                 d.files = true;
                 d.applied.push(Phrase::new("receipt.files"));
             }
-            Command::Overview(o) => d.overview.push(o.clone()),
+            AgentCommand::Overview(o) => d.overview.push(o.clone()),
         }
     }
     for n in &text.not_understood {
@@ -258,7 +258,7 @@ pub fn decide_agent(
     for c in text
         .commands
         .iter()
-        .filter(|c| !matches!(c, Command::Overview(_)))
+        .filter(|c| !matches!(c, AgentCommand::Overview(_)))
     {
         d.events
             .push(("command", format!("{} by {}", c.written(), agent.email)));
@@ -278,7 +278,7 @@ pub fn decide_agent(
     let ticket_commands = text
         .commands
         .iter()
-        .any(|c| !matches!(c, Command::Overview(_)));
+        .any(|c| !matches!(c, AgentCommand::Overview(_)));
     d.receipt = ticket_commands || !d.not_understood.is_empty() || d.held.is_some();
     d
 }

@@ -4,7 +4,7 @@
 
 /// One command line of an agent's mail.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Command {
+pub enum AgentCommand {
     Close,
     Resolve,
     Pending,
@@ -21,26 +21,26 @@ pub enum Command {
     Overview(Overview),
 }
 
-impl Command {
+impl AgentCommand {
     /// The command as an agent writes it (`#assign bob`), for the log.
     pub fn written(&self) -> String {
         match self {
-            Command::Close => "#close".into(),
-            Command::Resolve => "#resolve".into(),
-            Command::Pending => "#pending".into(),
-            Command::Open => "#open".into(),
-            Command::Assign(who) => format!("#assign {who}"),
-            Command::Take => "#take".into(),
-            Command::Priority(p) => format!("#priority {p}"),
-            Command::Note => "#note".into(),
-            Command::Merge(n) => format!("#merge {n}"),
-            Command::Spam => "#spam".into(),
-            Command::Files => "#attachments".into(),
-            Command::Overview(Overview::Mine) => "#mine".into(),
-            Command::Overview(Overview::Queue) => "#queue".into(),
-            Command::Overview(Overview::AtRisk) => "#atrisk".into(),
-            Command::Overview(Overview::Find(w)) => format!("#find {w}"),
-            Command::Overview(Overview::DueBy(t)) => format!("(due by {t})"),
+            AgentCommand::Close => "#close".into(),
+            AgentCommand::Resolve => "#resolve".into(),
+            AgentCommand::Pending => "#pending".into(),
+            AgentCommand::Open => "#open".into(),
+            AgentCommand::Assign(who) => format!("#assign {who}"),
+            AgentCommand::Take => "#take".into(),
+            AgentCommand::Priority(p) => format!("#priority {p}"),
+            AgentCommand::Note => "#note".into(),
+            AgentCommand::Merge(n) => format!("#merge {n}"),
+            AgentCommand::Spam => "#spam".into(),
+            AgentCommand::Files => "#attachments".into(),
+            AgentCommand::Overview(Overview::Mine) => "#mine".into(),
+            AgentCommand::Overview(Overview::Queue) => "#queue".into(),
+            AgentCommand::Overview(Overview::AtRisk) => "#atrisk".into(),
+            AgentCommand::Overview(Overview::Find(w)) => format!("#find {w}"),
+            AgentCommand::Overview(Overview::DueBy(t)) => format!("(due by {t})"),
         }
     }
 }
@@ -82,7 +82,7 @@ pub enum Hint {
 /// An agent's mail, taken apart.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentText {
-    pub commands: Vec<Command>,
+    pub commands: Vec<AgentCommand>,
     pub not_understood: Vec<NotUnderstood>,
     /// What the agent wrote, without commands, quote and signature.
     pub body: String,
@@ -122,7 +122,7 @@ fn suggest(word: &str) -> Option<Hint> {
         .map(|(_, c)| Hint::DidYouMean(format!("#{c}")))
 }
 
-fn parse_command(line: &str) -> Result<Command, NotUnderstood> {
+fn parse_command(line: &str) -> Result<AgentCommand, NotUnderstood> {
     let rest = line.trim().trim_start_matches('#');
     let (word, arg) = rest
         .split_once(char::is_whitespace)
@@ -133,27 +133,27 @@ fn parse_command(line: &str) -> Result<Command, NotUnderstood> {
         hint,
     };
     match (word.as_str(), arg) {
-        ("close", "") => Ok(Command::Close),
-        ("resolve", "") => Ok(Command::Resolve),
-        ("pending", "") => Ok(Command::Pending),
-        ("open", "") => Ok(Command::Open),
-        ("take", "") => Ok(Command::Take),
-        ("note", "") => Ok(Command::Note),
-        ("spam", "") => Ok(Command::Spam),
-        ("attachments" | "files", "") => Ok(Command::Files),
-        ("mine", "") => Ok(Command::Overview(Overview::Mine)),
-        ("queue", "") => Ok(Command::Overview(Overview::Queue)),
-        ("atrisk" | "at-risk", "") => Ok(Command::Overview(Overview::AtRisk)),
-        ("find", w) if !w.is_empty() => Ok(Command::Overview(Overview::Find(w.to_string()))),
+        ("close", "") => Ok(AgentCommand::Close),
+        ("resolve", "") => Ok(AgentCommand::Resolve),
+        ("pending", "") => Ok(AgentCommand::Pending),
+        ("open", "") => Ok(AgentCommand::Open),
+        ("take", "") => Ok(AgentCommand::Take),
+        ("note", "") => Ok(AgentCommand::Note),
+        ("spam", "") => Ok(AgentCommand::Spam),
+        ("attachments" | "files", "") => Ok(AgentCommand::Files),
+        ("mine", "") => Ok(AgentCommand::Overview(Overview::Mine)),
+        ("queue", "") => Ok(AgentCommand::Overview(Overview::Queue)),
+        ("atrisk" | "at-risk", "") => Ok(AgentCommand::Overview(Overview::AtRisk)),
+        ("find", w) if !w.is_empty() => Ok(AgentCommand::Overview(Overview::Find(w.to_string()))),
         ("find", _) => Err(bad(Some(Hint::Usage("find")))),
-        ("assign", a) if !a.is_empty() => Ok(Command::Assign(a.to_string())),
+        ("assign", a) if !a.is_empty() => Ok(AgentCommand::Assign(a.to_string())),
         ("assign", _) => Err(bad(Some(Hint::Usage("assign")))),
         ("priority", p) if PRIORITIES.contains(&p.to_lowercase().as_str()) => {
-            Ok(Command::Priority(p.to_lowercase()))
+            Ok(AgentCommand::Priority(p.to_lowercase()))
         }
         ("priority", _) => Err(bad(Some(Hint::Usage("priority")))),
         ("merge", n) => match n.trim_start_matches('#').parse::<i64>() {
-            Ok(n) if n > 0 => Ok(Command::Merge(n)),
+            Ok(n) if n > 0 => Ok(AgentCommand::Merge(n)),
             _ => Err(bad(Some(Hint::Usage("merge")))),
         },
         (w, _) if COMMANDS.contains(&w) => Err(bad(Some(Hint::NoArgument))),
@@ -206,16 +206,16 @@ mod tests {
         let a = read("#close\n#assign Bob\n\nThanks, fixed now.\n");
         assert_eq!(
             a.commands,
-            vec![Command::Close, Command::Assign("Bob".into())]
+            vec![AgentCommand::Close, AgentCommand::Assign("Bob".into())]
         );
         assert_eq!(a.body, "Thanks, fixed now.");
         let a = read("#priority URGENT\n#merge #12\n#note\nChecked the logs.");
         assert_eq!(
             a.commands,
             vec![
-                Command::Priority("urgent".into()),
-                Command::Merge(12),
-                Command::Note
+                AgentCommand::Priority("urgent".into()),
+                AgentCommand::Merge(12),
+                AgentCommand::Note
             ]
         );
         assert_eq!(a.body, "Checked the logs.");
@@ -238,10 +238,10 @@ mod tests {
         assert_eq!(
             a.commands,
             vec![
-                Command::Overview(Overview::Mine),
-                Command::Overview(Overview::Queue),
-                Command::Overview(Overview::AtRisk),
-                Command::Overview(Overview::Find("broken printer".into())),
+                AgentCommand::Overview(Overview::Mine),
+                AgentCommand::Overview(Overview::Queue),
+                AgentCommand::Overview(Overview::AtRisk),
+                AgentCommand::Overview(Overview::Find("broken printer".into())),
             ]
         );
         assert_eq!(read("#find").not_understood.len(), 1);

@@ -241,7 +241,7 @@ impl ClockState {
 
 /// One clock of a ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Clock {
+pub struct SlaClock {
     pub target: Target,
     pub budget: SignedDuration,
     /// Countable time used before the current run.
@@ -254,14 +254,14 @@ pub struct Clock {
     pub stopped_at: Option<Timestamp>,
 }
 
-impl Clock {
+impl SlaClock {
     pub fn start(
         target: Target,
         budget: SignedDuration,
         at: Timestamp,
         work: &Clockwork<'_>,
-    ) -> Clock {
-        let mut c = Clock {
+    ) -> SlaClock {
+        let mut c = SlaClock {
             target,
             budget,
             consumed: SignedDuration::ZERO,
@@ -548,7 +548,7 @@ mod tests {
     #[test]
     fn a_clock_runs_and_is_met_or_breached() {
         let w = Clockwork::Wall;
-        let mut c = Clock::start(Target::FirstResponse, h(24), t("2026-11-26T10:00:00Z"), &w);
+        let mut c = SlaClock::start(Target::FirstResponse, h(24), t("2026-11-26T10:00:00Z"), &w);
         assert_eq!(c.due_at, Some(t("2026-11-27T10:00:00Z")));
         assert_eq!(
             c.status(t("2026-11-26T20:00:00Z"), &w, Some(Share::Percent(80))),
@@ -561,7 +561,7 @@ mod tests {
         assert_eq!(c.status(t("2026-11-27T11:00:00Z"), &w, None), "breached");
         c.stop(t("2026-11-27T09:00:00Z"), &w);
         assert_eq!(c.state, ClockState::Met);
-        let mut late = Clock::start(Target::FirstResponse, h(1), t("2026-11-26T10:00:00Z"), &w);
+        let mut late = SlaClock::start(Target::FirstResponse, h(1), t("2026-11-26T10:00:00Z"), &w);
         late.stop(t("2026-11-26T12:00:00Z"), &w);
         assert_eq!(late.state, ClockState::Breached);
     }
@@ -570,7 +570,7 @@ mod tests {
     fn pausing_never_makes_a_deadline_earlier() {
         let cal = office();
         let w = Clockwork::Business(&cal);
-        let mut c = Clock::start(Target::FirstResponse, h(8), t("2026-11-26T09:00:00Z"), &w);
+        let mut c = SlaClock::start(Target::FirstResponse, h(8), t("2026-11-26T09:00:00Z"), &w);
         assert_eq!(c.due_at, Some(t("2026-11-26T17:00:00Z")));
         c.pause(t("2026-11-26T13:00:00Z"), &w); // 4h used
         assert_eq!(c.status(t("2026-11-30T09:00:00Z"), &w, None), "paused");
@@ -585,8 +585,8 @@ mod tests {
             let cal = office();
             let w = Clockwork::Business(&cal);
             let t0 = t("2026-11-23T00:00:00Z").checked_add(SignedDuration::from_mins(start)).unwrap();
-            let straight = Clock::start(Target::FirstResponse, h(16), t0, &w).due_at.unwrap();
-            let mut c = Clock::start(Target::FirstResponse, h(16), t0, &w);
+            let straight = SlaClock::start(Target::FirstResponse, h(16), t0, &w).due_at.unwrap();
+            let mut c = SlaClock::start(Target::FirstResponse, h(16), t0, &w);
             let p = t0.checked_add(SignedDuration::from_mins(run)).unwrap();
             c.pause(p, &w);
             c.resume(p.checked_add(SignedDuration::from_mins(pause)).unwrap(), &w);
@@ -598,7 +598,7 @@ mod tests {
     #[test]
     fn resolution_stops_and_resumes_on_reopen() {
         let w = Clockwork::Wall;
-        let mut c = Clock::start(Target::Resolution, h(48), t("2026-11-26T10:00:00Z"), &w);
+        let mut c = SlaClock::start(Target::Resolution, h(48), t("2026-11-26T10:00:00Z"), &w);
         c.stop(t("2026-11-26T20:00:00Z"), &w);
         assert_eq!((c.state, c.consumed), (ClockState::Met, h(10)));
         c.resume(t("2026-11-28T10:00:00Z"), &w);
@@ -632,7 +632,7 @@ mod tests {
             ],
             ..SlaPolicy::default()
         };
-        let c = Clock::start(Target::FirstResponse, h(24), t("2026-11-26T10:00:00Z"), &w);
+        let c = SlaClock::start(Target::FirstResponse, h(24), t("2026-11-26T10:00:00Z"), &w);
         let n = c.notices(&policy, &w);
         assert_eq!(n[0], (Notice::Warning, 0, t("2026-11-27T06:00:00Z")));
         assert_eq!(n[1], (Notice::Escalation, 1, t("2026-11-27T10:00:01Z")));

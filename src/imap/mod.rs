@@ -10,6 +10,7 @@
 //! polls otherwise, and reconnects with backoff and jitter.
 
 mod actions;
+mod group;
 mod probe;
 mod stream;
 
@@ -519,8 +520,15 @@ impl MailboxWorker {
                 fetched.extend(got);
             }
             fetched.sort_unstable_by_key(|(u, _, _)| *u);
+            // Group commit: the messages of a batch are stored in shared
+            // transactions, each bounded by count, bytes and time so a
+            // message waits at most GROUP_WAIT for its commit. Nothing is
+            // flagged on the server before the commit (apply_pending below).
+            let pipeline = self.pipeline();
+            let mut group = group::Open::default();
             for (uid, raw, header_only) in fetched {
                 if shutdown.is_cancelled() {
+                    group.commit(&pipeline).await?;
                     return Ok(done);
                 }
                 let full_size = header_only.then(|| size_of[&uid]);
@@ -533,10 +541,20 @@ impl MailboxWorker {
                     full_size,
                     ..Incoming::new(&raw, Arrival::Now, source)
                 };
-                self.pipeline().ingest(&self.mailbox, incoming).await?;
+                let g = group.get(&pipeline).await?;
+                if let Err(e) = pipeline.ingest_in(g, &self.mailbox, incoming).await {
+                    // What went before is kept; this one is retried later.
+                    group.commit(&pipeline).await?;
+                    return Err(e.into());
+                }
                 *last = uid;
                 done += 1;
+                group.bytes += raw.len();
+                if group.full() {
+                    group.commit(&pipeline).await?;
+                }
             }
+            group.commit(&pipeline).await?;
             self.apply_pending(c).await?;
             // A long backlog is progress, not silence.
             self.health

@@ -6,7 +6,7 @@
 //! agent told, and a receipt whenever commands were given or nothing could
 //! be sent.
 
-use super::outgoing::{Notice, Prompt, QueuedMail, carry};
+use super::outgoing::{AgentNotice, Prompt, QueuedMail, carry};
 use super::survey::Closing;
 use super::{IngestError, Msg, Pipeline};
 use crate::config::AgentConfig;
@@ -17,7 +17,7 @@ use crate::domain::files;
 use crate::domain::model::{Address, OutKind, Role, Status};
 use crate::domain::parse::{attachments_of, files_of};
 use crate::domain::phrase::Phrase;
-use crate::domain::reply::{AgentText, Command, read_agent_text};
+use crate::domain::reply::{AgentCommand, AgentText, read_agent_text};
 use crate::domain::sla::Happening;
 use crate::domain::survey::finished;
 use crate::domain::trim::Known;
@@ -54,7 +54,7 @@ impl Pipeline {
             .any(|a| !is_ours(&a.email, &Us { addresses: &ours }) && !is_agent(&a.email));
         let mut merge_target_exists = true;
         for c in &text.commands {
-            if let Command::Merge(n) = c {
+            if let AgentCommand::Merge(n) = c {
                 merge_target_exists &= tx.ticket_view(*n).await?.is_some();
             }
         }
@@ -292,7 +292,7 @@ impl Pipeline {
         let done = self
             .notify(
                 tx,
-                Notice {
+                AgentNotice {
                     mailbox: m.mailbox,
                     ticket: t,
                     agents: &others,
@@ -347,7 +347,7 @@ impl Pipeline {
             let done = self
                 .notify(
                     tx,
-                    Notice {
+                    AgentNotice {
                         mailbox: m.mailbox,
                         ticket: t,
                         agents: std::slice::from_ref(who),

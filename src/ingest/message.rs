@@ -4,7 +4,7 @@
 //! acknowledgement and the agents' notifications.
 
 use super::facts::Threaded;
-use super::outgoing::{Notice, Prompt, QueuedMail, attachment_lines};
+use super::outgoing::{AgentNotice, Prompt, QueuedMail, attachment_lines};
 use super::{IngestError, Msg, Outcome, Pipeline, Wake};
 use crate::domain::classify::{Classification, Us, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, TicketPlan, TicketView, ack_address};
@@ -233,7 +233,7 @@ impl Pipeline {
                 let done = self
                     .notify(
                         &mut tx,
-                        Notice {
+                        AgentNotice {
                             mailbox: m.mailbox,
                             ticket: &state,
                             agents: &agents,

@@ -34,11 +34,11 @@ use crate::domain::model::{Action, Direction, Kind, Role, Status};
 use crate::domain::parse::{ParsedMail, parse_limited};
 use crate::domain::token::TokenKey;
 use crate::domain::trim::{Known, trim};
-use crate::store::{NewMessage, Store, StoreError, Tx};
+use crate::store::{Group, NewMessage, Store, StoreError, Tx};
 use crate::templates::{self, Templates};
 use facts::Threaded;
 use jiff::Timestamp;
-pub(crate) use outgoing::{AgentMail, Notice, Prompt, QueuedMail};
+pub(crate) use outgoing::{AgentMail, AgentNotice, Prompt, QueuedMail};
 use std::sync::Arc;
 use tokio::sync::Notify;
 
@@ -196,6 +196,27 @@ impl Pipeline {
         mailbox: &MailboxConfig,
         incoming: Incoming<'_>,
     ) -> Result<Outcome, IngestError> {
+        self.ingest_with(None, mailbox, incoming).await
+    }
+
+    /// As [`Pipeline::ingest`], as a member of `group`: the message's work
+    /// is durable only when the group commits (and is undone alone when it
+    /// fails). The caller wakes the workers after that commit.
+    pub async fn ingest_in(
+        &self,
+        group: &mut Group,
+        mailbox: &MailboxConfig,
+        incoming: Incoming<'_>,
+    ) -> Result<Outcome, IngestError> {
+        self.ingest_with(Some(group), mailbox, incoming).await
+    }
+
+    async fn ingest_with(
+        &self,
+        mut group: Option<&mut Group>,
+        mailbox: &MailboxConfig,
+        incoming: Incoming<'_>,
+    ) -> Result<Outcome, IngestError> {
         let started = std::time::Instant::now();
         let mut mail = parse_limited(
             incoming.raw,
@@ -208,23 +229,36 @@ impl Pipeline {
             Arrival::At(t) => Some(t),
             Arrival::DateHeader => mail.date,
         };
-        let run = || {
+        let mut retried = false;
+        let outcome = loop {
             let now = self.clock.now();
-            self.ingest_parsed(Msg {
-                mailbox,
-                mail: &mail,
-                raw: incoming.raw,
-                received_at: received_at.unwrap_or(now),
-                now,
-                source: incoming.source,
-            })
+            let tx = match group.as_deref_mut() {
+                Some(g) => g.member().await?,
+                None => self.store.begin().await?,
+            };
+            let result = self
+                .ingest_parsed(
+                    tx,
+                    Msg {
+                        mailbox,
+                        mail: &mail,
+                        raw: incoming.raw,
+                        received_at: received_at.unwrap_or(now),
+                        now,
+                        source: incoming.source,
+                    },
+                )
+                .await;
+            if let Some(g) = group.as_deref_mut() {
+                g.settle().await?;
+            }
+            match result {
+                // Another writer stored the same Message-ID between our check
+                // and our insert: run again, and it is a duplicate.
+                Err(IngestError::Store(e)) if e.is_unique_violation() && !retried => retried = true,
+                other => break other?,
+            }
         };
-        let outcome = match run().await {
-            // Another writer stored the same Message-ID between our check and
-            // our insert: run again, and it is a duplicate.
-            Err(IngestError::Store(e)) if e.is_unique_violation() => run().await,
-            other => other,
-        }?;
         crate::ops::metrics::ingested(
             &mailbox.name,
             outcome.action,
@@ -255,9 +289,8 @@ impl Pipeline {
         Ok(classify(mail, &Us { addresses: &ours }, &screening))
     }
 
-    async fn ingest_parsed(&self, m: Msg<'_>) -> Result<Outcome, IngestError> {
+    async fn ingest_parsed(&self, mut tx: Tx, m: Msg<'_>) -> Result<Outcome, IngestError> {
         let mail = m.mail;
-        let mut tx = self.store.begin().await?;
         let class = self.classify_in(&mut tx, mail).await?;
 
         if let Some(ticket) = tx.stored_message(&mail.message_id).await? {
@@ -521,7 +554,7 @@ impl Pipeline {
         let shared = self
             .notify(
                 &mut tx,
-                Notice {
+                AgentNotice {
                     mailbox: m.mailbox,
                     ticket: &t,
                     agents: &agents,

@@ -116,7 +116,7 @@ pub(crate) fn attachment_lines(mail: &ParsedMail) -> Vec<String> {
 }
 
 /// Who to notify about a ticket, and how the notification presents itself.
-pub(crate) struct Notice<'a> {
+pub(crate) struct AgentNotice<'a> {
     pub mailbox: &'a MailboxConfig,
     pub ticket: &'a TicketState,
     pub agents: &'a [String],
@@ -290,7 +290,7 @@ impl Pipeline {
     pub(super) async fn notify(
         &self,
         tx: &mut Tx,
-        n: Notice<'_>,
+        n: AgentNotice<'_>,
         prompt: impl Fn() -> Prompt<'static>,
         now: Timestamp,
     ) -> Result<Notified, IngestError> {

@@ -10,7 +10,7 @@ use crate::config::{AgentConfig, MailboxConfig};
 use crate::domain::auth::Proof;
 use crate::domain::model::{Action, Address, Kind, OutKind};
 use crate::domain::phrase::Phrase;
-use crate::domain::reply::{Command, Overview, read_agent_text};
+use crate::domain::reply::{AgentCommand, Overview, read_agent_text};
 use crate::domain::token::{self, Purpose};
 use crate::domain::trim::Known;
 use crate::store::{TicketLine, Tx};
@@ -41,7 +41,7 @@ impl Pipeline {
             .commands
             .iter()
             .filter_map(|c| match c {
-                Command::Overview(o) => Some(o),
+                AgentCommand::Overview(o) => Some(o),
                 _ => None,
             })
             .collect();

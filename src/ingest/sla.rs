@@ -3,7 +3,7 @@
 
 use super::Pipeline;
 use crate::domain::calendar::Clockwork;
-use crate::domain::sla::{Clock, ClockOp, Happening, SlaPolicy, Target, clock_ops};
+use crate::domain::sla::{ClockOp, Happening, SlaClock, SlaPolicy, Target, clock_ops};
 use crate::store::{StoreError, StoredClock, Tx};
 use jiff::Timestamp;
 
@@ -53,7 +53,7 @@ impl Pipeline {
                     let Some(budget) = policy.budget(t) else {
                         continue;
                     };
-                    let clock = Clock::start(t, budget.budget(at, &work), at, &work);
+                    let clock = SlaClock::start(t, budget.budget(at, &work), at, &work);
                     let cycle = clocks.iter().filter(|c| c.clock.target == t).count() as i64 + 1;
                     let id = tx
                         .insert_clock(ticket, cycle, policy_name, &clock, at)

@@ -72,7 +72,7 @@ fn describe() {
     describe_counter!(SENT, "Mails the SMTP server accepted, by kind.");
     describe_counter!(
         DEFERRED,
-        "Delivery attempts refused for now (4xx, no connection), by kind."
+        "Attempt attempts refused for now (4xx, no connection), by kind."
     );
     describe_counter!(FAILED, "Mails given up on (5xx or too old), by kind.");
     describe_counter!(BOUNCED, "Sent mails that came back as a bounce.");
@@ -129,17 +129,17 @@ pub fn ingested(mailbox: &str, action: &str, kind: &'static str, took: Duration)
 
 /// How one delivery attempt ended.
 #[derive(Debug, Clone, Copy)]
-pub enum Delivery {
+pub enum Attempt {
     Sent,
     Deferred,
     Failed,
 }
 
-pub fn delivery(outcome: Delivery, kind: &str) {
+pub fn delivery(outcome: Attempt, kind: &str) {
     let name = match outcome {
-        Delivery::Sent => SENT,
-        Delivery::Deferred => DEFERRED,
-        Delivery::Failed => FAILED,
+        Attempt::Sent => SENT,
+        Attempt::Deferred => DEFERRED,
+        Attempt::Failed => FAILED,
     };
     counter!(name, "kind" => kind.to_string()).increment(1);
 }

@@ -1,17 +1,12 @@
 //! The write transaction of one ingest: look-ups for threading and the
 //! writes of the decision, committed together or not at all.
 
+use super::tx::Tx;
 use super::{Result, col, from_ms, join_list, ms, opt_text, placeholders, spelled, text};
 use crate::domain::decide::TicketView;
 use crate::domain::model::{Address, Direction, OutKind, Role, Status};
 use jiff::Timestamp;
-use sqlx::{Any, Transaction};
 use std::collections::HashMap;
-
-pub struct Tx {
-    pub(super) tx: Transaction<'static, Any>,
-    backend: super::Backend,
-}
 
 pub struct NewTicket<'a> {
     pub mailbox: &'a str,
@@ -67,21 +62,6 @@ pub struct NewOutbox<'a> {
 }
 
 impl Tx {
-    pub(super) fn new(tx: Transaction<'static, Any>, backend: super::Backend) -> Self {
-        Tx { tx, backend }
-    }
-
-    pub async fn commit(self) -> Result<()> {
-        self.tx.commit().await?;
-        Ok(())
-    }
-
-    /// Undoes everything this transaction did (`explain` stores nothing).
-    pub async fn rollback(self) -> Result<()> {
-        self.tx.rollback().await?;
-        Ok(())
-    }
-
     /// If `message_id` is stored: the ticket it belongs to (None when it has none).
     pub async fn stored_message(&mut self, message_id: &str) -> Result<Option<Option<i64>>> {
         let row = sqlx::query("SELECT ticket FROM messages WHERE message_id = $1")

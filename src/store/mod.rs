@@ -21,11 +21,12 @@ mod report;
 mod retention;
 mod sla;
 mod survey;
+mod tx;
 mod watch;
 
 pub use customers::{CustomerRow, TheirEvent, TheirMessage, TheirRating};
 pub use erase::Erased;
-pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate, Tx};
+pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate};
 pub use limits::{HeldNotice, ReturnedMail};
 pub use ops::Gauges;
 pub use outbox::OutboxJob;
@@ -33,6 +34,7 @@ pub use overview::{AT_RISK_AHEAD, LIST_LIMIT, TicketLine};
 pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
 pub use retention::Swept;
 pub use sla::{DueNotice, StoredClock};
+pub use tx::{Group, Tx};
 
 use crate::config::DatabaseConfig;
 use crate::domain::token::TokenKey;

@@ -4,7 +4,7 @@
 //! primary key makes each notice go once per recipient.
 
 use super::{Result, Store, StoreError, Tx, col, from_ms, ms, opt_from_ms, spelled, text};
-use crate::domain::sla::{Clock, ClockState, Notice, Target};
+use crate::domain::sla::{ClockState, Notice, SlaClock, Target};
 use jiff::{SignedDuration, Timestamp};
 use sqlx::any::AnyRow;
 
@@ -16,7 +16,7 @@ pub struct StoredClock {
     pub cycle: i64,
     pub policy: String,
     pub started_at: Timestamp,
-    pub clock: Clock,
+    pub clock: SlaClock,
 }
 
 /// A scheduled notice that is due.
@@ -37,7 +37,7 @@ fn clock_row(r: &AnyRow) -> Result<StoredClock> {
         cycle: col(r, "cycle")?,
         policy: col(r, "policy")?,
         started_at: from_ms(col(r, "started_at")?)?,
-        clock: Clock {
+        clock: SlaClock {
             target: spelled(&col::<String>(r, "target")?, Target::parse)?,
             budget: SignedDuration::from_millis(col(r, "budget_ms")?),
             consumed: SignedDuration::from_millis(col(r, "consumed_ms")?),
@@ -78,7 +78,7 @@ impl Tx {
         ticket: i64,
         cycle: i64,
         policy: &str,
-        c: &Clock,
+        c: &SlaClock,
         at: Timestamp,
     ) -> Result<i64> {
         let row = sqlx::query(
@@ -101,7 +101,7 @@ impl Tx {
         col(&row, "id")
     }
 
-    pub async fn update_clock(&mut self, id: i64, c: &Clock) -> Result<()> {
+    pub async fn update_clock(&mut self, id: i64, c: &SlaClock) -> Result<()> {
         sqlx::query(
             "UPDATE sla_clocks SET consumed_ms = $2, running_since = $3, due_at = $4, state = $5, stopped_at = $6 \
              WHERE id = $1",
