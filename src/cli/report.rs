@@ -506,7 +506,7 @@ section{margin-bottom:2rem}figure{margin:1rem 0}figcaption{font-weight:600;font-
 p.empty{color:#666;font-style:italic}\
 @media (max-width:600px){body{margin:1rem auto}dl.figures{grid-template-columns:1fr 1fr}}\
 @media print{body{margin:0;max-width:none;color:#000}.tile{background:none}\
-section,figure,dl,.totals{break-inside:avoid}h2{break-after:avoid}\
+figure,dl,.totals{break-inside:avoid}h1,h2{break-after:avoid}\
 @page{margin:1.5cm}}";
 
 pub fn html(r: &Report, tz: &jiff::tz::TimeZone) -> String {
