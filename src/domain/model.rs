@@ -27,6 +27,13 @@ macro_rules! spelled_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        // In JSON as in the database: its spelling.
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
     };
 }
 

@@ -97,8 +97,8 @@ impl<'a> Incoming<'a> {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Outcome {
     pub ticket: Option<i64>,
-    pub action: &'static str,
-    pub kind: &'static str,
+    pub action: Action,
+    pub kind: Kind,
     pub message_id: String,
 }
 
@@ -106,8 +106,8 @@ impl Outcome {
     fn new(ticket: Option<i64>, action: Action, kind: Kind, mail: &ParsedMail) -> Self {
         Outcome {
             ticket,
-            action: action.as_str(),
-            kind: kind.as_str(),
+            action,
+            kind,
             message_id: mail.message_id.clone(),
         }
     }

@@ -5,6 +5,7 @@
 //! are true across instances and restarts.
 
 use super::health::{Health, ImapState};
+use crate::domain::model::{Action, Kind};
 use crate::store::Gauges;
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -115,13 +116,13 @@ fn describe() {
 }
 
 /// One message through ingest.
-pub fn ingested(mailbox: &str, action: &str, kind: &'static str, took: Duration) {
-    if action == "duplicate" {
+pub fn ingested(mailbox: &str, action: Action, kind: Kind, took: Duration) {
+    if action == Action::Duplicate {
         counter!(DUPLICATES, "mailbox" => mailbox.to_string()).increment(1);
         return;
     }
-    counter!(INGESTED, "mailbox" => mailbox.to_string(), "kind" => kind).increment(1);
-    if action == "created" {
+    counter!(INGESTED, "mailbox" => mailbox.to_string(), "kind" => kind.as_str()).increment(1);
+    if action == Action::Created {
         counter!(TICKETS_CREATED, "mailbox" => mailbox.to_string()).increment(1);
     }
     histogram!(INGEST_SECONDS).record(took.as_secs_f64());
