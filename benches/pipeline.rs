@@ -235,6 +235,22 @@ fn wait_count(url: &str, sql: &str, n: i64, pid: i32, limit: Duration) -> (Durat
     }
 }
 
+/// `postdesk run` on `s` until its `n` backlog messages are stored (at
+/// most `limit`): the time it took, the daemon's CPU seconds and its peak
+/// RSS in KiB.
+fn run_backlog(s: &Setup, n: usize, limit: Duration) -> (Duration, f64, u64) {
+    let d = s.start();
+    let (took, peak) = wait_count(
+        &s.database_url,
+        "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
+        n as i64,
+        d.pid(),
+        limit,
+    );
+    let (cpu, hwm, _) = proc_stats(d.pid());
+    (took, cpu, hwm.max(peak))
+}
+
 /// The raw ceiling: `UID FETCH 1:* BODY.PEEK[]` of the whole folder.
 fn ceiling(env: &MailEnv, user: &str) -> (Duration, usize, u64) {
     let cfg = postdesk::config::ServerConfig {
@@ -319,17 +335,7 @@ fn main() {
             bytes / 1048576,
             fetched as f64 / ceil.as_secs_f64()
         );
-        let d = s.start();
-        let started = Instant::now();
-        let (_, peak) = wait_count(
-            &s.database_url,
-            "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
-            n as i64,
-            d.pid(),
-            Duration::from_secs(3600),
-        );
-        let took = started.elapsed();
-        let (cpu, hwm, _) = proc_stats(d.pid());
+        let (took, cpu, peak) = run_backlog(&s, n, Duration::from_secs(3600));
         let acks = count(
             &s.database_url,
             "SELECT COUNT(*) FROM outbox WHERE kind = 'ack'",
@@ -340,9 +346,8 @@ fn main() {
             n as f64 / took.as_secs_f64(),
             100.0 * ceil.as_secs_f64() / took.as_secs_f64(),
             cpu * 1000.0 / n as f64,
-            hwm.max(peak) / 1024
+            peak / 1024
         );
-        drop(d);
 
         // 2b. The same backlog (the same mailbox, read again from UID 1)
         // into PostgreSQL.
@@ -355,24 +360,13 @@ fn main() {
                 ..Options::default()
             },
         );
-        let d = pg.start();
-        let started = Instant::now();
-        let (_, peak) = wait_count(
-            &pg.database_url,
-            "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
-            n as i64,
-            d.pid(),
-            Duration::from_secs(3600),
-        );
-        let took = started.elapsed();
-        let (cpu, hwm, _) = proc_stats(d.pid());
+        let (took, cpu, peak) = run_backlog(&pg, n, Duration::from_secs(3600));
         println!(
             "postdesk run, {n}-message backlog on PostgreSQL: {took:.1?} = {:.0} msg/s; CPU {cpu:.1} s = {:.2} ms per message; peak RSS {} MiB",
             n as f64 / took.as_secs_f64(),
             cpu * 1000.0 / n as f64,
-            hwm.max(peak) / 1024
+            peak / 1024
         );
-        drop(d);
 
         // 3. postdesk ingest from an mbox file.
         let c = common::cli::Cli::new(Db::Sqlite);
@@ -550,19 +544,11 @@ fn main() {
             bytes / 1048576,
             fetched as f64 / ceil.as_secs_f64()
         );
-        let d = f.start();
-        let (took, peak) = wait_count(
-            &f.database_url,
-            "SELECT COUNT(*) FROM messages WHERE direction = 'in'",
-            sync_n as i64,
-            d.pid(),
-            Duration::from_secs(7200),
-        );
-        let (cpu, hwm, _) = proc_stats(d.pid());
+        let (took, cpu, peak) = run_backlog(&f, sync_n, Duration::from_secs(7200));
         println!(
             "first sync of {sync_n} messages in INBOX: {took:.0?} = {:.0} msg/s; CPU {cpu:.0} s; peak RSS {} MiB",
             sync_n as f64 / took.as_secs_f64(),
-            hwm.max(peak) / 1024
+            peak / 1024
         );
     }
 }

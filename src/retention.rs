@@ -32,17 +32,19 @@ pub async fn run(
     Ok(out)
 }
 
+/// Whether any mailbox has a retention setting (else nothing ever runs).
+pub fn configured(config: &Config) -> bool {
+    config.mailboxes.iter().any(|m| m.retention.is_set())
+}
+
 /// The daemon's daily run: when no instance has run it for 23 hours, this
 /// one claims the day and runs it. Returns what it did, or None when it
-/// was not due here.
+/// was not due here. Only called when [`configured`].
 pub async fn run_if_due(
     store: &Store,
     config: &Config,
     now: Timestamp,
 ) -> Result<Option<Vec<Swept>>, StoreError> {
-    if !config.mailboxes.iter().any(|m| m.retention.is_set()) {
-        return Ok(None);
-    }
     if let Some(last) = store.retention_last_run().await?
         && now.duration_since(last) < jiff::SignedDuration::from_hours(23)
     {

@@ -274,15 +274,6 @@ fn each_wrong_smtp_setting_is_named_with_its_fix() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-/// A port nothing listens on (bound, then released).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[test]
 fn exit_codes_follow_sysexits_on_every_path() {
     let s = Scratch::new();

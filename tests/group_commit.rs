@@ -22,87 +22,74 @@ fn mail(i: usize) -> Vec<u8> {
 
 fn a_group_commits_its_members_together_and_undoes_a_failed_one_alone(db: Db) {
     let c = Cli::new(db);
-    c.json(&["tickets", "list", "--json"]); // creates and migrates the database
-    let config = Arc::new(
-        postdesk::config::Config::parse(&std::fs::read_to_string(&c.config).unwrap(), &c.config)
-            .unwrap(),
-    );
     let tickets = |url: &str| common::count(url, "SELECT COUNT(*) FROM tickets");
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let store = postdesk::store::Store::connect(&config.database)
-                .await
-                .unwrap();
-            let key = store.token_key().await.unwrap();
-            let pipeline = Pipeline::new(
-                config.clone(),
-                store.clone(),
-                Arc::new(postdesk::templates::Templates::load(None).unwrap()),
-                key,
-                Arc::new(postdesk::clock::SystemClock),
-                Arc::new(tokio::sync::Notify::new()),
-                Arc::new(tokio::sync::Notify::new()),
-            );
-            let mailbox = config.mailbox("support").unwrap().clone();
-            let mut group = store.begin_group().await.unwrap();
-            let a = mail(1);
-            let first = pipeline
-                .ingest_in(
-                    &mut group,
-                    &mailbox,
-                    Incoming::new(&a, Arrival::Now, Source::Direct),
-                )
-                .await
-                .unwrap();
-            assert_eq!(first.ticket, Some(1));
-            // A member whose work ends on an error path: undone alone.
-            let mut failing = group.member().await.unwrap();
-            failing
-                .add_events(
-                    None,
-                    Some("undone@example.org"),
-                    jiff::Timestamp::UNIX_EPOCH,
-                    &[("undone", "this member failed".into())],
-                )
-                .await
-                .unwrap();
-            drop(failing);
-            assert!(
-                !group.settle().await.unwrap(),
-                "a dropped member is not kept"
-            );
-            let b = mail(2);
-            let second = pipeline
-                .ingest_in(
-                    &mut group,
-                    &mailbox,
-                    Incoming::new(&b, Arrival::Now, Source::Direct),
-                )
-                .await
-                .unwrap();
-            assert_eq!(
-                second.ticket,
-                Some(2),
-                "the group sees its own earlier members"
-            );
-            // Another connection sees nothing yet.
-            let url = c.url.clone();
-            let seen = tokio::task::spawn_blocking(move || tickets(&url))
-                .await
-                .unwrap();
-            assert_eq!(seen, 0, "nothing is visible before the group commits");
-            assert_eq!(group.kept, 2);
-            group.commit().await.unwrap();
-            let url = c.url.clone();
-            let seen = tokio::task::spawn_blocking(move || tickets(&url))
-                .await
-                .unwrap();
-            assert_eq!(seen, 2);
-        });
+    c.in_process(async |config, store| {
+        let key = store.token_key().await.unwrap();
+        let pipeline = Pipeline::new(
+            config.clone(),
+            store.clone(),
+            Arc::new(postdesk::templates::Templates::load(None).unwrap()),
+            key,
+            Arc::new(postdesk::clock::SystemClock),
+            Arc::new(tokio::sync::Notify::new()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let mailbox = config.mailbox("support").unwrap().clone();
+        let mut group = store.begin_group().await.unwrap();
+        let a = mail(1);
+        let first = pipeline
+            .ingest_in(
+                &mut group,
+                &mailbox,
+                Incoming::new(&a, Arrival::Now, Source::Direct),
+            )
+            .await
+            .unwrap();
+        assert_eq!(first.ticket, Some(1));
+        // A member whose work ends on an error path: undone alone.
+        let mut failing = group.member().await.unwrap();
+        failing
+            .add_events(
+                None,
+                Some("undone@example.org"),
+                jiff::Timestamp::UNIX_EPOCH,
+                &[("undone", "this member failed".into())],
+            )
+            .await
+            .unwrap();
+        drop(failing);
+        assert!(
+            !group.settle().await.unwrap(),
+            "a dropped member is not kept"
+        );
+        let b = mail(2);
+        let second = pipeline
+            .ingest_in(
+                &mut group,
+                &mailbox,
+                Incoming::new(&b, Arrival::Now, Source::Direct),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            second.ticket,
+            Some(2),
+            "the group sees its own earlier members"
+        );
+        // Another connection sees nothing yet.
+        let url = c.url.clone();
+        let seen = tokio::task::spawn_blocking(move || tickets(&url))
+            .await
+            .unwrap();
+        assert_eq!(seen, 0, "nothing is visible before the group commits");
+        assert_eq!(group.kept, 2);
+        group.commit().await.unwrap();
+        let url = c.url.clone();
+        let seen = tokio::task::spawn_blocking(move || tickets(&url))
+            .await
+            .unwrap();
+        assert_eq!(seen, 2);
+    });
     assert_eq!(
         common::count(&c.url, "SELECT COUNT(*) FROM events WHERE what = 'undone'"),
         0,

@@ -28,20 +28,41 @@ fn mail(from: &str, subject: &str, id: &str, body: &str) -> Vec<u8> {
     .into_bytes()
 }
 
+/// `customers export EMAIL --out DIR`, which must succeed: its customer.json.
+fn export(c: &Cli, email: &str, out: &std::path::Path) -> Value {
+    let run = c.run(
+        &["customers", "export", email, "--out", out.to_str().unwrap()],
+        None,
+    );
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_str(&std::fs::read_to_string(out.join("customer.json")).unwrap()).unwrap()
+}
+
+/// Anna's two mails, in Polish; both carry the phrase "drukarka nie drukuje".
+fn annas_mails() -> [Vec<u8>; 2] {
+    [
+        mail(
+            "Anna Nowak <anna@example.org>",
+            "Drukarka nie działa",
+            "anna-1@example.org",
+            "Dzień dobry, drukarka nie drukuje od wczoraj.",
+        ),
+        mail(
+            "Anna Nowak <anna@example.org>",
+            "Faktura za listopad",
+            "anna-2@example.org",
+            "Proszę o fakturę, drukarka nie drukuje nadal.",
+        ),
+    ]
+}
+
 fn a_customer_export_holds_every_message_byte_for_byte(db: Db) {
     let c = Cli::new(db);
-    let anna1 = mail(
-        "Anna Nowak <anna@example.org>",
-        "Drukarka nie działa",
-        "anna-1@example.org",
-        "Dzień dobry, drukarka nie drukuje.",
-    );
-    let anna2 = mail(
-        "Anna Nowak <anna@example.org>",
-        "Faktura za listopad",
-        "anna-2@example.org",
-        "Proszę o fakturę.",
-    );
+    let [anna1, anna2] = annas_mails();
     let bob = mail("Bob <bob@example.net>", "Hello", "bob-1@example.net", "Hi");
     for (name, raw) in [("a1.eml", &anna1), ("a2.eml", &anna2), ("b1.eml", &bob)] {
         let f = c.file(name, raw);
@@ -66,23 +87,7 @@ fn a_customer_export_holds_every_message_byte_for_byte(db: Db) {
     );
 
     let out = c.dir.path().join("export");
-    let run = c.run(
-        &[
-            "customers",
-            "export",
-            "Anna@Example.org",
-            "--out",
-            out.to_str().unwrap(),
-        ],
-        None,
-    );
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let doc: Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("customer.json")).unwrap()).unwrap();
+    let doc = export(&c, "Anna@Example.org", &out);
     assert_eq!(doc["email"], "anna@example.org");
     assert_eq!(doc["tickets"].as_array().unwrap().len(), 2);
     let messages = doc["messages"].as_array().unwrap();
@@ -209,18 +214,7 @@ fn traces(db: Db, url: &str, needles: &[&str]) -> Vec<String> {
 
 fn forgetting_leaves_no_trace_and_keeps_the_figures(db: Db) {
     let c = Cli::new(db);
-    let anna1 = mail(
-        "Anna Nowak <anna@example.org>",
-        "Drukarka nie działa",
-        "anna-1@example.org",
-        "Dzień dobry, drukarka nie drukuje od wczoraj.",
-    );
-    let anna2 = mail(
-        "Anna Nowak <anna@example.org>",
-        "Faktura za listopad",
-        "anna-2@example.org",
-        "Proszę o fakturę, drukarka nie drukuje nadal.",
-    );
+    let [anna1, anna2] = annas_mails();
     // Bob copies Anna: his mail is his, her address in it is hers.
     let bob = b"From: Bob <bob@example.net>\r\nTo: support@example.com\r\nCc: Anna Nowak <anna@example.org>\r\n\
          Subject: Office move\r\nMessage-ID: <bob-2@example.net>\r\n\r\nWe move on Friday.\r\n"
@@ -448,37 +442,25 @@ fn retention_drops_raw_bytes_then_text_at_their_ages(db: Db) {
 
 fn one_instance_claims_the_days_retention_run(db: Db) {
     let c = Cli::new(db);
-    c.json(&["tickets", "list", "--json"]); // creates and migrates the database
-    let config =
-        postdesk::config::Config::parse(&std::fs::read_to_string(&c.config).unwrap(), &c.config)
+    c.in_process(async |_, store| {
+        let now: jiff::Timestamp = "2026-12-01T03:00:00Z".parse().unwrap();
+        // Eight instances wake at the same moment: one runs it.
+        let claims = futures::future::join_all((0..8).map(|_| {
+            let store = store.clone();
+            async move { store.claim_retention(now).await.unwrap() }
+        }))
+        .await;
+        assert_eq!(claims.iter().filter(|c| **c).count(), 1, "{claims:?}");
+        let later = now
+            .checked_add(jiff::SignedDuration::from_hours(5))
             .unwrap();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(async {
-            let store = postdesk::store::Store::connect(&config.database)
-                .await
-                .unwrap();
-            let now: jiff::Timestamp = "2026-12-01T03:00:00Z".parse().unwrap();
-            // Eight instances wake at the same moment: one runs it.
-            let claims = futures::future::join_all((0..8).map(|_| {
-                let store = store.clone();
-                async move { store.claim_retention(now).await.unwrap() }
-            }))
-            .await;
-            assert_eq!(claims.iter().filter(|c| **c).count(), 1, "{claims:?}");
-            let later = now
-                .checked_add(jiff::SignedDuration::from_hours(5))
-                .unwrap();
-            assert!(!store.claim_retention(later).await.unwrap(), "once a day");
-            let tomorrow = now
-                .checked_add(jiff::SignedDuration::from_hours(24))
-                .unwrap();
-            assert!(store.claim_retention(tomorrow).await.unwrap());
-            assert_eq!(store.retention_last_run().await.unwrap(), Some(tomorrow));
-        });
+        assert!(!store.claim_retention(later).await.unwrap(), "once a day");
+        let tomorrow = now
+            .checked_add(jiff::SignedDuration::from_hours(24))
+            .unwrap();
+        assert!(store.claim_retention(tomorrow).await.unwrap());
+        assert_eq!(store.retention_last_run().await.unwrap(), Some(tomorrow));
+    });
 }
 
 #[test]
@@ -605,23 +587,14 @@ fn a_backup_taken_during_an_ingest_restores_every_committed_ticket() {
     assert_eq!(again.status.code(), Some(73));
 
     // Restore: a configuration pointing at the copy.
-    let restored = c.dir.path().join("restored.toml");
-    let text = std::fs::read_to_string(&c.config)
-        .unwrap()
-        .replace(&c.url, &format!("sqlite://{}", copy.display()));
-    std::fs::write(&restored, text).unwrap();
-    let check = Command::new(common::BIN)
-        .arg("--config")
-        .arg(&restored)
-        .arg("check")
-        .output()
-        .unwrap();
+    let url = format!("sqlite://{}", copy.display());
+    let restored = Cli::with_db(tempfile::tempdir().unwrap(), &url, None);
+    let check = restored.run(&["check"], None);
     assert!(
         check.status.success(),
         "{}",
         String::from_utf8_lossy(&check.stderr)
     );
-    let url = format!("sqlite://{}", copy.display());
     let held = common::count(&url, "SELECT COUNT(*) FROM tickets");
     eprintln!("backup: {before} tickets committed when it began, {held} in the copy, of 1000");
     assert!(
@@ -641,13 +614,7 @@ fn a_backup_taken_during_an_ingest_restores_every_committed_ticket() {
         held,
         "each ticket with its message: a consistent snapshot"
     );
-    let listed = Command::new(common::BIN)
-        .arg("--config")
-        .arg(&restored)
-        .args(["tickets", "list", "--json"])
-        .output()
-        .unwrap();
-    let tickets: Value = serde_json::from_slice(&listed.stdout).unwrap();
+    let tickets = restored.json(&["tickets", "list", "--json"]);
     assert_eq!(tickets.as_array().unwrap().len() as i64, held);
 
     // PostgreSQL has its own tools.
@@ -689,34 +656,42 @@ fn a_postgresql_dump_restores_as_readme_says() {
         .status()
         .unwrap();
     assert!(st.success());
-    let restored = c.dir.path().join("restored.toml");
-    std::fs::write(
-        &restored,
-        std::fs::read_to_string(&c.config)
-            .unwrap()
-            .replace(&c.url, &target.url),
-    )
-    .unwrap();
-    let list = |config: &std::path::Path| {
-        let out = Command::new(common::BIN)
-            .arg("--config")
-            .arg(config)
-            .args(["tickets", "list", "--json"])
-            .output()
-            .unwrap();
+    let url = target.url.clone();
+    let restored = Cli::with_db(tempfile::tempdir().unwrap(), &url, Some(target));
+    let list = |c: &Cli| c.json(&["tickets", "list", "--json"]);
+    assert_eq!(list(&restored), list(&c));
+    assert!(restored.run(&["check"], None).status.success());
+}
+
+/// A stranger writes the Message-ID: it names the exported file, so it
+/// must not lead the export out of its directory.
+#[test]
+fn an_export_never_writes_outside_its_directory() {
+    let c = Cli::new(Db::Sqlite);
+    let f = c.file(
+        "eve.eml",
+        &mail(
+            "Eve <eve@example.org>",
+            "Hi",
+            "../../../escape/evil@example.org",
+            "Hello",
+        ),
+    );
+    let id = c.ingest(&[], &[&f])[0]["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(id.contains("../"), "the hostile Message-ID is kept: {id}");
+    let out = c.dir.path().join("a").join("b").join("export");
+    let doc = export(&c, "eve@example.org", &out);
+    for m in doc["messages"].as_array().unwrap() {
+        let file = m["file"].as_str().unwrap();
         assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
+            file.starts_with("messages/") && !file.contains(".."),
+            "{file}"
         );
-        serde_json::from_slice::<Value>(&out.stdout).unwrap()
-    };
-    assert_eq!(list(&restored), list(&c.config));
-    let check = Command::new(common::BIN)
-        .arg("--config")
-        .arg(&restored)
-        .arg("check")
-        .output()
-        .unwrap();
-    assert!(check.status.success());
+        assert!(out.join(file).is_file());
+    }
+    assert!(!c.dir.path().join("escape").exists());
+    assert!(!c.dir.path().join("a").join("escape").exists());
 }

@@ -100,9 +100,7 @@ pub fn text(r: &Report, tz: &jiff::tz::TimeZone) -> String {
         when::show(r.since, tz),
         when::show(r.until, tz)
     );
-    let mut total = r.total.clone();
-    total.name = "total".into();
-    text_group(&mut out, &total, false);
+    text_group(&mut out, &r.total, false);
     out.push_str("\nMailboxes\n");
     if r.mailboxes.is_empty() {
         out.push_str("  (no tickets in this period)\n");

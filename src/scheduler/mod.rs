@@ -109,11 +109,12 @@ impl Scheduler {
     /// Once a day, across every instance: personal data past its age goes.
     async fn retention_if_due(&self) -> Result<(), StoreError> {
         let p = &self.pipeline;
+        if !crate::retention::configured(&p.config) {
+            return Ok(());
+        }
         let Some(swept) = crate::retention::run_if_due(&p.store, &p.config, p.clock.now()).await?
         else {
-            if p.config.mailboxes.iter().any(|m| m.retention.is_set()) {
-                tracing::debug!("retention: already run today (here or by another instance)");
-            }
+            tracing::debug!("retention: already run today (here or by another instance)");
             return Ok(());
         };
         for s in swept {

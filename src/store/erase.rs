@@ -6,7 +6,7 @@
 //! suppressions, spam marks) is deleted. Ticket numbers, times, statuses,
 //! SLA clocks and ratings stay, so reports keep their figures.
 
-use super::{Result, Store, col, join_list, ms, split_list, text};
+use super::{Result, Store, col, join_list, ms, placeholders, split_list, text};
 use crate::domain::erasure::{ERASED, scrub, without};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -66,37 +66,27 @@ impl Store {
         done.tickets = theirs.len();
 
         // Messages: theirs and their tickets' lose their bytes; others are scrubbed.
+        let involved: Vec<i64> = involved.into_iter().collect();
+        let sql = format!(
+            "SELECT id, ticket, from_email, flags FROM messages WHERE from_email = $1{}",
+            if involved.is_empty() {
+                String::new()
+            } else {
+                format!(" OR ticket IN ({})", placeholders(2, involved.len()))
+            }
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(text(email));
+        for t in &involved {
+            q = q.bind(*t);
+        }
         let mut ids: Vec<(i64, Option<i64>, Option<String>, String)> = Vec::new();
-        for r in
-            sqlx::query("SELECT id, ticket, from_email, flags FROM messages WHERE from_email = $1")
-                .bind(text(email))
-                .fetch_all(&mut *tx)
-                .await?
-        {
+        for r in q.fetch_all(&mut *tx).await? {
             ids.push((
                 col(&r, "id")?,
                 col(&r, "ticket")?,
                 col(&r, "from_email")?,
                 col(&r, "flags")?,
             ));
-        }
-        for t in &involved {
-            for r in
-                sqlx::query("SELECT id, ticket, from_email, flags FROM messages WHERE ticket = $1")
-                    .bind(*t)
-                    .fetch_all(&mut *tx)
-                    .await?
-            {
-                let id: i64 = col(&r, "id")?;
-                if !ids.iter().any(|x| x.0 == id) {
-                    ids.push((
-                        id,
-                        col(&r, "ticket")?,
-                        col(&r, "from_email")?,
-                        col(&r, "flags")?,
-                    ));
-                }
-            }
         }
         for (id, ticket, from, flags) in ids {
             let own = from.as_deref() == Some(email);

@@ -48,6 +48,24 @@ impl Cli {
         }
     }
 
+    /// Runs `f` in-process on this setup's parsed configuration and its
+    /// migrated database: for tests that drive the library directly.
+    pub fn in_process<T>(
+        &self,
+        f: impl AsyncFnOnce(std::sync::Arc<postdesk::config::Config>, postdesk::store::Store) -> T,
+    ) -> T {
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let config =
+            std::sync::Arc::new(postdesk::config::Config::parse(&text, &self.config).unwrap());
+        super::block_on(async {
+            let store = postdesk::store::Store::connect(&config.database)
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            f(config.clone(), store).await
+        })
+    }
+
     pub fn run(&self, args: &[&str], stdin: Option<&[u8]>) -> Output {
         let mut c = Command::new(BIN)
             .arg("--config")
