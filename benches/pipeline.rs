@@ -259,11 +259,15 @@ fn ceiling(env: &MailEnv, user: &str) -> (Duration, usize, u64) {
         security: postdesk::config::Security::None,
         username: Some(user.to_string()),
         password: Some(postdesk::config::Secret::new("secret")),
+        oauth: None,
         ca_file: None,
         timeout: jiff::SignedDuration::from_secs(600),
     };
     rt().block_on(async {
-        let mut s = postdesk::imap::connect(&cfg).await.unwrap();
+        let mut s =
+            postdesk::imap::connect(&cfg, &postdesk::oauth::Login::Password("secret".into()))
+                .await
+                .unwrap();
         s.select("INBOX").await.unwrap();
         let started = Instant::now();
         let mut n = 0;

@@ -21,9 +21,28 @@
 # `|command` alias that writes the exact bytes it is handed to DIR/pipe/.
 # SMTP AUTH (after STARTTLS) checks the same passwords as IMAP, through
 # Dovecot's auth service.
+#
+# OAuth2: IMAP (both ports) and SMTP AUTH also take SASL XOAUTH2 and
+# OAUTHBEARER with a JWT bearer token, which Dovecot checks itself against a
+# local HS256 key (no token server). Fixed constants: kid "postdesk-test",
+# issuer "postdesk-test-issuer", scope "mail". The key (32 random bytes, made
+# once per DIR) is DIR/oauth/keys/default/HS256/postdesk-test (base64, what
+# Dovecot reads) and DIR/oauth/hs256.hex (hex, for tests that mint tokens);
+# DIR/oauth/kid and DIR/oauth/issuer hold the constants. A token is accepted
+# for the login name equal to its "email" claim:
+#   header  {"alg":"HS256","typ":"JWT","kid":"postdesk-test"}
+#   payload {"iss":"postdesk-test-issuer","sub":"...","email":"support@example.test",
+#            "scope":"mail","exp":UNIXTIME,"iat":UNIXTIME}
+# (DIR/env: POSTDESK_MAILENV_OAUTH_KEY_HEX_FILE, _KID, _ISSUER, _SCOPE.) A
+# refused token gets a SASL challenge (334 / "+" with a JSON error) that the
+# client answers with an empty line before the failure comes. Failed logins
+# (tokens and passwords) take ~0.5 s, with no growing penalty.
 set -euo pipefail
 
 PACKAGES=(dovecot-imapd dovecot-lmtpd dovecot-sieve postfix swaks openssl)
+OAUTH_KID=postdesk-test
+OAUTH_ISSUER=postdesk-test-issuer
+OAUTH_SCOPE=mail
 
 die() { echo "mailenv: $*" >&2; exit 1; }
 
@@ -74,6 +93,29 @@ cat > "\$f" && mv "\$f" "\$f.eml"
 CAPTURE
   chmod 755 "$ROOT/bin/capture"
   chown postfix "$ROOT/postfix/data"
+
+  # OAuth2: the HS256 key Dovecot validates bearer tokens with. Dovecot's auth
+  # process (user dovecot) reads it, so everything here is world-readable,
+  # like the test TLS key.
+  local oauth=$ROOT/oauth key=$ROOT/oauth/keys/default/HS256/$OAUTH_KID
+  mkdir -p "$oauth/keys/default/HS256"
+  chmod 755 "$oauth" "$oauth/keys" "$oauth/keys/default" "$oauth/keys/default/HS256"
+  if [ ! -s "$key" ]; then
+    openssl rand -base64 32 | tr -d '\n' > "$key.tmp"
+    mv "$key.tmp" "$key"
+  fi
+  base64 -d < "$key" | od -An -v -tx1 | tr -d ' \n' > "$oauth/hs256.hex"
+  echo "$OAUTH_KID" > "$oauth/kid"
+  echo "$OAUTH_ISSUER" > "$oauth/issuer"
+  chmod 644 "$key" "$oauth/hs256.hex" "$oauth/kid" "$oauth/issuer"
+  cat > "$ROOT/oauth2.conf.ext" <<CONF
+introspection_mode = local
+local_validation_key_dict = fs:posix:prefix=$oauth/keys/
+username_attribute = email
+issuers = $OAUTH_ISSUER
+scope = $OAUTH_SCOPE
+CONF
+  chmod 644 "$ROOT/oauth2.conf.ext"
   local imap=$((BASE + 143)) imaps=$((BASE + 993)) lmtp=$((BASE + 24)) smtp=$((BASE + 25))
   local refuser=$((BASE + 26))
 
@@ -106,8 +148,17 @@ ssl = yes
 ssl_cert = <$ROOT/tls/cert.pem
 ssl_key = <$ROOT/tls/key.pem
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login xoauth2 oauthbearer
 auth_failure_delay = 0
+# Bearer tokens are checked here and never reach the password passdb; that
+# one stays without a mechanisms limit (LMTP delivery breaks with one).
+passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $ROOT/oauth2.conf.ext
+  result_failure = return-fail
+  result_internalfail = return-fail
+}
 passdb {
   driver = static
   args = password=secret
@@ -138,6 +189,12 @@ service lmtp {
 service auth {
   unix_listener $ROOT/run/auth-smtp {
     mode = 0666
+  }
+}
+# No growing delay after failed logins from 127.0.0.1 (up to 15 s otherwise).
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
   }
 }
 protocol lmtp {
@@ -228,6 +285,10 @@ POSTDESK_MAILENV_SMTP_PORT=$smtp
 POSTDESK_MAILENV_CA=$ROOT/tls/ca.pem
 POSTDESK_MAILENV_DOMAIN=example.test
 POSTDESK_MAILENV_PASSWORD=secret
+POSTDESK_MAILENV_OAUTH_KEY_HEX_FILE=$ROOT/oauth/hs256.hex
+POSTDESK_MAILENV_OAUTH_KID=$OAUTH_KID
+POSTDESK_MAILENV_OAUTH_ISSUER=$OAUTH_ISSUER
+POSTDESK_MAILENV_OAUTH_SCOPE=$OAUTH_SCOPE
 ENV
   echo "mailenv: dovecot imap :$imap imaps :$imaps lmtp :$lmtp, postfix smtp :$smtp, root $ROOT" >&2
 }

@@ -83,6 +83,9 @@ pub enum Trouble {
     PlaintextRefused(String),
     /// The server offers no login mechanism we can use here.
     NoLoginOffered,
+    /// The OAuth2 account gives no token; true when an admin has to act
+    /// (sign in again) rather than wait for the provider.
+    NoToken(String, bool),
     /// Anything else, worded by the library.
     Other(String),
 }
@@ -100,6 +103,7 @@ impl Trouble {
                 | Trouble::LoginRefused(_)
                 | Trouble::PlaintextRefused(_)
                 | Trouble::NoLoginOffered
+                | Trouble::NoToken(_, true)
         )
     }
 }
@@ -113,6 +117,15 @@ pub struct ServerTrouble {
 }
 
 impl ServerTrouble {
+    /// The OAuth2 account of `cfg` gave no token.
+    pub fn no_token(protocol: Protocol, cfg: &ServerConfig, e: &crate::oauth::OAuthError) -> Self {
+        Self::of(
+            protocol,
+            cfg,
+            Trouble::NoToken(e.to_string(), e.needs_admin()),
+        )
+    }
+
     /// Sorts `error`, met at `stage` with the server `cfg`, and words it.
     pub fn new(
         protocol: Protocol,
@@ -266,12 +279,13 @@ fn advise(protocol: Protocol, cfg: &ServerConfig, trouble: &Trouble) -> String {
     let p = protocol.name();
     let (tls_port, plain_port) = (protocol.tls_port(), protocol.starttls_port());
     let user = cfg.username.as_deref().unwrap_or("(no user name)");
-    let secret = cfg
-        .password
-        .as_ref()
-        .map_or("the configured password".to_string(), |s| {
-            format!("the password in {}", s.origin())
-        });
+    let secret = match (&cfg.oauth, &cfg.password) {
+        (Some(account), _) => format!(
+            "that the OAuth2 account {account} was signed in as {user} and may use {p} (`postdesk auth login {account}`)"
+        ),
+        (None, Some(s)) => format!("the password in {}", s.origin()),
+        (None, None) => "the configured password".to_string(),
+    };
     match trouble {
         Trouble::Refused => format!(
             "{server} refused the connection: is the {p} server running there, and is {} its {p} port?",
@@ -318,9 +332,13 @@ fn advise(protocol: Protocol, cfg: &ServerConfig, trouble: &Trouble) -> String {
         Trouble::NoLoginOffered if cfg.security == Security::None => {
             format!("{server} offers no login before STARTTLS: use security = \"starttls\"")
         }
+        Trouble::NoLoginOffered if cfg.oauth.is_some() => format!(
+            "{server} offers no OAuth2 login (AUTH XOAUTH2 or OAUTHBEARER) for {user}: check host and port, or use auth = \"password\""
+        ),
         Trouble::NoLoginOffered => format!(
             "{server} offers no password login postdesk can use (AUTH PLAIN or LOGIN) for {user}"
         ),
+        Trouble::NoToken(why, _) => why.clone(),
         Trouble::Other(words) => format!("{p} {server}: {words}"),
     }
 }
@@ -341,6 +359,7 @@ mod tests {
             security,
             username: Some("support@example.com".into()),
             password: Some(Secret::from_env("secret", "POSTDESK_IMAP_PASSWORD")),
+            oauth: None,
             ca_file: None,
             timeout: jiff::SignedDuration::from_secs(10),
         }

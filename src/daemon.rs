@@ -7,6 +7,7 @@ use crate::clock::Clock;
 use crate::config::{Config, MailboxConfig};
 use crate::imap::MailboxWorker;
 use crate::ingest::Pipeline;
+use crate::oauth::Authority;
 use crate::ops::health::Health;
 use crate::ops::http::HttpState;
 use crate::outbox::OutboxWorker;
@@ -78,6 +79,8 @@ impl Running {
 struct Daemon {
     owner: String,
     health: Arc<Health>,
+    /// OAuth2 tokens for the servers that log in with them.
+    oauth: Arc<Authority>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
     /// The pipeline of the configuration in force; every task reads it here.
@@ -97,7 +100,11 @@ impl Daemon {
         let c = &p.config;
         let worker = OutboxWorker {
             store: p.store.clone(),
-            mailer: Mailer::new(&c.smtp, c.outbox.idle_timeout.unsigned_abs())?,
+            mailer: Mailer::new(
+                &c.smtp,
+                c.outbox.idle_timeout.unsigned_abs(),
+                Some(self.oauth.clone()),
+            )?,
             clock: p.clock.clone(),
             config: c.outbox.clone(),
             wake: p.outbox_wake.clone(),
@@ -128,6 +135,7 @@ impl Daemon {
             mailbox: mailbox.clone(),
             owner: self.owner.clone(),
             health: self.health.clone(),
+            oauth: self.oauth.clone(),
         };
         let running = Running::spawn(&self.tracker, &self.shutdown, |stop| {
             Box::pin(worker.run(stop))
@@ -159,6 +167,7 @@ impl Daemon {
         effective.database = old.database.clone();
         effective.http = old.http.clone();
         let config = Arc::new(effective);
+        self.oauth.set_accounts(config.oauth.clone());
         self.pipelines
             .send_replace(Arc::new(current.reconfigured(config.clone(), templates)));
 
@@ -243,8 +252,17 @@ pub async fn run(
         Arc::new(Notify::new()),
         Arc::new(Notify::new()),
     );
+    let owner = crate::instance::instance_name();
+    let oauth = Arc::new(Authority::of(
+        &config,
+        store.clone(),
+        first.clock.clone(),
+        owner.clone(),
+        Some(health.clone()),
+    ));
     let mut daemon = Daemon {
-        owner: crate::instance::instance_name(),
+        owner,
+        oauth: oauth.clone(),
         health,
         tracker: tracker.clone(),
         shutdown: shutdown.clone(),
@@ -255,6 +273,12 @@ pub async fn run(
     };
     daemon.start_outbox()?;
     daemon.start_scheduler();
+    // Accounts added by a reload are kept too: the keeper reads them each round.
+    let keeper = crate::oauth::keeper::Keeper {
+        authority: oauth,
+        pipelines: daemon.pipelines.subscribe(),
+    };
+    tracker.spawn(keeper.run(shutdown.clone()));
     for mailbox in config.mailboxes.iter().filter(|m| m.imap.is_some()) {
         daemon.start_mailbox(mailbox);
     }

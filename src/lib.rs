@@ -26,6 +26,8 @@
 //! - [`retention`]: how long personal data is kept, run once a day.
 //! - [`clock`]: the only place that reads the wall clock.
 //! - [`advice`]: what to tell an admin when a mail server cannot be reached.
+//! - [`oauth`]: OAuth2 accounts: sign-in, tokens sealed in the database,
+//!   refreshed by one instance at a time; the SASL mechanisms that carry them.
 
 pub mod advice;
 pub mod cli;
@@ -36,6 +38,7 @@ pub mod domain;
 pub mod imap;
 pub mod ingest;
 pub mod instance;
+pub mod oauth;
 pub mod ops;
 pub mod outbox;
 pub mod ratings;

@@ -11,10 +11,12 @@
 
 use crate::advice::{Protocol, ServerTrouble, Stage, Trouble};
 use crate::config::{Security, ServerConfig};
+use crate::oauth::Authority;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The outcome of one delivery attempt.
@@ -45,6 +47,8 @@ const RECHECK_AFTER: Duration = Duration::from_secs(5);
 
 pub struct Mailer {
     cfg: ServerConfig,
+    /// Tokens, when the server logs in with OAuth2.
+    oauth: Option<Arc<Authority>>,
     tls: Option<TlsParameters>,
     hello: ClientId,
     idle_timeout: Duration,
@@ -69,7 +73,11 @@ fn sort(e: &lettre::transport::smtp::Error) -> SendOutcome {
 }
 
 impl Mailer {
-    pub fn new(cfg: &ServerConfig, idle_timeout: Duration) -> Result<Mailer, SmtpSetupError> {
+    pub fn new(
+        cfg: &ServerConfig,
+        idle_timeout: Duration,
+        oauth: Option<Arc<Authority>>,
+    ) -> Result<Mailer, SmtpSetupError> {
         crate::tls::install_crypto_provider();
         let tls = match cfg.security {
             Security::None => None,
@@ -91,6 +99,7 @@ impl Mailer {
         };
         Ok(Mailer {
             cfg: cfg.clone(),
+            oauth,
             tls,
             hello: ClientId::default(),
             idle_timeout,
@@ -154,7 +163,28 @@ impl Mailer {
                 .await
                 .map_err(at(Stage::Tls))?;
         }
-        if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
+        if let (Some(user), Some(account)) = (&cfg.username, &cfg.oauth) {
+            let token = match &self.oauth {
+                Some(a) => a.access_token(account).await,
+                None => Err(crate::oauth::OAuthError::Unknown(account.clone())),
+            }
+            .map_err(|e| ServerTrouble::no_token(Protocol::Smtp, cfg, &e))?;
+            if !conn
+                .server_info()
+                .supports_auth_mechanism(Mechanism::Xoauth2)
+            {
+                conn.abort().await;
+                return Err(ServerTrouble::of(
+                    Protocol::Smtp,
+                    cfg,
+                    Trouble::NoLoginOffered,
+                ));
+            }
+            let creds = Credentials::new(user.clone(), token);
+            conn.auth(&[Mechanism::Xoauth2], &creds)
+                .await
+                .map_err(at(Stage::Login))?;
+        } else if let (Some(user), Some(pass)) = (&cfg.username, &cfg.password) {
             let creds = Credentials::new(user.clone(), pass.expose().to_string());
             conn.auth(&[Mechanism::Plain, Mechanism::Login], &creds)
                 .await

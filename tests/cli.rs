@@ -522,3 +522,40 @@ fn explain_stores_nothing_and_messages_list_shows_what_was_set_aside(db: Db) {
     let out = c.run(&["messages", "show", "nope@x"], None);
     assert_eq!(out.status.code(), Some(66));
 }
+
+/// A signed envelope sender (VERP) lengthens the local part; past the 64
+/// octets RFC 5321 allows, every mail would be refused before it left, so
+/// a long mailbox name sends unsigned instead.
+#[test]
+fn a_long_mailbox_name_sends_with_a_plain_envelope_sender() {
+    let c = Cli::new(Db::Sqlite);
+    let long = "customer-care-and-complaints-department-of-the-company";
+    let text = std::fs::read_to_string(&c.config).unwrap();
+    let text = text.replace(
+        "address = \"support@example.com\"",
+        &format!("address = \"{long}@example.com\""),
+    );
+    std::fs::write(&c.config, text).unwrap();
+    let mail = GOOD.to_vec();
+    let out = c.run(&["ingest", "--mailbox", "support"], Some(&mail));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let senders = common::column_bytes(&c.url, "SELECT env_from FROM outbox");
+    assert_eq!(senders.len(), 1, "one acknowledgement");
+    assert_eq!(
+        String::from_utf8_lossy(&senders[0]),
+        format!("{long}@example.com")
+    );
+    // A short name keeps its signed sender.
+    let short = Cli::new(Db::Sqlite);
+    let out = short.run(&["ingest", "--mailbox", "support"], Some(&mail));
+    assert!(out.status.success());
+    let senders = common::column_bytes(&short.url, "SELECT env_from FROM outbox");
+    assert!(
+        String::from_utf8_lossy(&senders[0]).starts_with("support+b-"),
+        "{senders:?}"
+    );
+}

@@ -179,6 +179,7 @@ fn a_recreated_mailbox_is_resynchronised_without_duplicates() {
         security: postdesk::config::Security::None,
         username: Some(s.support_address()),
         password: Some(postdesk::config::Secret::new("secret")),
+        oauth: None,
         ca_file: None,
         timeout: jiff::SignedDuration::from_secs(10),
     };
@@ -197,7 +198,10 @@ fn a_recreated_mailbox_is_resynchronised_without_duplicates() {
         .collect();
     let fill = |extra: usize| {
         rt.block_on(async {
-            let mut session = postdesk::imap::connect(&imap).await.unwrap();
+            let mut session =
+                postdesk::imap::connect(&imap, &postdesk::oauth::Login::Password("secret".into()))
+                    .await
+                    .unwrap();
             let _ = session.create("Support").await;
             for m in messages.iter().chain(std::iter::repeat_n(&messages[0], 0)) {
                 session.append("Support", None, None, m).await.unwrap();
@@ -223,7 +227,10 @@ fn a_recreated_mailbox_is_resynchronised_without_duplicates() {
     });
     // The folder is deleted and made again: new UIDVALIDITY, the same five mails plus one.
     rt.block_on(async {
-        let mut session = postdesk::imap::connect(&imap).await.unwrap();
+        let mut session =
+            postdesk::imap::connect(&imap, &postdesk::oauth::Login::Password("secret".into()))
+                .await
+                .unwrap();
         session.delete("Support").await.unwrap();
         session.logout().await.unwrap();
     });

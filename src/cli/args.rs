@@ -87,6 +87,11 @@ pub enum Command {
         #[command(subcommand)]
         command: RetentionCommand,
     },
+    /// OAuth2 accounts (`[oauth.NAME]`): sign in, and how each stands.
+    Auth {
+        #[command(subcommand)]
+        command: AuthCommand,
+    },
     /// A consistent copy of a SQLite database, taken while the daemon runs.
     Backup {
         /// The new file (it must not exist).
@@ -158,6 +163,18 @@ pub enum TicketsCommand {
         /// overwritten).
         #[arg(long, value_name = "DIR")]
         attachments: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Sign the account in (a code to enter at the provider's page, or an
+    /// address to open in a browser) and store its tokens in the database.
+    Login { name: String },
+    /// Every account: ok, expired (renewed on next use), failed or missing.
+    Status {
+        #[arg(long)]
+        json: bool,
     },
 }
 

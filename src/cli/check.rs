@@ -4,9 +4,11 @@
 
 use super::{CliResult, Failure, exit, load};
 use crate::imap::{FetchError, probe};
+use crate::oauth::OAuthError;
 use crate::smtp::Mailer;
 use crate::store::Store;
 use std::path::Path;
+use std::sync::Arc;
 
 pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
     let (config, _templates) = load(path, crate::config::Secrets::Read)?;
@@ -30,20 +32,52 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
             worst = code;
         }
     };
-    match Store::connect(&config.database).await {
+    let store = match Store::connect(&config.database).await {
         Ok(store) => match store.ping().await {
-            Ok(()) => println!(
-                "ok   database {} ({:?})",
-                redact_url(&config.database.url),
-                store.backend()
-            ),
-            Err(e) => fail(exit::TEMPFAIL, format!("database: {e}")),
+            Ok(()) => {
+                println!(
+                    "ok   database {} ({:?})",
+                    redact_url(&config.database.url),
+                    store.backend()
+                );
+                Some(store)
+            }
+            Err(e) => {
+                fail(exit::TEMPFAIL, format!("database: {e}"));
+                None
+            }
         },
-        Err(e) => fail(
-            exit::TEMPFAIL,
-            format!("database {}: {e}", redact_url(&config.database.url)),
-        ),
-    }
+        Err(e) => {
+            fail(
+                exit::TEMPFAIL,
+                format!("database {}: {e}", redact_url(&config.database.url)),
+            );
+            None
+        }
+    };
+    // OAuth2 accounts: their tokens live in the database.
+    let oauth = match store {
+        Some(store) if !config.oauth.is_empty() => {
+            let migrated = store.migrate().await;
+            let authority = Arc::new(super::auth::authority(&config, store));
+            if let Err(e) = migrated {
+                fail(exit::TEMPFAIL, format!("database migrations: {e}"));
+            }
+            for name in config.oauth.keys() {
+                match authority.access_token(name).await {
+                    Ok(_) => println!("ok   oauth {name}: signed in, a token is at hand"),
+                    Err(e) => fail(oauth_code(&e), e.to_string()),
+                }
+            }
+            if !authority.seals() {
+                println!(
+                    "WARN oauth: tokens are kept unsealed in the database; set [database] secret_key_env or secret_key_file to seal them"
+                );
+            }
+            Some(authority)
+        }
+        _ => None,
+    };
     for m in &config.mailboxes {
         let Some(imap) = &m.imap else {
             println!(
@@ -52,7 +86,24 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
             );
             continue;
         };
-        match probe(m).await {
+        let login = match &oauth {
+            Some(a) => a.login(imap).await,
+            None if imap.oauth.is_some() => continue,
+            None => Ok(crate::oauth::Login::Password(
+                imap.password
+                    .as_ref()
+                    .map(|p| p.expose().to_string())
+                    .unwrap_or_default(),
+            )),
+        };
+        let login = match login {
+            Ok(l) => l,
+            Err(e) => {
+                fail(oauth_code(&e), format!("mailbox {}: {e}", m.name));
+                continue;
+            }
+        };
+        match probe(m, &login).await {
             Ok(p) => {
                 println!(
                     "ok   mailbox {}: {}:{} folder {} ({} messages)",
@@ -114,7 +165,7 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
             ),
         }
     }
-    match Mailer::new(&config.smtp, std::time::Duration::from_secs(5)) {
+    match Mailer::new(&config.smtp, std::time::Duration::from_secs(5), oauth) {
         Ok(mut mailer) => match mailer.test_connection().await {
             Ok(()) => println!("ok   smtp {}", mailer.server()),
             Err(t) => fail(
@@ -158,4 +209,13 @@ fn redact_url(url: &str) -> String {
 /// `1 mailbox`, `2 mailboxes`.
 pub(super) fn counted(n: usize, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// 78 when an admin has to act on an account (sign in), 75 when waiting helps.
+fn oauth_code(e: &OAuthError) -> u8 {
+    if e.needs_admin() {
+        exit::CONFIG
+    } else {
+        exit::TEMPFAIL
+    }
 }

@@ -38,6 +38,17 @@ pub struct InitArgs {
     /// The environment variable holding the password (never written to the file).
     #[arg(long, default_value = "POSTDESK_PASSWORD")]
     pub password_env: String,
+    /// microsoft365 and google sign in with OAuth2: the client (application)
+    /// id of the app registered for postdesk (README says how).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// microsoft365: the directory (contoso.onmicrosoft.com or its id);
+    /// default: any work or school account.
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// google: the environment variable holding the client secret.
+    #[arg(long, default_value = "POSTDESK_OAUTH_SECRET")]
+    pub client_secret_env: String,
     /// An extra CA certificate (PEM) for a private server.
     #[arg(long)]
     pub ca_file: Option<String>,
@@ -64,6 +75,8 @@ struct Preset {
     name: &'static str,
     imap: (&'static str, u16, &'static str),
     smtp: (&'static str, u16, &'static str),
+    /// The OAuth2 provider it signs in with, if it takes no passwords.
+    oauth: Option<&'static str>,
     /// What to know about signing in there.
     note: &'static str,
 }
@@ -73,21 +86,25 @@ const PRESETS: &[Preset] = &[
         name: "microsoft365",
         imap: ("outlook.office365.com", 993, "tls"),
         smtp: ("smtp.office365.com", 587, "starttls"),
-        note: "Microsoft 365 turned off password sign-in for IMAP; this version of postdesk \
-               signs in with a password only, so the login will be refused until the tenant \
-               allows it for this mailbox",
+        oauth: Some("microsoft"),
+        note: "Microsoft 365 signs in with OAuth2: register an app in Microsoft Entra \
+               (README, \"Microsoft 365 and Google Workspace\"), allow public client flows, \
+               and turn SMTP AUTH on for the mailbox",
     },
     Preset {
         name: "google",
         imap: ("imap.gmail.com", 993, "tls"),
         smtp: ("smtp.gmail.com", 587, "starttls"),
-        note: "Google Workspace accepts an app password (Google Account > Security > \
-               2-Step Verification > App passwords) when the administrator allows them",
+        oauth: Some("google"),
+        note: "Google Workspace signs in with OAuth2: create a Desktop app client in Google \
+               Cloud (README, \"Microsoft 365 and Google Workspace\"); its secret goes in \
+               the client secret variable",
     },
     Preset {
         name: "fastmail",
         imap: ("imap.fastmail.com", 993, "tls"),
         smtp: ("smtp.fastmail.com", 465, "tls"),
+        oauth: None,
         note: "Fastmail needs an app password (Settings > Privacy & Security > App passwords) \
                with IMAP and SMTP access",
     },
@@ -107,6 +124,17 @@ pub struct Answers {
     pub database: String,
     pub agents: Vec<String>,
     pub note: Option<&'static str>,
+    /// Signing in with OAuth2 instead of a password.
+    pub oauth: Option<OAuthAnswers>,
+}
+
+/// The `[oauth.NAME]` account `init` writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthAnswers {
+    pub provider: &'static str,
+    pub client_id: String,
+    pub tenant: Option<String>,
+    pub client_secret_env: Option<String>,
 }
 
 /// Asks for what the flags left out, when a person is there to answer.
@@ -263,7 +291,24 @@ fn settle(a: &InitArgs, asker: &Asker) -> Result<Answers, Failure> {
             .unwrap_or_default();
         format!("{org} Support")
     });
+    let oauth = match preset.and_then(|p| p.oauth) {
+        Some(provider) => Some(OAuthAnswers {
+            provider,
+            client_id: match &a.client_id {
+                Some(c) => c.clone(),
+                None => asker.ask(
+                    "client-id",
+                    "Client (application) id of the app registered for postdesk",
+                    None,
+                )?,
+            },
+            tenant: a.tenant.clone().filter(|_| provider == "microsoft"),
+            client_secret_env: (provider == "google").then(|| a.client_secret_env.clone()),
+        }),
+        None => None,
+    };
     Ok(Answers {
+        oauth,
         name,
         address: address.clone(),
         display_name,
@@ -300,7 +345,7 @@ pub fn render(a: &Answers) -> String {
     let mut out = format!(
         "# postdesk configuration, written by `postdesk init`.\n\
          # Every key and its default: config.example.toml in postdesk's sources.\n\
-         # Passwords are never written here: postdesk reads them from ${env}.\n\
+         # {secrets}\n\
          # Check it with `postdesk check --connect`.\n\n\
          [database]\n\
          # A SQLite file beside this one; \"postgres://USER@HOST/DB\" for several instances.\n\
@@ -311,14 +356,24 @@ pub fn render(a: &Answers) -> String {
          port = {smtp_port}\n\
          security = {smtp_security}\n\
          username = {user}\n\
-         password_env = {env_q}\n",
-        env = a.password_env,
+         {login}\n",
+        secrets = match &a.oauth {
+            Some(_) =>
+                "No secret is written here: the OAuth2 tokens are kept in the database.".to_string(),
+            None => format!(
+                "Passwords are never written here: postdesk reads them from ${}.",
+                a.password_env
+            ),
+        },
+        login = match &a.oauth {
+            Some(_) => format!("auth = \"oauth2\"\noauth = {}", q(&a.name)),
+            None => format!("password_env = {}", q(&a.password_env)),
+        },
         db = q(&a.database),
         smtp_host = q(&a.smtp.0),
         smtp_port = a.smtp.1,
         smtp_security = q(&a.smtp.2),
         user = q(&a.username),
-        env_q = q(&a.password_env),
     );
     if let Some(c) = &a.ca_file {
         out.push_str(&format!("ca_file = {}\n", q(c)));
@@ -333,7 +388,7 @@ pub fn render(a: &Answers) -> String {
          address = {address}\n\
          display_name = {display}\n\
          # The mailbox postdesk reads. Each message becomes a ticket, then moves to Processed.\n\
-         imap = {{ host = {imap_host}, port = {imap_port}, security = {imap_security}, username = {user}, password_env = {env_q}{ca} }}\n\
+         imap = {{ host = {imap_host}, port = {imap_port}, security = {imap_security}, username = {user}, {login}{ca} }}\n\
          after_ingest = \"move:Processed\"\n",
         name = q(&a.name),
         plus = plus_address(&a.address),
@@ -343,8 +398,29 @@ pub fn render(a: &Answers) -> String {
         imap_port = a.imap.1,
         imap_security = q(&a.imap.2),
         user = q(&a.username),
-        env_q = q(&a.password_env),
+        login = match &a.oauth {
+            Some(_) => format!("auth = \"oauth2\", oauth = {}", q(&a.name)),
+            None => format!("password_env = {}", q(&a.password_env)),
+        },
     ));
+    if let Some(o) = &a.oauth {
+        out.push_str(&format!(
+            "\n# The OAuth2 account both servers sign in with: `postdesk auth login {name}` signs\n\
+             # it in once; the daemon renews its tokens. Scopes: the provider's defaults.\n\
+             [oauth.{name}]\n\
+             provider = {provider}\n\
+             client_id = {client_id}\n",
+            name = a.name,
+            provider = q(o.provider),
+            client_id = q(&o.client_id),
+        ));
+        if let Some(t) = &o.tenant {
+            out.push_str(&format!("tenant = {}\n", q(t)));
+        }
+        if let Some(e) = &o.client_secret_env {
+            out.push_str(&format!("client_secret_env = {}\n", q(e)));
+        }
+    }
     if !a.agents.is_empty() {
         let list: Vec<String> = a.agents.iter().map(|x| q(x)).collect();
         out.push_str(&format!(
@@ -397,6 +473,13 @@ pub async fn run(path: &Path, args: &InitArgs) -> CliResult {
         println!("note: {note}.");
     }
     let config = format!("--config {}", path.display());
+    if answers.oauth.is_some() {
+        println!(
+            "next: sign the mailbox in with `postdesk {config} auth login {}`, then run `postdesk {config} check --connect`",
+            answers.name
+        );
+        return Ok(exit::OK);
+    }
     if std::env::var_os(&answers.password_env).is_none_or(|v| v.is_empty()) {
         println!(
             "next: put the mailbox's password in ${} (export {}=...), then run `postdesk {config} check --connect`",
@@ -427,6 +510,7 @@ mod tests {
         InitArgs {
             address: Some(address.into()),
             password_env: "POSTDESK_PASSWORD".into(),
+            client_secret_env: "POSTDESK_OAUTH_SECRET".into(),
             ..InitArgs::default()
         }
     }
@@ -486,5 +570,47 @@ mod tests {
             exit::USAGE
         );
         assert!(settle(&args("not-an-address"), &Asker { terminal: false }).is_err());
+    }
+
+    #[test]
+    fn microsoft_and_google_sign_in_with_oauth2_and_the_file_loads() {
+        let mut a = args("help@contoso.example");
+        a.provider = Some("microsoft365".into());
+        assert!(
+            settle(&a, &Asker { terminal: false })
+                .unwrap_err()
+                .message
+                .contains("--client-id is required")
+        );
+        a.client_id = Some("11111111-2222-3333-4444-555555555555".into());
+        a.tenant = Some("contoso.onmicrosoft.com".into());
+        let text = render(&settle(&a, &Asker { terminal: false }).unwrap());
+        assert!(!text.contains("password_env"), "{text}");
+        let config = crate::config::Config::parse_with(
+            &text,
+            std::path::Path::new("/tmp/postdesk.toml"),
+            crate::config::Secrets::Skip,
+        )
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(config.smtp.oauth.as_deref(), Some("help"));
+        assert_eq!(
+            config.mailboxes[0].imap.as_ref().unwrap().oauth.as_deref(),
+            Some("help")
+        );
+        assert!(
+            config.oauth["help"]
+                .token_url
+                .contains("contoso.onmicrosoft.com")
+        );
+
+        a.provider = Some("google".into());
+        let text = render(&settle(&a, &Asker { terminal: false }).unwrap());
+        assert!(
+            text.contains("client_secret_env = \"POSTDESK_OAUTH_SECRET\""),
+            "{text}"
+        );
+        assert!(!text.contains("tenant"), "{text}");
+        let doc: toml::Table = text.parse().unwrap();
+        assert_eq!(doc["oauth"]["help"]["provider"].as_str(), Some("google"));
     }
 }

@@ -2,6 +2,7 @@
 //! set-up, and one module per subcommand.
 
 mod args;
+mod auth;
 mod check;
 mod customers;
 mod explain;
@@ -21,8 +22,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use args::{
-    Cli, Command, CustomersCommand, MessagesCommand, OutboxCommand, ReportFormat, RetentionCommand,
-    SlaCommand, TicketsCommand,
+    AuthCommand, Cli, Command, CustomersCommand, MessagesCommand, OutboxCommand, ReportFormat,
+    RetentionCommand, SlaCommand, TicketsCommand,
 };
 
 /// Exit codes (sysexits).
@@ -142,7 +143,16 @@ pub fn main() -> ExitCode {
 /// SMTP `AUTH` line, the IMAP `LOGIN` command, OAuth2 bearer tokens. They
 /// are capped at INFO whatever `POSTDESK_LOG` asks for, so no log level
 /// ever shows a secret.
-const WIRE_TARGETS: &[&str] = &["lettre", "async_imap", "imap_proto"];
+const WIRE_TARGETS: &[&str] = &[
+    "lettre",
+    "async_imap",
+    "imap_proto",
+    // The token endpoint's requests and answers (client secrets, tokens).
+    "reqwest",
+    "hyper",
+    "hyper_util",
+    "oauth2",
+];
 
 /// Keeps an event unless it is wire traffic below INFO.
 fn not_wire_trace(meta: &tracing::Metadata<'_>) -> bool {
@@ -375,6 +385,16 @@ async fn dispatch(cli: Cli) -> CliResult {
             };
             let store = open_store(&config).await?;
             customers::retention(&store, &config, now, dry_run, json).await
+        }
+        Command::Auth { command } => {
+            // The client secret and the sealing key are needed, not the mail passwords.
+            let config = Config::load_with(&cli.config, Secrets::Accounts)?;
+            init_logging(config.log_format, "warn");
+            let store = open_store(&config).await?;
+            match command {
+                AuthCommand::Login { name } => auth::login(&config, store, &name).await,
+                AuthCommand::Status { json } => auth::status(&config, store, &tz, json).await,
+            }
         }
         Command::Backup { file } => {
             let config = Config::load_with(&cli.config, Secrets::Skip)?;

@@ -6,6 +6,7 @@
 mod http;
 mod limits;
 mod mailbox;
+mod oauth;
 mod policies;
 mod reader;
 mod server;
@@ -14,6 +15,7 @@ pub use http::HttpConfig;
 
 pub use mailbox::{AfterIngest, AgentConfig, MailboxConfig, Retention};
 use mailbox::{list_or_none, read_agent, read_mailbox, read_timezone};
+pub use oauth::{Flow, GOOGLE_SCOPES, MICROSOFT_SCOPES, OAuthAccount, Provider};
 use policies::{read_calendar, read_policy, read_rule};
 pub use reader::{Problem, parse_duration};
 use server::read_server;
@@ -42,6 +44,8 @@ pub struct DatabaseConfig {
     pub statement_timeout: SignedDuration,
     /// How long an instance holds a mailbox without renewing its lease.
     pub mailbox_lease: SignedDuration,
+    /// Seals secrets kept in the database (OAuth2 tokens) when set.
+    pub secret_key: Option<Secret>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,6 +100,10 @@ pub struct Config {
     pub rules: Vec<PolicyRule>,
     /// The `/metrics` and `/healthz` listener; off when None.
     pub http: Option<HttpConfig>,
+    /// `[oauth.NAME]` accounts, by name.
+    pub oauth: BTreeMap<String, OAuthAccount>,
+    /// `[alerts] admins`: who is mailed when an account stops working.
+    pub admins: Vec<String>,
 }
 
 /// Why a configuration could not be loaded.
@@ -224,11 +232,17 @@ impl Config {
     }
 }
 
-/// Whether loading reads the secrets (`password_env`, `password_file`).
+/// Which secrets loading reads (and requires).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Secrets {
+    /// Every one: what the daemon and `check` need.
     Read,
+    /// None (commands that only use the database); the sealing key is
+    /// taken when it is at hand.
     Skip,
+    /// The OAuth2 client secrets and the sealing key, not the mail
+    /// servers' passwords (`auth login`, `auth status`).
+    Accounts,
 }
 
 /// What every part of a walk needs: where relative paths start, and whether to read secrets.
@@ -258,7 +272,7 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         .map(|p| resolve_path(base, &p));
 
     let database = match root.table("database") {
-        Some(n) => read_database(&n, base),
+        Some(n) => read_database(&n, ctx),
         None => {
             if !root.has("database") {
                 root.problem("database", "is required (a table with url)");
@@ -366,6 +380,30 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         mailboxes.iter().map(|m| m.address.as_str()),
         "address",
     );
+    let oauth: BTreeMap<String, OAuthAccount> = root
+        .named_tables("oauth")
+        .into_iter()
+        .filter_map(|(name, n)| oauth::read_oauth(&name, &n, ctx).map(|a| (name, a)))
+        .collect();
+    let admins = oauth::read_alerts(root.table("alerts").as_ref());
+    let mut servers: Vec<(String, &ServerConfig)> = Vec::new();
+    if let Some(s) = &smtp {
+        servers.push(("smtp".into(), s));
+    }
+    for (i, m) in mailboxes.iter().enumerate() {
+        if let Some(s) = &m.imap {
+            let label = mailbox_nodes
+                .get(i)
+                .map_or_else(|| format!("mailbox[{i}]"), |n| n.path.clone());
+            servers.push((format!("{label}.imap"), s));
+        }
+    }
+    let account_names: Vec<String> = root
+        .get("oauth")
+        .and_then(|v| v.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    oauth::check_accounts(root, &servers, &account_names);
     root.finish();
 
     if !root.problems().is_empty() || agents.len() != agent_nodes {
@@ -388,6 +426,8 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         trusted_authserv_ids,
         rules,
         http,
+        oauth,
+        admins,
     })
 }
 
@@ -408,8 +448,15 @@ fn check_unique<'a>(
     }
 }
 
-fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
+fn read_database(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<DatabaseConfig> {
+    let base = ctx.base;
     let url = n.req_str("url");
+    // Commands that skip secrets still unseal tokens when the key is at hand.
+    let secret_key = match ctx.secrets {
+        Secrets::Read => server::read_named_secret(n, ctx, "secret_key"),
+        Secrets::Skip => server::peek_named_secret(n, ctx, "secret_key"),
+        Secrets::Accounts => server::read_named_secret(n, ctx, "secret_key"),
+    };
     let max_connections = n.opt_int("max_connections", 1, 1000).map(|v| v as u32);
     let busy_timeout = n
         .opt_duration("busy_timeout")
@@ -449,6 +496,7 @@ fn read_database(n: &Node<'_>, base: &Path) -> Option<DatabaseConfig> {
         connect_timeout,
         statement_timeout,
         mailbox_lease,
+        secret_key,
     })
 }
 

@@ -1,5 +1,5 @@
 //! `[smtp]` and a mailbox's `imap`: host, port, TLS mode, the login and
-//! where its password comes from.
+//! where its password (or its OAuth2 account) comes from.
 
 use super::*;
 
@@ -63,39 +63,44 @@ pub struct ServerConfig {
     pub security: Security,
     pub username: Option<String>,
     pub password: Option<Secret>,
+    /// With `auth = "oauth2"`: the `[oauth.NAME]` account whose token logs in.
+    pub oauth: Option<String>,
     /// Extra CA certificate (PEM) to trust, for private or self-signed servers.
     pub ca_file: Option<PathBuf>,
     /// Connect and command timeout.
     pub timeout: SignedDuration,
 }
 
-pub(super) fn read_secret(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<Secret> {
-    if n.has("password") {
-        n.get("password");
+/// The secret `base` of a table: `{base}_env = "VAR"` or `{base}_file =
+/// "/path"` (a key `base` itself is refused: secrets stay out of the file).
+pub(super) fn read_named_secret(n: &Node<'_>, ctx: &Ctx<'_>, base: &str) -> Option<Secret> {
+    let (env_key, file_key) = (format!("{base}_env"), format!("{base}_file"));
+    if n.has(base) {
+        n.get(base);
         n.problem(
-            "password",
-            "secrets are not read from the config file: use password_env = \"VAR\" or password_file = \"/path\"",
+            base,
+            format!(
+                "secrets are not read from the config file: use {env_key} = \"VAR\" or {file_key} = \"/path\""
+            ),
         );
         return None;
     }
-    let env = n.opt_str("password_env");
-    let file = n.opt_str("password_file");
+    let env = n.opt_str(&env_key);
+    let file = n.opt_str(&file_key);
     match (env, file) {
         (Some(_), Some(_)) => {
             n.problem(
-                "password_env",
-                "give either password_env or password_file, not both",
+                &env_key,
+                format!("give either {env_key} or {file_key}, not both"),
             );
             None
         }
         _ if ctx.secrets == Secrets::Skip => None,
+        _ if ctx.secrets == Secrets::Accounts && base == "password" => None,
         (Some(var), None) => match std::env::var(&var) {
             Ok(v) if !v.is_empty() => Some(Secret::from_env(v, &var)),
             _ => {
-                n.problem(
-                    "password_env",
-                    format!("environment variable {var} is not set"),
-                );
+                n.problem(&env_key, format!("environment variable {var} is not set"));
                 None
             }
         },
@@ -104,16 +109,50 @@ pub(super) fn read_secret(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<Secret> {
             match std::fs::read_to_string(&path) {
                 Ok(v) => Some(Secret::from_file(v.trim_end_matches(['\r', '\n']), &path)),
                 Err(e) => {
-                    n.problem(
-                        "password_file",
-                        format!("cannot read {}: {e}", path.display()),
-                    );
+                    n.problem(&file_key, format!("cannot read {}: {e}", path.display()));
                     None
                 }
             }
         }
         (None, None) => None,
     }
+}
+
+/// As [`read_named_secret`], but a variable not set or a file not readable
+/// is no problem: the secret is just not at hand.
+pub(super) fn peek_named_secret(n: &Node<'_>, ctx: &Ctx<'_>, base: &str) -> Option<Secret> {
+    let env = n.opt_str(&format!("{base}_env"));
+    let file = n.opt_str(&format!("{base}_file"));
+    match (env, file) {
+        (Some(var), None) => std::env::var(&var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .map(|v| Secret::from_env(v, &var)),
+        (None, Some(path)) => {
+            let path = resolve_path(ctx.base, &path);
+            std::fs::read_to_string(&path)
+                .ok()
+                .map(|v| Secret::from_file(v.trim_end_matches(['\r', '\n']), &path))
+        }
+        _ => None,
+    }
+}
+
+/// `ca_file`: an extra CA certificate (PEM) to trust, which must exist.
+pub(super) fn read_ca_file(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<PathBuf> {
+    let ca_file = n.opt_str("ca_file").map(|p| resolve_path(ctx.base, &p));
+    if let Some(p) = &ca_file
+        && !p.is_file()
+    {
+        n.problem(
+            "ca_file",
+            format!(
+                "expected a readable PEM file, {} does not exist",
+                p.display()
+            ),
+        );
+    }
+    ca_file
 }
 
 pub(super) fn read_server(n: &Node<'_>, ctx: &Ctx<'_>, default_port: i64) -> Option<ServerConfig> {
@@ -130,22 +169,36 @@ pub(super) fn read_server(n: &Node<'_>, ctx: &Ctx<'_>, default_port: i64) -> Opt
     };
     let port = n.opt_int("port", 1, 65535).unwrap_or(port_default) as u16;
     let username = n.opt_str("username");
-    let password = read_secret(n, ctx);
-    if (n.has("password_env") || n.has("password_file")) && username.is_none() {
+    let oauth2 = n.opt_choice("auth", &["password", "oauth2"]) == Some("oauth2");
+    let password = read_named_secret(n, ctx, "password");
+    let has_password = n.has("password_env") || n.has("password_file");
+    if has_password && username.is_none() {
         n.problem("username", "is required when a password is given");
     }
-    let ca_file = n.opt_str("ca_file").map(|p| resolve_path(ctx.base, &p));
-    if let Some(p) = &ca_file
-        && !p.is_file()
-    {
-        n.problem(
-            "ca_file",
-            format!(
-                "expected a readable PEM file, {} does not exist",
-                p.display()
-            ),
-        );
+    let oauth = n.opt_str("oauth");
+    if oauth2 {
+        if has_password {
+            n.problem(
+                "auth",
+                "is \"oauth2\": remove password_env/password_file (the token comes from `postdesk auth login`)",
+            );
+        }
+        if username.is_none() {
+            n.problem(
+                "username",
+                "is required with auth = \"oauth2\" (the mailbox's address)",
+            );
+        }
+        if oauth.is_none() {
+            n.problem(
+                "oauth",
+                "is required with auth = \"oauth2\": the name of an [oauth.NAME] account",
+            );
+        }
+    } else if oauth.is_some() {
+        n.problem("oauth", "is only used with auth = \"oauth2\"");
     }
+    let ca_file = read_ca_file(n, ctx);
     let timeout = n
         .opt_duration("timeout")
         .unwrap_or(SignedDuration::from_secs(30));
@@ -156,6 +209,7 @@ pub(super) fn read_server(n: &Node<'_>, ctx: &Ctx<'_>, default_port: i64) -> Opt
         security,
         username,
         password,
+        oauth: if oauth2 { oauth } else { None },
         ca_file,
         timeout,
     })

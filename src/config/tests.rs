@@ -274,3 +274,116 @@ fn retention_ages_are_checked() {
     .unwrap();
     assert_eq!(ok.mailboxes[0].retention.text.unwrap().get_years(), 2);
 }
+
+const OAUTH: &str = r#"
+[database]
+url = "sqlite://test.db"
+[smtp]
+host = "smtp.office365.com"
+username = "support@example.com"
+auth = "oauth2"
+oauth = "acme"
+[[mailbox]]
+name = "support"
+address = "support@example.com"
+imap = { host = "outlook.office365.com", security = "tls", username = "support@example.com", auth = "oauth2", oauth = "acme" }
+[oauth.acme]
+provider = "microsoft"
+tenant = "contoso.onmicrosoft.com"
+client_id = "00000000-0000-0000-0000-000000000000"
+"#;
+
+#[test]
+fn an_oauth2_account_gets_its_providers_endpoints_and_scopes() {
+    let c = parse(OAUTH).unwrap_or_else(|e| panic!("{e}"));
+    let a = &c.oauth["acme"];
+    assert_eq!(a.provider, Provider::Microsoft);
+    assert_eq!(a.flow, Flow::Device);
+    assert_eq!(
+        a.device_authorization_url.as_deref(),
+        Some("https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/devicecode")
+    );
+    assert_eq!(
+        a.token_url,
+        "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
+    );
+    assert_eq!(a.scopes, MICROSOFT_SCOPES.map(String::from).to_vec());
+    assert_eq!(c.smtp.oauth.as_deref(), Some("acme"));
+    assert_eq!(
+        c.mailboxes[0].imap.as_ref().unwrap().oauth.as_deref(),
+        Some("acme")
+    );
+    assert!(c.smtp.password.is_none());
+}
+
+#[test]
+fn google_signs_in_by_browser_and_needs_its_client_secret() {
+    let text = OAUTH.replace(
+        "provider = \"microsoft\"\ntenant = \"contoso.onmicrosoft.com\"\n",
+        "provider = \"google\"\n",
+    );
+    assert_eq!(
+        problems(&text),
+        vec![
+            "oauth.acme.client_secret_env: is required with provider = \"google\": Google's token endpoint asks a desktop client for its secret too"
+        ]
+    );
+    // SAFETY: tests in this module only read these variables.
+    unsafe { std::env::set_var("POSTDESK_TEST_GOOGLE_SECRET", "s") };
+    let c = parse(&format!(
+        "{text}client_secret_env = \"POSTDESK_TEST_GOOGLE_SECRET\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.oauth["acme"].flow, Flow::Browser);
+    assert_eq!(c.oauth["acme"].scopes, vec!["https://mail.google.com/"]);
+}
+
+#[test]
+fn oauth2_mistakes_are_named_with_their_keys() {
+    let wrong_name = OAUTH.replace("oauth = \"acme\" }", "oauth = \"acmee\" }");
+    assert_eq!(
+        problems(&wrong_name),
+        vec!["mailbox \"support\".imap.oauth: no [oauth.acmee] account (configured: acme)"]
+    );
+    let with_password = OAUTH.replace(
+        "auth = \"oauth2\"\noauth",
+        "auth = \"oauth2\"\npassword_env = \"X\"\noauth",
+    );
+    assert!(
+        problems(&with_password)
+            .iter()
+            .any(|p| p.starts_with("smtp.auth: is \"oauth2\": remove password_env")),
+        "{:?}",
+        problems(&with_password)
+    );
+    let no_account = OAUTH.replace(
+        "auth = \"oauth2\"\noauth = \"acme\"\n",
+        "auth = \"oauth2\"\n",
+    );
+    assert!(
+        problems(&no_account).contains(
+            &"smtp.oauth: is required with auth = \"oauth2\": the name of an [oauth.NAME] account"
+                .to_string()
+        )
+    );
+    let custom = OAUTH.replace(
+        "provider = \"microsoft\"\ntenant = \"contoso.onmicrosoft.com\"\n",
+        "provider = \"custom\"\ntoken_url = \"http://idp.example.com/token\"\n",
+    );
+    assert_eq!(
+        problems(&custom),
+        vec![
+            "oauth.acme.device_authorization_url: is required with provider = \"custom\" (or set flow = \"browser\" and authorization_url)",
+            "oauth.acme.scopes: is required with provider = \"custom\" (the scopes IMAP and SMTP need)",
+            "oauth.acme.token_url: expected an https:// URL (http:// only to 127.0.0.1 or localhost), got \"http://idp.example.com/token\"",
+        ]
+    );
+    let typo = OAUTH.replace("client_id", "clientid");
+    assert_eq!(
+        problems(&typo),
+        vec![
+            "oauth.acme.client_id: is required (a string)",
+            "oauth.acme.clientid: unknown key (did you mean \"client_id\"?)",
+        ]
+    );
+}

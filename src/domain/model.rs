@@ -94,6 +94,7 @@ spelled_enum!(
         Survey => "survey",
         CommandResult => "command_result",
         Digest => "digest",
+        OAuthFailed => "oauth_failed",
     }
 );
 

@@ -54,6 +54,9 @@ pub enum FetchError {
     Store(#[from] crate::store::StoreError),
     #[error("another instance took the mailbox over (our lease ran out)")]
     LeaseLost,
+    /// The mailbox's OAuth2 account gives no token.
+    #[error(transparent)]
+    OAuth(#[from] crate::oauth::OAuthError),
 }
 
 /// `1:3,5,7:8` for a sorted list of UIDs.
@@ -124,6 +127,8 @@ pub struct MailboxWorker {
     pub owner: String,
     /// Where the task says how its connection goes, for `/healthz`.
     pub health: Arc<Health>,
+    /// Tokens for a mailbox that logs in with OAuth2.
+    pub oauth: Arc<crate::oauth::Authority>,
 }
 
 /// This instance's hold on a mailbox: several instances on one database
@@ -239,9 +244,17 @@ impl MailboxWorker {
                 let wait =
                     crate::backoff(failures, Duration::from_secs(1), Duration::from_secs(300));
                 tracing::warn!(mailbox = %name, error = %e, retry_in = ?wait, attempt = failures, "IMAP connection lost; reconnecting");
+                let signed_in = async {
+                    match e {
+                        // Back at once after a new sign-in.
+                        FetchError::OAuth(_) => self.oauth.recovered().await,
+                        _ => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     _ = shutdown.cancelled() => break,
                     _ = tokio::time::sleep(wait) => {}
+                    _ = signed_in => failures = 0,
                 }
             }
         }
@@ -264,7 +277,8 @@ impl MailboxWorker {
         let cfg = self.imap();
         let name = &self.mailbox.name;
         let timeout = cfg.timeout.unsigned_abs();
-        let mut s = connect(cfg).await?;
+        let login = self.oauth.login(cfg).await?;
+        let mut s = connect(cfg, &login).await?;
         let c = within(timeout, s.capabilities()).await?;
         let caps = Caps {
             idle: c.has_str("IDLE"),

@@ -10,6 +10,7 @@ use super::actions::{Action, Caps, ensure_folder, refusal};
 use super::stream::{connect, personal_namespace, within};
 use crate::config::{AfterIngest, MailboxConfig};
 use crate::domain::folders;
+use crate::oauth::Login;
 use futures::TryStreamExt;
 
 /// What the server told us.
@@ -34,10 +35,10 @@ const PROBE_SUBJECT: &str = "postdesk 8-bit check: Ταχυδρομείο zażó
 /// Logs in and looks: folders, action, 8-bit headers. Side effects: the
 /// target folder is created when missing (the daemon would create it), and
 /// a scratch folder holds the probe message for a moment.
-pub async fn probe(m: &MailboxConfig) -> Result<Probe, FetchError> {
+pub async fn probe(m: &MailboxConfig, login: &Login) -> Result<Probe, FetchError> {
     let cfg = m.imap.as_ref().expect("an IMAP mailbox");
     let timeout = cfg.timeout.unsigned_abs();
-    let mut s = connect(cfg).await?;
+    let mut s = connect(cfg, login).await?;
     let c = within(timeout, s.capabilities()).await?;
     let caps = Caps {
         idle: c.has_str("IDLE"),

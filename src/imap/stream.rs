@@ -9,6 +9,8 @@ use super::FetchError;
 use crate::advice::{Protocol, ServerTrouble, Stage, Trouble};
 use crate::config::{Security, ServerConfig};
 use crate::domain::folders::{Personal, parse_namespace};
+use crate::oauth::Login;
+use crate::oauth::sasl::{Bearer, Mechanism};
 use async_imap::{Client, Session};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -32,10 +34,11 @@ pub struct ImapStream {
     tap: Option<Tap>,
 }
 
-/// Lines read while tapping: `* NAMESPACE` lines are kept, the rest is
-/// passed on unchanged.
+/// Lines read while tapping: lines that start with `prefix` (`* NAMESPACE `)
+/// are kept, the rest is passed on unchanged.
 #[derive(Debug, Default)]
 struct Tap {
+    prefix: &'static [u8],
     /// Bytes read but not yet a whole line.
     partial: Vec<u8>,
     /// Bytes ready for async-imap.
@@ -48,7 +51,7 @@ impl Tap {
         self.partial.extend_from_slice(bytes);
         while let Some(end) = self.partial.iter().position(|&b| b == b'\n') {
             let line: Vec<u8> = self.partial.drain(..=end).collect();
-            if line.starts_with(b"* NAMESPACE ") {
+            if line.starts_with(self.prefix) {
                 self.taken.push(String::from_utf8_lossy(&line).into_owned());
             } else {
                 self.ready.extend_from_slice(&line);
@@ -192,8 +195,10 @@ async fn greeting(cfg: &ServerConfig, c: &mut Client<ImapStream>) -> Result<(), 
     }
 }
 
-/// Connects and logs in. Every failure on the way says what to change.
-pub async fn connect(cfg: &ServerConfig) -> Result<ImapSession, FetchError> {
+/// Connects and logs in with `login` (the password, or an OAuth2 token
+/// from [`crate::oauth::Authority::login`]). Every failure on the way says
+/// what to change.
+pub async fn connect(cfg: &ServerConfig, login: &Login) -> Result<ImapSession, FetchError> {
     let timeout = cfg.timeout.unsigned_abs();
     let tcp = match tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), cfg.port)))
         .await
@@ -234,14 +239,69 @@ pub async fn connect(cfg: &ServerConfig) -> Result<ImapSession, FetchError> {
         }
     };
     let user = cfg.username.clone().unwrap_or_default();
-    let pass = cfg
-        .password
-        .as_ref()
-        .map(|p| p.expose().to_string())
-        .unwrap_or_default();
-    match tokio::time::timeout(timeout, client.login(&user, &pass)).await {
+    let password = match login {
+        Login::Bearer(token) => return bearer(cfg, client, &user, token).await,
+        Login::Password(p) => p.as_str(),
+        Login::None => "",
+    };
+    match tokio::time::timeout(timeout, client.login(&user, password)).await {
         Ok(Ok(s)) => Ok(s),
         Ok(Err((e, _))) => Err(at(cfg, Stage::Login, &e)),
+        Err(_) => Err(trouble(cfg, Trouble::TimedOut(timeout))),
+    }
+}
+
+/// `AUTHENTICATE` with an OAuth2 token, by the mechanism the server offers
+/// (asked with CAPABILITY: a greeting need not list them, and after
+/// STARTTLS they may change).
+async fn bearer(
+    cfg: &ServerConfig,
+    mut client: Client<ImapStream>,
+    user: &str,
+    token: &str,
+) -> Result<ImapSession, FetchError> {
+    let timeout = cfg.timeout.unsigned_abs();
+    client.get_mut().tap = Some(Tap {
+        prefix: b"* CAPABILITY ",
+        ..Tap::default()
+    });
+    let asked = expect(
+        cfg,
+        Stage::Login,
+        client.run_command_and_check_ok("CAPABILITY", None),
+    )
+    .await;
+    let lines = client
+        .get_mut()
+        .tap
+        .take()
+        .map(|t| t.taken)
+        .unwrap_or_default();
+    asked?;
+    let offered: Vec<&str> = lines
+        .iter()
+        .flat_map(|l| l.trim_end().split_ascii_whitespace().skip(2))
+        .collect();
+    let Some(mechanism) = Mechanism::choose(offered.iter().copied()) else {
+        return Err(trouble(cfg, Trouble::NoLoginOffered));
+    };
+    let answer = Bearer::new(mechanism, user, token, &cfg.host, cfg.port);
+    let refusal = answer.refusal.clone();
+    match tokio::time::timeout(timeout, client.authenticate(mechanism.name(), answer)).await {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err((e, _))) => {
+            let t = ServerTrouble::new(Protocol::Imap, cfg, Stage::Login, &e);
+            // The server's error challenge says more than its tagged NO.
+            let said = refusal.lock().expect("refusal lock").take();
+            Err(FetchError::Server(match (t.trouble, said) {
+                (Trouble::LoginRefused(no), Some(json)) => ServerTrouble::of(
+                    Protocol::Imap,
+                    cfg,
+                    Trouble::LoginRefused(format!("{no} {}", json.trim())),
+                ),
+                (trouble, _) => ServerTrouble::of(Protocol::Imap, cfg, trouble),
+            }))
+        }
         Err(_) => Err(trouble(cfg, Trouble::TimedOut(timeout))),
     }
 }
@@ -254,7 +314,10 @@ pub async fn personal_namespace(
     timeout: Duration,
 ) -> Result<Personal, FetchError> {
     if has_namespace {
-        s.get_mut().tap = Some(Tap::default());
+        s.get_mut().tap = Some(Tap {
+            prefix: b"* NAMESPACE ",
+            ..Tap::default()
+        });
         let asked = within(timeout, s.run_command_and_check_ok("NAMESPACE")).await;
         let taken = s.get_mut().tap.take().map(|t| t.taken).unwrap_or_default();
         asked?;

@@ -237,6 +237,7 @@ impl Pipeline {
             queue: Vec::new(),
             survey: false,
             closing: false,
+            alert: Default::default(),
             raw: Raw {
                 zone: Some(tz.clone()),
                 created_at: Some(t.created_at),
@@ -515,16 +516,94 @@ impl Pipeline {
         Ok(message_id)
     }
 
+    /// Queues mail to the admins (`[alerts] admins`) from `mailbox`'s
+    /// address, in the mailbox's language. It carries no reply token: an
+    /// admin's answer is mail like any other, and acts on nothing.
+    pub(crate) async fn queue_admin_mail(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        kind: OutKind,
+        vars: &Vars,
+        now: Timestamp,
+    ) -> Result<String, IngestError> {
+        let admins: Vec<Address> = self
+            .config
+            .admins
+            .iter()
+            .map(|a| Address {
+                email: a.clone(),
+                name: None,
+            })
+            .collect();
+        let language = mailbox
+            .language
+            .as_deref()
+            .unwrap_or(crate::domain::language::LANGUAGES[0]);
+        let rendered = self.templates.render(language, kind.as_str(), vars)?;
+        let nonce = nonce();
+        let message_id = format!("{nonce}.alert@{}", mailbox.domain());
+        let from = Address {
+            email: mailbox.address.clone(),
+            name: Some(mailbox.display_name.clone()),
+        };
+        let raw = compose::compose(&Draft {
+            from: &from,
+            to: &admins,
+            cc: &[],
+            reply_to: None,
+            subject: &rendered.subject,
+            text: &rendered.body,
+            html: None,
+            message_id: &message_id,
+            in_reply_to: None,
+            references: &[],
+            auto_submitted: Some("auto-generated"),
+            loop_marker: &mailbox.address,
+            date: now,
+            language: Some(language),
+            attachments: &[],
+        });
+        let recipients: Vec<String> = admins.iter().map(|a| a.email.clone()).collect();
+        self.store_outbound(
+            tx,
+            Outbound {
+                mailbox,
+                ticket: None,
+                kind,
+                message_id: &message_id,
+                nonce: &nonce,
+                from: &from,
+                subject: &rendered.subject,
+                in_reply_to: None,
+                references: &[],
+                recipients: &recipients,
+                raw: &raw,
+                body: &rendered.body,
+                now,
+            },
+        )
+        .await?;
+        Ok(message_id)
+    }
+
     /// Stores composed mail as an outbound message and queues it, with the
     /// envelope sender bounces come back to: signed for this mail (VERP)
     /// where the mailbox allows it.
     async fn store_outbound(&self, tx: &mut Tx, o: Outbound<'_>) -> Result<(), IngestError> {
-        let env_from = if o.mailbox.verp {
-            let verp = self.key.verp_token(o.nonce);
-            token::reply_address(o.mailbox.local_part(), o.mailbox.domain(), &verp)
-        } else {
-            o.mailbox.address.clone()
-        };
+        // RFC 5321 §4.5.3.1.1: a local part holds at most 64 octets; a
+        // long mailbox name plus the signature would make the sender
+        // invalid, and every mail undeliverable: it goes unsigned then.
+        let verp = o.mailbox.verp.then(|| {
+            token::reply_address(
+                o.mailbox.local_part(),
+                o.mailbox.domain(),
+                &self.key.verp_token(o.nonce),
+            )
+        });
+        let env_from = verp
+            .filter(|a| a.split('@').next().is_some_and(|l| l.len() <= 64))
+            .unwrap_or_else(|| o.mailbox.address.clone());
         tx.insert_message(&NewMessage {
             message_id: o.message_id,
             ticket: o.ticket,

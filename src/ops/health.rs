@@ -49,6 +49,8 @@ pub struct MailboxHealth {
 #[derive(Debug)]
 pub struct Health {
     mailboxes: Mutex<BTreeMap<String, MailboxHealth>>,
+    /// OAuth2 accounts that need an admin, with why.
+    oauth: Mutex<BTreeMap<String, String>>,
 }
 
 impl Health {
@@ -56,6 +58,7 @@ impl Health {
     pub fn new(started: Timestamp, mailboxes: &[MailboxConfig]) -> Health {
         let health = Health {
             mailboxes: Mutex::new(BTreeMap::new()),
+            oauth: Mutex::new(BTreeMap::new()),
         };
         health.set_mailboxes(mailboxes, started);
         health
@@ -128,6 +131,23 @@ impl Health {
     pub fn snapshot(&self) -> BTreeMap<String, MailboxHealth> {
         self.mailboxes.lock().expect("health lock").clone()
     }
+
+    /// An OAuth2 account that cannot be used until an admin acts.
+    pub fn oauth_failed(&self, account: &str, why: String) {
+        self.oauth
+            .lock()
+            .expect("health lock")
+            .insert(account.to_string(), why);
+    }
+
+    pub fn oauth_ok(&self, account: &str) {
+        self.oauth.lock().expect("health lock").remove(account);
+    }
+
+    /// The failed OAuth2 accounts, with why.
+    pub fn oauth_snapshot(&self) -> BTreeMap<String, String> {
+        self.oauth.lock().expect("health lock").clone()
+    }
 }
 
 /// The body of `/healthz`.
@@ -138,6 +158,9 @@ pub struct Verdict {
     /// "ok", or why the database did not answer.
     pub database: String,
     pub mailboxes: BTreeMap<String, MailboxHealth>,
+    /// OAuth2 accounts that do not work, with why (absent when all do).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub oauth: BTreeMap<String, String>,
     /// Why it is unhealthy, one line per reason; empty when healthy.
     pub problems: Vec<String>,
     /// What is degraded, one line per reason.
@@ -153,6 +176,7 @@ impl Verdict {
 /// The verdict at `now`. Pure: the caller asks the database and the clock.
 pub fn assess(
     mailboxes: BTreeMap<String, MailboxHealth>,
+    oauth: BTreeMap<String, String>,
     now: Timestamp,
     database: Result<(), String>,
 ) -> Verdict {
@@ -160,6 +184,9 @@ pub fn assess(
     let mut warnings = Vec::new();
     if let Err(e) = &database {
         problems.push(format!("database: {e}"));
+    }
+    for why in oauth.values() {
+        problems.push(why.clone());
     }
     for (name, h) in &mailboxes {
         if h.state == ImapState::Standby {
@@ -201,6 +228,7 @@ pub fn assess(
         },
         database: database.err().unwrap_or_else(|| "ok".into()),
         mailboxes,
+        oauth,
         problems,
         warnings,
     }
@@ -234,6 +262,7 @@ mod tests {
     fn a_recent_fetch_is_healthy() {
         let v = assess(
             mailbox(ImapState::Connected, Some("2026-11-26T10:05:00Z")),
+            BTreeMap::new(),
             t("2026-11-26T10:07:59Z"),
             Ok(()),
         );
@@ -245,6 +274,7 @@ mod tests {
     fn three_missed_polls_are_unhealthy_and_say_why() {
         let v = assess(
             mailbox(ImapState::Disconnected, Some("2026-11-26T10:05:00Z")),
+            BTreeMap::new(),
             t("2026-11-26T10:08:01Z"),
             Ok(()),
         );
@@ -262,12 +292,14 @@ mod tests {
     fn a_new_daemon_gets_three_polls_to_connect() {
         let fresh = assess(
             mailbox(ImapState::Starting, None),
+            BTreeMap::new(),
             t("2026-11-26T10:02:00Z"),
             Ok(()),
         );
         assert!(fresh.healthy());
         let stuck = assess(
             mailbox(ImapState::Starting, None),
+            BTreeMap::new(),
             t("2026-11-26T10:03:01Z"),
             Ok(()),
         );
@@ -279,6 +311,7 @@ mod tests {
     fn a_mailbox_held_elsewhere_is_not_ours_to_judge() {
         let v = assess(
             mailbox(ImapState::Standby, None),
+            BTreeMap::new(),
             t("2026-11-27T10:00:00Z"),
             Ok(()),
         );
@@ -290,7 +323,7 @@ mod tests {
         let mut m = mailbox(ImapState::Connected, Some("2026-11-26T10:05:00Z"));
         m.get_mut("support").unwrap().after_ingest_error =
             Some("folder Processed: cannot create it: Permission denied".into());
-        let v = assess(m, t("2026-11-26T10:06:00Z"), Ok(()));
+        let v = assess(m, BTreeMap::new(), t("2026-11-26T10:06:00Z"), Ok(()));
         assert!(v.healthy());
         assert_eq!(v.status, "degraded");
         assert_eq!(
@@ -304,9 +337,32 @@ mod tests {
 
     #[test]
     fn a_silent_database_is_unhealthy() {
-        let v = assess(BTreeMap::new(), t(START), Err("timed out after 2s".into()));
+        let v = assess(
+            BTreeMap::new(),
+            BTreeMap::new(),
+            t(START),
+            Err("timed out after 2s".into()),
+        );
         assert!(!v.healthy());
         assert_eq!(v.database, "timed out after 2s");
         assert_eq!(v.problems, vec!["database: timed out after 2s".to_string()]);
+    }
+
+    #[test]
+    fn a_failed_oauth_account_is_unhealthy_and_named() {
+        let v = assess(
+            mailbox(ImapState::Connected, Some("2026-11-26T10:05:00Z")),
+            BTreeMap::from([(
+                "acme".to_string(),
+                "OAuth2 account acme: the provider refused to refresh the token (invalid_grant)"
+                    .to_string(),
+            )]),
+            t("2026-11-26T10:06:00Z"),
+            Ok(()),
+        );
+        assert!(!v.healthy());
+        assert_eq!(v.status, "unhealthy");
+        assert!(v.problems[0].starts_with("OAuth2 account acme:"), "{v:?}");
+        assert!(v.oauth.contains_key("acme"));
     }
 }

@@ -79,7 +79,12 @@ async fn healthz(State(s): State<Arc<HttpState>>) -> Response {
         Ok(Err(e)) => Err(e.to_string()),
         Err(_) => Err(format!("no answer within {DB_TIMEOUT:?}")),
     };
-    let verdict = assess(s.health.snapshot(), s.clock.now(), database);
+    let verdict = assess(
+        s.health.snapshot(),
+        s.health.oauth_snapshot(),
+        s.clock.now(),
+        database,
+    );
     let code = if verdict.healthy() {
         StatusCode::OK
     } else {

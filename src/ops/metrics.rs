@@ -32,6 +32,8 @@ const IMAP_STANDBY: &str = "postdesk_imap_standby";
 const LAST_FETCH: &str = "postdesk_imap_last_fetch_timestamp_seconds";
 const AFTER_INGEST_FAILING: &str = "postdesk_imap_after_ingest_failing";
 const AFTER_INGEST_REFUSED: &str = "postdesk_imap_after_ingest_refused_total";
+const OAUTH_EXPIRES: &str = "postdesk_oauth_token_expires_timestamp_seconds";
+const OAUTH_REFRESH_FAILURES: &str = "postdesk_oauth_refresh_failures_total";
 
 /// Ingest takes milliseconds; a slow disk or a locked database shows in the upper buckets.
 const INGEST_BUCKETS: &[f64] = &[
@@ -56,6 +58,14 @@ pub fn install() -> Result<PrometheusHandle, String> {
 }
 
 fn describe() {
+    describe_gauge!(
+        OAUTH_EXPIRES,
+        "When the OAuth2 account's access token expires (Unix seconds); it is refreshed before."
+    );
+    describe_counter!(
+        OAUTH_REFRESH_FAILURES,
+        "Refreshes of an OAuth2 account's token that failed (refused, or the provider not reached)."
+    );
     describe_counter!(
         INGESTED,
         "Messages stored, by mailbox and kind (customer, autoreply, bounce, ...); duplicates not counted."
@@ -185,4 +195,15 @@ pub fn set_gauges(gauges: Option<&Gauges>, health: &Health) {
             gauge!(LAST_FETCH, "mailbox" => name).set(t.as_millisecond() as f64 / 1000.0);
         }
     }
+}
+
+/// When an OAuth2 account's access token expires (after each refresh).
+pub fn oauth_expires(account: &str, at: jiff::Timestamp) {
+    gauge!(OAUTH_EXPIRES, "account" => account.to_string())
+        .set(at.as_millisecond() as f64 / 1000.0);
+}
+
+/// A refresh of an OAuth2 account's token that failed (refused or not reached).
+pub fn oauth_refresh_failed(account: &str) {
+    counter!(OAUTH_REFRESH_FAILURES, "account" => account.to_string()).increment(1);
 }

@@ -70,7 +70,8 @@ const BUILTIN: &[(&str, &str, &str)] = builtin!(
     "digest",
     "overview",
     "agent_help",
-    "daily"
+    "daily",
+    "oauth_failed"
 );
 
 #[derive(Debug, thiserror::Error)]

@@ -99,6 +99,24 @@ pub struct SlaVars {
     pub level: u32,
 }
 
+/// For an admin's alert (`oauth_failed`): which account stopped working,
+/// since when, why, and the command that mends it.
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct AlertVars {
+    pub account: String,
+    pub provider: String,
+    /// The provider's words (`invalid_grant: ...`).
+    pub error: String,
+    /// When it stopped working, spelled in the template's language.
+    pub since: String,
+    /// `postdesk auth login NAME`.
+    pub command: String,
+    /// The mailboxes read over IMAP with the account.
+    pub imap_mailboxes: Vec<String>,
+    /// Whether mail is sent over SMTP with the account.
+    pub smtp: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Default)]
 pub struct MailboxVars {
     pub name: String,
@@ -136,6 +154,8 @@ pub struct Vars {
     pub survey: bool,
     /// This mail also tells the customer the ticket is done.
     pub closing: bool,
+    /// For an admin's alert.
+    pub alert: AlertVars,
     /// The values behind some of the strings above, spelled at render
     /// time the way the template's language writes them.
     #[serde(skip)]
@@ -156,6 +176,8 @@ pub struct Raw {
     pub working_time: bool,
     /// How late the answer is.
     pub sla_late: Option<jiff::SignedDuration>,
+    /// Since when an alert's account has failed.
+    pub alert_since: Option<jiff::Timestamp>,
     /// The receipt's lines.
     pub applied: Vec<Phrase>,
     pub not_understood: Vec<Phrase>,
@@ -257,6 +279,9 @@ impl Vars {
         }
         if let Some(t) = raw.due_at {
             v.ticket.due_at = Some(spell(t));
+        }
+        if let Some(t) = raw.alert_since {
+            v.alert.since = spell(t);
         }
         if let Some(t) = raw.sla_due_at {
             v.sla.due_at = spell(t);
@@ -393,6 +418,15 @@ impl Vars {
                 .collect(),
             survey: true,
             closing: true,
+            alert: AlertVars {
+                account: "acme".into(),
+                provider: "microsoft".into(),
+                error: "invalid_grant: AADSTS50173".into(),
+                since: "2026-11-26 09:15 UTC".into(),
+                command: "postdesk auth login acme".into(),
+                imap_mailboxes: vec!["support".into()],
+                smtp: true,
+            },
             lines: vec![
                 LineVars {
                     tag: "[#42]".into(),
@@ -424,6 +458,7 @@ impl Vars {
                 sla_remaining: Some(jiff::SignedDuration::from_secs(26 * 3600)),
                 working_time: false,
                 sla_late: Some(jiff::SignedDuration::from_secs(2 * 3600 + 600)),
+                alert_since: "2026-11-26T09:15:00Z".parse().ok(),
                 applied: Raw::sample_receipts(),
                 not_understood: Raw::sample_not_understood(),
                 held: Some(Phrase::new("held.empty").with("lines", 3)),

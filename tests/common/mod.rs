@@ -6,6 +6,7 @@
 
 pub mod answer;
 pub mod cli;
+pub mod oauth_server;
 pub mod team;
 
 use std::path::{Path, PathBuf};
@@ -225,10 +226,13 @@ impl AltImap {
             security: postdesk::config::Security::None,
             username: Some(format!("{user}@example.test")),
             password: Some(postdesk::config::Secret::new("secret")),
+            oauth: None,
             ca_file: None,
             timeout: jiff::SignedDuration::from_secs(10),
         };
-        postdesk::imap::connect(&cfg).await.unwrap()
+        postdesk::imap::connect(&cfg, &postdesk::oauth::Login::Password("secret".into()))
+            .await
+            .unwrap()
     }
 
     /// Messages in `user`'s `folder` (its full server name).
