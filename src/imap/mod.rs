@@ -11,6 +11,7 @@
 
 mod actions;
 mod group;
+mod lease;
 mod probe;
 mod stream;
 
@@ -25,6 +26,7 @@ use crate::ops::health::Health;
 use actions::{Retry, ensure_folder, refusal};
 use async_imap::extensions::idle::IdleResponse;
 use futures::TryStreamExt;
+use lease::Lease;
 use std::sync::Arc;
 use std::time::Duration;
 use stream::within;
@@ -129,56 +131,6 @@ pub struct MailboxWorker {
     pub health: Arc<Health>,
     /// Tokens for a mailbox that logs in with OAuth2.
     pub oauth: Arc<crate::oauth::Authority>,
-}
-
-/// This instance's hold on a mailbox: several instances on one database
-/// fetch each mailbox one at a time. Renewed every third of its length.
-struct Lease<'a> {
-    worker: &'a MailboxWorker,
-    ttl: Duration,
-    renewed: Option<std::time::Instant>,
-}
-
-impl Lease<'_> {
-    fn every(&self) -> Duration {
-        self.ttl / 3
-    }
-
-    /// Takes or renews the lease; false while another instance holds it.
-    async fn take(&mut self) -> Result<bool, crate::store::StoreError> {
-        let p = self.worker.pipeline();
-        let now = p.clock.now();
-        let until = now
-            .checked_add(jiff::SignedDuration::try_from(self.ttl).unwrap_or_default())
-            .unwrap_or(now);
-        let held = p
-            .store
-            .acquire_mailbox_lease(&self.worker.mailbox.name, &self.worker.owner, now, until)
-            .await?;
-        self.renewed = held.then(std::time::Instant::now);
-        Ok(held)
-    }
-
-    /// Renews the lease when a third of it has passed; an error when it is lost.
-    async fn keep(&mut self) -> Result<(), FetchError> {
-        if self.renewed.is_some_and(|r| r.elapsed() < self.every()) {
-            return Ok(());
-        }
-        match self.take().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(FetchError::LeaseLost),
-            // The database is away: keep going while the lease surely runs.
-            Err(e)
-                if self
-                    .renewed
-                    .is_some_and(|r| r.elapsed() < self.ttl - self.every()) =>
-            {
-                tracing::warn!(mailbox = %self.worker.mailbox.name, error = %e, "cannot renew the mailbox lease yet");
-                Ok(())
-            }
-            Err(_) => Err(FetchError::LeaseLost),
-        }
-    }
 }
 
 impl MailboxWorker {

@@ -6,7 +6,8 @@
 //! agent told, and a receipt whenever commands were given or nothing could
 //! be sent.
 
-use super::outgoing::{AgentNotice, Prompt, QueuedMail, carry};
+use super::outgoing::{AgentNotice, Prompt, carry};
+use super::queue::QueuedMail;
 use super::survey::Closing;
 use super::{IngestError, Msg, Pipeline};
 use crate::config::AgentConfig;

@@ -4,7 +4,8 @@
 //! acknowledgement and the agents' notifications.
 
 use super::facts::Threaded;
-use super::outgoing::{AgentNotice, Prompt, QueuedMail, attachment_lines};
+use super::outgoing::{AgentNotice, Prompt, attachment_lines};
+use super::queue::QueuedMail;
 use super::{IngestError, Msg, Outcome, Pipeline, Wake};
 use crate::domain::classify::{Classification, Us, is_ours};
 use crate::domain::decide::{self, Inputs, Rules, TicketPlan, TicketView, ack_address};

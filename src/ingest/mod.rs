@@ -20,6 +20,7 @@ mod limits;
 mod message;
 mod outgoing;
 mod overview;
+mod queue;
 mod sla;
 mod survey;
 
@@ -38,7 +39,8 @@ use crate::store::{Group, NewMessage, Store, StoreError, Tx};
 use crate::templates::{self, Templates};
 use facts::Threaded;
 use jiff::Timestamp;
-pub(crate) use outgoing::{AgentMail, AgentNotice, Prompt, QueuedMail};
+pub(crate) use outgoing::{AgentNotice, Prompt};
+pub(crate) use queue::{AgentMail, QueuedMail};
 use std::sync::Arc;
 use tokio::sync::Notify;
 

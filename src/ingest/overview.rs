@@ -4,7 +4,7 @@
 //! no ticket or proves nothing, a word back saying what was not done and
 //! how to act — such mail is never taken for a customer's.
 
-use super::outgoing::AgentMail;
+use super::queue::AgentMail;
 use super::{IngestError, Msg, Outcome, Pipeline, Wake};
 use crate::config::{AgentConfig, MailboxConfig};
 use crate::domain::auth::Proof;

@@ -3,7 +3,8 @@
 //! customer's answer — by mail, or by the survey's signed link — recorded
 //! as the ticket's rating without reopening it.
 
-use super::outgoing::{Prompt, QueuedMail};
+use super::outgoing::Prompt;
+use super::queue::QueuedMail;
 use super::{IngestError, Msg, Outcome, Pipeline};
 use crate::config::MailboxConfig;
 use crate::domain::model::{Action, Kind, OutKind};

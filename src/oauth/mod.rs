@@ -175,7 +175,17 @@ impl Authority {
     }
 
     /// After a reload: the accounts as configured now.
+    /// An account no longer configured no longer counts against `/healthz`.
     pub fn set_accounts(&self, accounts: BTreeMap<String, OAuthAccount>) {
+        if let Some(h) = &self.health {
+            for gone in h
+                .oauth_snapshot()
+                .into_keys()
+                .filter(|n| !accounts.contains_key(n))
+            {
+                h.oauth_ok(&gone);
+            }
+        }
         *self.accounts.write().expect("accounts lock") = accounts;
     }
 

@@ -144,6 +144,14 @@ impl Health {
         self.oauth.lock().expect("health lock").remove(account);
     }
 
+    /// After a reload: forgets accounts no longer configured.
+    pub fn keep_accounts(&self, configured: impl Fn(&str) -> bool) {
+        self.oauth
+            .lock()
+            .expect("health lock")
+            .retain(|name, _| configured(name));
+    }
+
     /// The failed OAuth2 accounts, with why.
     pub fn oauth_snapshot(&self) -> BTreeMap<String, String> {
         self.oauth.lock().expect("health lock").clone()
@@ -364,5 +372,19 @@ mod tests {
         assert_eq!(v.status, "unhealthy");
         assert!(v.problems[0].starts_with("OAuth2 account acme:"), "{v:?}");
         assert!(v.oauth.contains_key("acme"));
+    }
+
+    #[test]
+    fn an_account_removed_by_a_reload_no_longer_counts() {
+        let h = Health::new(t(START), &[]);
+        h.oauth_failed("acme", "OAuth2 account acme: refused".into());
+        h.oauth_failed("globex", "OAuth2 account globex: refused".into());
+        h.keep_accounts(|n| n == "globex");
+        assert_eq!(
+            h.oauth_snapshot().into_keys().collect::<Vec<_>>(),
+            vec!["globex"]
+        );
+        h.oauth_ok("globex");
+        assert!(assess(BTreeMap::new(), h.oauth_snapshot(), t(START), Ok(())).healthy());
     }
 }
