@@ -387,6 +387,19 @@ impl OutboxWorker {
                         };
                         metrics::delivery(how, &job.kind);
                     }
+                    SendOutcome::Blocked(e) => {
+                        // Waits for the admin, whatever its age: the mail
+                        // is not at fault, and goes once the account works.
+                        journal.answered(job.id, false, now);
+                        let wait = self.config.retry.first().copied().unwrap_or_default();
+                        let next = now.checked_add(wait).unwrap_or(now);
+                        tracing::warn!(ticket = job.ticket, message_id = %job.message_id,
+                            error = %e, next_attempt = %next, "delivery waits for a new OAuth2 sign-in");
+                        self.store
+                            .outbox_attempt_failed(&job, &e, Some(next), now)
+                            .await?;
+                        metrics::delivery(Attempt::Deferred, &job.kind);
+                    }
                     SendOutcome::Permanent(e) => {
                         journal.answered(job.id, false, now);
                         tracing::error!(ticket = job.ticket, message_id = %job.message_id, error = %e,

@@ -25,6 +25,9 @@ pub enum SendOutcome {
     Sent,
     /// 4xx, or the server could not be reached: retry later.
     Temporary(String),
+    /// No login is possible until an admin acts (the OAuth2 account needs
+    /// a new sign-in): retry later, and never give the mail up for it.
+    Blocked(String),
     /// 5xx or an unusable address: retrying will not help.
     Permanent(String),
     /// The message and its final dot went out but no answer came back: the
@@ -247,6 +250,9 @@ impl Mailer {
         .await
         {
             Ok(Ok(c)) => c,
+            Ok(Err(t)) if matches!(t.trouble, Trouble::NoToken(_, true)) => {
+                return SendOutcome::Blocked(t.message);
+            }
             Ok(Err(t)) => return SendOutcome::Temporary(t.message),
             Err(_) => {
                 return SendOutcome::Temporary(format!(

@@ -16,7 +16,88 @@ use postdesk::oauth::{Authority, OAuthError};
 use std::sync::Arc;
 use std::time::Duration;
 
-on_both_databases!(callers_in_two_instances_refresh_once_and_share_a_refusal);
+on_both_databases!(
+    callers_in_two_instances_refresh_once_and_share_a_refusal,
+    a_claim_is_one_owners_and_only_on_the_generation_read
+);
+
+fn a_claim_is_one_owners_and_only_on_the_generation_read(db: Db) {
+    let server = OAuthServer::start_keyed(b"k".repeat(32), "k", "test", Duration::from_secs(60));
+    let c = Cli::with_config(db, "", &server.account_toml("acme", "device"));
+    c.in_process(async |_config, store| {
+        let now = postdesk::clock::SystemClock.now();
+        let later = now + jiff::SignedDuration::from_secs(90);
+        let tokens = postdesk::store::NewTokens {
+            access_token: "plain:a",
+            access_expires_at: later,
+            refresh_token: Some("plain:r"),
+            scope: None,
+        };
+        store.oauth_signed_in("acme", &tokens, now).await.unwrap();
+        let g = store
+            .oauth_account("acme")
+            .await
+            .unwrap()
+            .unwrap()
+            .generation;
+        // A stale generation: someone wrote newer tokens since it was read.
+        assert!(
+            !store
+                .oauth_claim_refresh("acme", g - 1, "one", now, later)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .oauth_claim_refresh("acme", g, "one", now, later)
+                .await
+                .unwrap()
+        );
+        // Held: not by the other owner, and not again by the same one.
+        assert!(
+            !store
+                .oauth_claim_refresh("acme", g, "two", now, later)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .oauth_claim_refresh("acme", g, "one", now, later)
+                .await
+                .unwrap()
+        );
+        // A claim that ran out can be taken over.
+        let after = later + jiff::SignedDuration::from_secs(1);
+        assert!(
+            store
+                .oauth_claim_refresh(
+                    "acme",
+                    g,
+                    "two",
+                    after,
+                    after + jiff::SignedDuration::from_secs(90)
+                )
+                .await
+                .unwrap()
+        );
+        // A sign-in during the refresh wins: the refresh's write is refused,
+        // and so is a refusal of the token it spent.
+        store.oauth_signed_in("acme", &tokens, now).await.unwrap();
+        assert!(
+            !store
+                .oauth_refreshed("acme", g, &tokens, now)
+                .await
+                .unwrap()
+        );
+        store
+            .oauth_refresh_failed("acme", g, "invalid_grant", now)
+            .await
+            .unwrap();
+        let row = store.oauth_account("acme").await.unwrap().unwrap();
+        assert_eq!(row.generation, g + 1);
+        assert!(row.failed_at.is_none(), "{row:?}");
+    });
+}
 
 fn callers_in_two_instances_refresh_once_and_share_a_refusal(db: Db) {
     let server = OAuthServer::start_keyed(

@@ -31,7 +31,7 @@ pub(super) fn authority(config: &Config, store: crate::store::Store) -> Authorit
 
 fn provider_failure(name: &str, e: ProviderError) -> Failure {
     match e {
-        ProviderError::Refused(why) => Failure::new(
+        ProviderError::Refused(why) | ProviderError::Misconfigured(why) => Failure::new(
             exit::CONFIG,
             format!("{name}: the provider refused the sign-in: {why}"),
         ),
@@ -154,68 +154,93 @@ async fn browser(a: &OAuthAccount) -> Result<Granted, ProviderError> {
     println!("     copy its address from the browser's address bar and paste it here.");
     println!("Waiting for the approval...");
     let _ = std::io::stdout().flush();
-    let answer = tokio::select! {
-        a = redirected(&listener) => a,
-        a = pasted() => a,
+    let code = tokio::select! {
+        c = redirected(&listener, &auth.state) => c,
+        c = pasted(&auth.state) => c,
         _ = tokio::time::sleep(std::time::Duration::from_secs(15 * 60)) => {
             Err(ProviderError::Refused("no answer within 15 minutes".into()))
         }
     }?;
-    let code = code_from(&answer, &auth.state)?;
     provider::exchange_code(a, auth, &code, || crate::clock::SystemClock.now()).await
 }
 
-/// The query of the first request that reaches the loopback listener.
-async fn redirected(listener: &tokio::net::TcpListener) -> Result<String, ProviderError> {
+/// The code of the first request to the loopback listener that carries
+/// this sign-in's state. Anything else (a favicon, a stray local process,
+/// an answer to another sign-in) is turned away and the wait goes on; a
+/// connection that sends nothing is dropped after a few seconds.
+async fn redirected(
+    listener: &tokio::net::TcpListener,
+    state: &str,
+) -> Result<String, ProviderError> {
     loop {
         let (mut conn, _) = listener
             .accept()
             .await
             .map_err(|e| ProviderError::Unavailable(e.to_string()))?;
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut len = 0;
-        while len < buf.len() {
-            match conn.read(&mut buf[len..]).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => len += n,
-            }
-            if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
-                break;
-            }
-        }
-        let head = String::from_utf8_lossy(&buf[..len]);
+        let head =
+            match tokio::time::timeout(std::time::Duration::from_secs(5), request_head(&mut conn))
+                .await
+            {
+                Ok(h) => h,
+                Err(_) => continue,
+            };
         let target = head
             .lines()
             .next()
             .and_then(|l| l.strip_prefix("GET "))
             .and_then(|l| l.split(' ').next())
             .unwrap_or("");
-        if !target.contains("code=") && !target.contains("error=") {
-            // A favicon or a probe: not the provider's answer.
-            let _ = conn
-                .write_all(
-                    b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                )
-                .await;
-            continue;
-        }
-        let body = "postdesk: the answer reached the sign-in; you may close this window.";
+        let answer = code_from(&format!("http://127.0.0.1{target}"), state);
+        let ours = target.contains(&format!("state={state}"));
+        let (status, body) = match &answer {
+            Ok(_) => ("200 OK", "postdesk: signed in; you may close this window."),
+            Err(_) if ours => (
+                "200 OK",
+                "postdesk: the sign-in was not allowed; see the terminal.",
+            ),
+            Err(_) if target.contains("code=") || target.contains("error=") => (
+                "400 Bad Request",
+                "postdesk: this answer is not for the sign-in under way.",
+            ),
+            Err(_) => ("404 Not Found", ""),
+        };
         let reply = format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "HTTP/1.1 {status}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         let _ = conn.write_all(reply.as_bytes()).await;
-        return Ok(format!("http://127.0.0.1{target}"));
+        match answer {
+            Ok(code) => return Ok(code),
+            // The provider's refusal of this very sign-in ends it.
+            Err(e) if ours => return Err(e),
+            Err(_) => continue,
+        }
     }
 }
 
-/// An address pasted on standard input.
-async fn pasted() -> Result<String, ProviderError> {
+/// The request line and headers of one HTTP request (at most 16 KiB).
+async fn request_head(conn: &mut tokio::net::TcpStream) -> String {
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut len = 0;
+    while len < buf.len() {
+        match conn.read(&mut buf[len..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => len += n,
+        }
+        if buf[..len].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    String::from_utf8_lossy(&buf[..len]).into_owned()
+}
+
+/// The code of an address pasted on standard input.
+async fn pasted(state: &str) -> Result<String, ProviderError> {
     let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
     loop {
         match lines.next_line().await {
             Ok(Some(l)) if l.contains("code=") || l.contains("error=") => {
-                return Ok(l.trim().to_string());
+                return code_from(l.trim(), state);
             }
             Ok(Some(l)) if l.trim().is_empty() => continue,
             Ok(Some(_)) => println!(
@@ -236,16 +261,22 @@ fn code_from(address: &str, state: &str) -> Result<String, ProviderError> {
             .find(|(n, _)| n == k)
             .map(|(_, v)| v.into_owned())
     };
-    if let Some(error) = q("error") {
-        let why = q("error_description")
-            .map(|d| format!(": {d}"))
-            .unwrap_or_default();
-        return Err(ProviderError::Refused(format!("{error}{why}")));
-    }
     if q("state").as_deref() != Some(state) {
         return Err(ProviderError::Refused(
             "the answer is not for this sign-in (its state differs): start again".into(),
         ));
+    }
+    if let Some(error) = q("error") {
+        let why = q("error_description")
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        // Words from the address are shown in a terminal: no control characters.
+        let shown: String = format!("{error}{why}")
+            .chars()
+            .filter(|c| !c.is_control())
+            .take(300)
+            .collect();
+        return Err(ProviderError::Refused(shown));
     }
     q("code").ok_or_else(|| ProviderError::Refused("the answer has no code".into()))
 }
@@ -305,6 +336,16 @@ mod tests {
         assert_eq!(
             code_from(denied, "s1"),
             Err(ProviderError::Refused("access_denied".into()))
+        );
+        // A stranger's "error" without our state does not end the sign-in.
+        assert!(matches!(
+            code_from("http://127.0.0.1:4711/?error=access_denied", "s1"),
+            Err(ProviderError::Refused(w)) if w.contains("state differs")
+        ));
+        let escapes = "http://127.0.0.1:4711/?error=x&error_description=%1b%5b2Jgone&state=s1";
+        assert_eq!(
+            code_from(escapes, "s1"),
+            Err(ProviderError::Refused("x: [2Jgone".into()))
         );
     }
 }

@@ -457,6 +457,24 @@ fn read_database(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<DatabaseConfig> {
         Secrets::Skip => server::peek_named_secret(n, ctx, "secret_key"),
         Secrets::Accounts => server::read_named_secret(n, ctx, "secret_key"),
     };
+    // The key is stretched by HKDF, which does not slow a guess down: a
+    // short passphrase could be found from a copy of the database.
+    if let Some(k) = &secret_key
+        && k.expose().chars().count() < 32
+    {
+        let key = if n.has("secret_key_env") {
+            "secret_key_env"
+        } else {
+            "secret_key_file"
+        };
+        n.problem(
+            key,
+            format!(
+                "the secret in {} is too short: give at least 32 characters of random text (`openssl rand -base64 32`)",
+                k.origin()
+            ),
+        );
+    }
     let max_connections = n.opt_int("max_connections", 1, 1000).map(|v| v as u32);
     let busy_timeout = n
         .opt_duration("busy_timeout")

@@ -62,25 +62,28 @@ pub const MICROSOFT_SCOPES: [&str; 3] = [
 pub const GOOGLE_SCOPES: [&str; 1] = ["https://mail.google.com/"];
 
 /// An endpoint must be https; plain http only to this machine (a local
-/// test server or proxy), never across a network with a client secret in it.
+/// test server or proxy), never across a network with a client secret in
+/// it. Parsed, not matched as text: `http://localhost:@evil.example/`
+/// goes to evil.example.
 fn check_url(n: &Node<'_>, key: &str, url: &str) {
-    let lower = url.to_ascii_lowercase();
-    if lower.starts_with("https://") {
-        return;
-    }
-    let local = ["http://127.0.0.1", "http://localhost", "http://[::1]"]
-        .iter()
-        .any(|p| {
-            lower.starts_with(p)
-                && matches!(lower.as_bytes().get(p.len()), None | Some(b':' | b'/'))
-        });
-    if !local {
-        n.problem(
-            key,
-            format!(
+    let why = match url::Url::parse(url) {
+        Err(e) => Some(format!("expected a URL, got {url:?} ({e})")),
+        Ok(u) if !u.username().is_empty() || u.password().is_some() => Some(format!(
+            "expected a URL without a user name or password, got {url:?}"
+        )),
+        Ok(u) if u.scheme() == "https" && u.host().is_some() => None,
+        Ok(u) if u.scheme() == "http" => match u.host() {
+            Some(url::Host::Domain("localhost")) => None,
+            Some(url::Host::Ipv4(ip)) if ip.is_loopback() => None,
+            Some(url::Host::Ipv6(ip)) if ip.is_loopback() => None,
+            _ => Some(format!(
                 "expected an https:// URL (http:// only to 127.0.0.1 or localhost), got {url:?}"
-            ),
-        );
+            )),
+        },
+        Ok(_) => Some(format!("expected an https:// URL, got {url:?}")),
+    };
+    if let Some(why) = why {
+        n.problem(key, why);
     }
 }
 

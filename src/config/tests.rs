@@ -387,3 +387,60 @@ fn oauth2_mistakes_are_named_with_their_keys() {
         ]
     );
 }
+
+#[test]
+fn an_oauth_endpoint_is_parsed_not_matched_as_text() {
+    let custom = |url: &str| {
+        OAUTH.replace(
+            "provider = \"microsoft\"\ntenant = \"contoso.onmicrosoft.com\"\n",
+            &format!(
+                "provider = \"custom\"\nscopes = [\"mail\"]\ndevice_authorization_url = \"https://idp.example.com/device\"\ntoken_url = \"{url}\"\n"
+            ),
+        )
+    };
+    for ok in [
+        "http://127.0.0.1:8080/token",
+        "http://localhost/token",
+        "http://[::1]:9/t",
+        "https://idp.example.com/token",
+    ] {
+        assert!(parse(&custom(ok)).is_ok(), "{ok}");
+    }
+    for bad in [
+        "http://localhost:@evil.example/token",
+        "http://127.0.0.1.evil.example/token",
+        "http://localhost.evil.example/token",
+        "https://user:pw@idp.example.com/token",
+        "ftp://idp.example.com/token",
+    ] {
+        let p = problems(&custom(bad));
+        assert_eq!(p.len(), 1, "{bad}: {p:?}");
+        assert!(
+            p[0].starts_with("oauth.acme.token_url: expected"),
+            "{bad}: {p:?}"
+        );
+    }
+}
+
+#[test]
+fn a_short_sealing_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, "hunter2\n").unwrap();
+    let text = OAUTH.replace(
+        "url = \"sqlite://test.db\"",
+        &format!(
+            "url = \"sqlite://test.db\"\nsecret_key_file = \"{}\"",
+            key.display()
+        ),
+    );
+    let p = problems(&text);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with("database.secret_key_file: the secret in"),
+        "{p:?}"
+    );
+    assert!(p[0].contains("at least 32 characters"), "{p:?}");
+    std::fs::write(&key, "kQ2w9Yc7VbT1mN4pXr8sZ0aLd3FgHj6E\n").unwrap();
+    assert!(parse(&text).is_ok());
+}

@@ -186,6 +186,7 @@ impl MailboxWorker {
                     }
                 }
             }
+            let mut recoveries = self.oauth.recoveries();
             let result = self.session(&shutdown, &mut failures, &mut lease).await;
             if shutdown.is_cancelled() {
                 break;
@@ -199,7 +200,9 @@ impl MailboxWorker {
                 let signed_in = async {
                     match e {
                         // Back at once after a new sign-in.
-                        FetchError::OAuth(_) => self.oauth.recovered().await,
+                        FetchError::OAuth(_) => {
+                            let _ = recoveries.changed().await;
+                        }
                         _ => std::future::pending().await,
                     }
                 };

@@ -39,9 +39,12 @@ impl Keeper {
                         {
                             tracing::error!(account = %name, error = %e, "cannot queue the admins' alert");
                         }
+                        // Nothing to renew until someone signs in again.
+                        continue;
                     }
-                    // Logged, counted and shown by the authority.
-                    Err(_) => {}
+                    // Logged, counted and shown by the authority; tried
+                    // again at the next look, not at once.
+                    Err(_) => continue,
                 }
                 if let Ok(Some(row)) = self.authority.store().oauth_account(&name).await
                     && let Some(due) = refresh_due(&row)

@@ -46,6 +46,10 @@ pub enum OAuthError {
         "OAuth2 account {account}: the provider refused to refresh the token ({error}); sign in again with `postdesk auth login {account}`"
     )]
     Refused { account: String, error: String },
+    #[error(
+        "OAuth2 account {account}: the provider refused the client ({error}); check oauth.{account} (client_id, client secret, scopes) and the app's registration"
+    )]
+    Misconfigured { account: String, error: String },
     #[error("OAuth2 account {account}: cannot refresh the token now: {error}")]
     Unavailable { account: String, error: String },
     #[error("OAuth2 account {account}: {source}")]
@@ -67,6 +71,7 @@ impl OAuthError {
             OAuthError::Unknown(_)
                 | OAuthError::NotSignedIn(_)
                 | OAuthError::Refused { .. }
+                | OAuthError::Misconfigured { .. }
                 | OAuthError::Seal { .. }
         )
     }
@@ -113,7 +118,7 @@ pub fn refresh_due(row: &AccountRow) -> Option<Timestamp> {
 pub struct Authority {
     store: Store,
     accounts: RwLock<BTreeMap<String, OAuthAccount>>,
-    sealer: Sealer,
+    sealer: Arc<Sealer>,
     clock: Arc<dyn Clock>,
     /// Names this process in refresh claims.
     owner: String,
@@ -122,8 +127,8 @@ pub struct Authority {
     health: Option<Arc<Health>>,
     /// Accounts whose failure this process has logged (once per incident).
     logged: Mutex<HashSet<String>>,
-    /// Notified when a failed account works again (a new sign-in).
-    recovered: tokio::sync::Notify,
+    /// Counts the times a failed account worked again (a new sign-in).
+    recovered: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -146,13 +151,13 @@ impl Authority {
         Authority {
             store,
             accounts: RwLock::new(accounts),
-            sealer: Sealer::new(secret_key),
+            sealer: Arc::new(Sealer::new(secret_key)),
             clock,
             owner,
             locks: Mutex::default(),
             health,
             logged: Mutex::default(),
-            recovered: tokio::sync::Notify::new(),
+            recovered: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -226,30 +231,19 @@ impl Authority {
             })
     }
 
-    /// Stores the tokens of a sign-in.
+    /// Stores the tokens of a sign-in: they replace whatever was there,
+    /// a refresh under way included.
     pub async fn signed_in(&self, account: &str, g: &Granted) -> Result<(), OAuthError> {
-        self.keep(account, g, true).await
-    }
-
-    /// Seals and stores new tokens: a sign-in's, or a refresh's result.
-    async fn keep(&self, account: &str, g: &Granted, sign_in: bool) -> Result<(), OAuthError> {
-        let access = self.sealer.seal(account, "access", &g.access_token);
-        let refresh = g
-            .refresh_token
-            .as_ref()
-            .map(|r| self.sealer.seal(account, "refresh", r));
+        let (access, refresh) = sealed(&self.sealer, account, g);
         let tokens = NewTokens {
             access_token: &access,
             access_expires_at: g.expires_at,
             refresh_token: refresh.as_deref(),
             scope: g.scope.as_deref(),
         };
-        let now = self.clock.now();
-        if sign_in {
-            self.store.oauth_signed_in(account, &tokens, now).await?;
-        } else {
-            self.store.oauth_refreshed(account, &tokens, now).await?;
-        }
+        self.store
+            .oauth_signed_in(account, &tokens, self.clock.now())
+            .await?;
         self.works(account, g.expires_at);
         Ok(())
     }
@@ -301,14 +295,15 @@ impl Authority {
             let Some(stored_refresh) = &row.refresh_token else {
                 return Err(OAuthError::NotSignedIn(name.to_string()));
             };
+            // Opened before the claim: a key that does not fit holds nothing up.
+            let refresh_token = self.open(name, "refresh", stored_refresh)?;
             let until = now.checked_add(CLAIM).unwrap_or(now);
             if self
                 .store
                 .oauth_claim_refresh(name, row.generation, &self.owner, now, until)
                 .await?
             {
-                let refresh_token = self.open(name, "refresh", stored_refresh)?;
-                return self.refresh(&account, &refresh_token).await;
+                return self.refresh(&account, refresh_token, row.generation).await;
             }
             // Another instance is refreshing: its token is the one to use.
             // Until it writes, the current token serves while it lasts.
@@ -331,39 +326,37 @@ impl Authority {
         }
     }
 
-    /// Spends the refresh token (this instance holds the claim).
+    /// Spends the refresh token (this instance holds the claim). The
+    /// provider's call and the write of its answer run in a task of their
+    /// own: a caller that gives up (a timeout, a shutdown) cannot stop the
+    /// new tokens from being stored once the provider has rotated them.
     async fn refresh(
         &self,
         account: &OAuthAccount,
-        refresh_token: &str,
+        refresh_token: String,
+        generation: i64,
     ) -> Result<String, OAuthError> {
-        let name = &account.name;
-        let now = self.clock.now();
-        match provider::refresh(account, refresh_token, now).await {
-            Ok(g) => {
-                self.keep(name, &g, false).await?;
-                tracing::info!(account = %name, expires_at = %g.expires_at, rotated = g.refresh_token.is_some(), "OAuth2 token refreshed");
-                Ok(g.access_token)
+        let spend = Spend {
+            store: self.store.clone(),
+            sealer: self.sealer.clone(),
+            clock: self.clock.clone(),
+            owner: self.owner.clone(),
+            account: account.clone(),
+            refresh_token,
+            generation,
+        };
+        let g = match tokio::spawn(spend.run()).await {
+            Ok(r) => r?,
+            Err(e) => {
+                return Err(OAuthError::Unavailable {
+                    account: account.name.clone(),
+                    error: e.to_string(),
+                });
             }
-            Err(ProviderError::Refused(error)) => {
-                crate::ops::metrics::oauth_refresh_failed(name);
-                self.store
-                    .oauth_refresh_failed(name, &self.owner, &error, self.clock.now())
-                    .await?;
-                Err(OAuthError::Refused {
-                    account: name.clone(),
-                    error,
-                })
-            }
-            Err(ProviderError::Unavailable(error)) => {
-                crate::ops::metrics::oauth_refresh_failed(name);
-                self.store.oauth_release(name, &self.owner).await?;
-                Err(OAuthError::Unavailable {
-                    account: name.clone(),
-                    error,
-                })
-            }
-        }
+        };
+        tracing::info!(account = %account.name, expires_at = %g.expires_at, "OAuth2 token refreshed");
+        self.works(&account.name, g.expires_at);
+        Ok(g.access_token)
     }
 
     /// The account works: health, metrics, and the next incident logs again.
@@ -374,14 +367,15 @@ impl Authority {
         }
         if self.logged.lock().expect("logged").remove(account) {
             tracing::info!(account, "OAuth2 account works again");
-            self.recovered.notify_waiters();
+            self.recovered.send_modify(|n| *n += 1);
         }
     }
 
-    /// Resolves when an account that failed works again: a task waiting to
-    /// log in need not sit out its backoff after the admin signed in.
-    pub async fn recovered(&self) {
-        self.recovered.notified().await
+    /// Changes when an account that failed works again: a task waiting to
+    /// log in need not sit out its backoff after the admin signed in. Taken
+    /// before an attempt, it also sees a recovery that came during it.
+    pub fn recoveries(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.recovered.subscribe()
     }
 
     fn report_failure(&self, account: &str, e: &OAuthError) {
@@ -425,6 +419,117 @@ impl Authority {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+}
+
+/// Tokens sealed for storing: (access, refresh).
+fn sealed(sealer: &Sealer, account: &str, g: &Granted) -> (String, Option<String>) {
+    (
+        sealer.seal(account, "access", &g.access_token),
+        g.refresh_token
+            .as_ref()
+            .map(|r| sealer.seal(account, "refresh", r)),
+    )
+}
+
+/// One refresh, owned by its task.
+struct Spend {
+    store: Store,
+    sealer: Arc<Sealer>,
+    clock: Arc<dyn Clock>,
+    owner: String,
+    account: OAuthAccount,
+    refresh_token: String,
+    /// The token generation the claim was made on.
+    generation: i64,
+}
+
+impl Spend {
+    async fn run(self) -> Result<Granted, OAuthError> {
+        let name = self.account.name.clone();
+        let now = self.clock.now();
+        let failed = |error: String| {
+            crate::ops::metrics::oauth_refresh_failed(&name);
+            error
+        };
+        match provider::refresh(&self.account, &self.refresh_token, now).await {
+            Ok(mut g) => {
+                // A provider that does not rotate keeps the token just spent;
+                // it is stored again (sealed, if it was not before).
+                if g.refresh_token.is_none() {
+                    g.refresh_token = Some(self.refresh_token.clone());
+                }
+                self.store_result(&g).await?;
+                Ok(g)
+            }
+            Err(ProviderError::Refused(error)) => {
+                let error = failed(error);
+                self.store
+                    .oauth_refresh_failed(&name, self.generation, &error, self.clock.now())
+                    .await?;
+                Err(OAuthError::Refused {
+                    account: name,
+                    error,
+                })
+            }
+            Err(ProviderError::Misconfigured(error)) => {
+                let error = failed(error);
+                self.store.oauth_release(&name, &self.owner).await?;
+                Err(OAuthError::Misconfigured {
+                    account: name,
+                    error,
+                })
+            }
+            Err(ProviderError::Unavailable(error)) => {
+                let error = failed(error);
+                self.store.oauth_release(&name, &self.owner).await?;
+                Err(OAuthError::Unavailable {
+                    account: name,
+                    error,
+                })
+            }
+        }
+    }
+
+    /// Writes the new tokens, trying again while the database is away: the
+    /// old refresh token may be spent already, so these are the only ones.
+    async fn store_result(&self, g: &Granted) -> Result<(), OAuthError> {
+        let name = &self.account.name;
+        let (access, refresh) = sealed(&self.sealer, name, g);
+        let tokens = NewTokens {
+            access_token: &access,
+            access_expires_at: g.expires_at,
+            refresh_token: refresh.as_deref(),
+            scope: g.scope.as_deref(),
+        };
+        let mut attempt = 0u32;
+        loop {
+            match self
+                .store
+                .oauth_refreshed(name, self.generation, &tokens, self.clock.now())
+                .await
+            {
+                Ok(true) => return Ok(()),
+                Ok(false) => {
+                    tracing::info!(account = %name, "a new sign-in replaced the account's tokens while they were refreshed; the sign-in's stay");
+                    return Ok(());
+                }
+                Err(e) if attempt < 8 => {
+                    attempt += 1;
+                    let wait = crate::backoff(
+                        attempt,
+                        Duration::from_millis(250),
+                        Duration::from_secs(10),
+                    );
+                    tracing::warn!(account = %name, error = %e, retry_in = ?wait, "cannot store the refreshed OAuth2 tokens yet");
+                    tokio::time::sleep(wait).await;
+                }
+                Err(e) => {
+                    tracing::error!(account = %name, error = %e, "the refreshed OAuth2 tokens could not be stored: the next refresh may be refused, and the account need a new sign-in");
+                    return Err(e.into());
+                }
+            }
+        }
     }
 }
 

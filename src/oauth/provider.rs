@@ -47,16 +47,30 @@ pub enum ProviderError {
     /// only a new sign-in helps.
     #[error("{0}")]
     Refused(String),
+    /// The client or the configuration is wrong (`invalid_client`,
+    /// `unauthorized_client`, `invalid_scope`, a bad URL or CA file): an
+    /// admin has to act, but the grant itself may be fine, so it is not
+    /// recorded as dead for every instance.
+    #[error("{0}")]
+    Misconfigured(String),
     /// The provider could not be reached, or failed: try again.
     #[error("{0}")]
     Unavailable(String),
+}
+
+/// How a token endpoint's error answer is taken.
+#[derive(Clone, Copy)]
+enum Class {
+    Refused,
+    Misconfigured,
+    Unavailable,
 }
 
 type Client =
     BasicClient<EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 fn bad(a: &OAuthAccount, what: &str, e: &dyn std::fmt::Display) -> ProviderError {
-    ProviderError::Refused(format!("oauth.{}.{what}: {e}", a.name))
+    ProviderError::Misconfigured(format!("oauth.{}.{what}: {e}", a.name))
 }
 
 /// The client, knowing the token endpoint (what a refresh needs).
@@ -78,11 +92,9 @@ fn http(a: &OAuthAccount) -> Result<reqwest::Client, ProviderError> {
         .timeout(REQUEST_TIMEOUT)
         .user_agent(concat!("postdesk/", env!("CARGO_PKG_VERSION")));
     if let Some(ca) = &a.ca_file {
-        let pem = std::fs::read(ca).map_err(|e| {
-            ProviderError::Refused(format!("oauth.{}.ca_file: {}: {e}", a.name, ca.display()))
-        })?;
-        let cert = reqwest::Certificate::from_pem(&pem)
-            .map_err(|e| ProviderError::Refused(format!("oauth.{}.ca_file: {e}", a.name)))?;
+        let pem =
+            std::fs::read(ca).map_err(|e| bad(a, "ca_file", &format!("{}: {e}", ca.display())))?;
+        let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| bad(a, "ca_file", &e))?;
         b = b.add_root_certificate(cert);
     }
     b.build()
@@ -107,20 +119,23 @@ fn granted(t: &BasicTokenResponse, now: Timestamp) -> Granted {
 /// Sorts an error of the token endpoint.
 fn sorted<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
     e: RequestTokenError<RE, T>,
-    refused: impl Fn(&T) -> bool,
+    class: impl Fn(&T) -> Class,
 ) -> ProviderError {
     match &e {
-        RequestTokenError::ServerResponse(r) if refused(r) => {
-            ProviderError::Refused(server_words(r))
-        }
-        RequestTokenError::ServerResponse(r) => ProviderError::Unavailable(server_words(r)),
+        RequestTokenError::ServerResponse(r) => match class(r) {
+            Class::Refused => ProviderError::Refused(server_words(r)),
+            Class::Misconfigured => ProviderError::Misconfigured(server_words(r)),
+            Class::Unavailable => ProviderError::Unavailable(server_words(r)),
+        },
         RequestTokenError::Request(_) => ProviderError::Unavailable(format!(
             "cannot reach the provider: {}",
             crate::error_chain(&e)
         )),
-        RequestTokenError::Parse(_, body) => ProviderError::Unavailable(format!(
-            "the provider's answer is not a token response: {}",
-            String::from_utf8_lossy(&body[..body.len().min(200)])
+        // Never echoed: a 2xx body may hold tokens.
+        RequestTokenError::Parse(why, body) => ProviderError::Unavailable(format!(
+            "the provider's answer ({} bytes) is not a token response: {}",
+            body.len(),
+            why.inner()
         )),
         RequestTokenError::Other(s) => ProviderError::Unavailable(s.clone()),
     }
@@ -156,14 +171,14 @@ pub async fn refresh(
         req = req.add_scopes(scopes(a));
     }
     let t = req.request_async(&http).await.map_err(|e| {
-        sorted(e, |r| {
-            matches!(
-                r.error(),
-                BasicErrorResponseType::InvalidGrant
-                    | BasicErrorResponseType::InvalidClient
-                    | BasicErrorResponseType::UnauthorizedClient
-                    | BasicErrorResponseType::InvalidScope
-            )
+        sorted(e, |r| match r.error() {
+            BasicErrorResponseType::InvalidGrant => Class::Refused,
+            BasicErrorResponseType::InvalidClient
+            | BasicErrorResponseType::UnauthorizedClient
+            | BasicErrorResponseType::InvalidScope
+            | BasicErrorResponseType::InvalidRequest
+            | BasicErrorResponseType::UnsupportedGrantType => Class::Misconfigured,
+            BasicErrorResponseType::Extension(_) => Class::Unavailable,
         })
     })?;
     Ok(granted(&t, now))
@@ -245,7 +260,7 @@ pub async fn exchange_code(
         .set_pkce_verifier(auth.verifier)
         .request_async(&http)
         .await
-        .map_err(|e| sorted(e, |_| true))?;
+        .map_err(|e| sorted(e, |_| Class::Refused))?;
     Ok(granted(&t, now()))
 }
 
@@ -281,14 +296,9 @@ pub async fn device_code(a: &OAuthAccount) -> Result<DeviceCode, ProviderError> 
         .request_async(&http)
         .await
         .map_err(|e| {
-            sorted(e, |r| {
-                matches!(
-                    r.error(),
-                    BasicErrorResponseType::InvalidClient
-                        | BasicErrorResponseType::UnauthorizedClient
-                        | BasicErrorResponseType::InvalidScope
-                        | BasicErrorResponseType::InvalidRequest
-                )
+            sorted(e, |r| match r.error() {
+                BasicErrorResponseType::Extension(_) => Class::Unavailable,
+                _ => Class::Misconfigured,
             })
         })?;
     Ok(DeviceCode { details })
@@ -308,6 +318,6 @@ pub async fn device_tokens(
         .exchange_device_access_token(&code.details)
         .request_async(&http, tokio::time::sleep, Some(code.expires_in()))
         .await
-        .map_err(|e| sorted(e, |_| true))?;
+        .map_err(|e| sorted(e, |_| Class::Refused))?;
     Ok(granted(&t, now()))
 }

@@ -112,7 +112,7 @@ impl Store {
         let done = sqlx::query(
             "UPDATE oauth_accounts SET refreshing_by = $1, refreshing_until = $2 \
              WHERE name = $3 AND generation = $4 \
-               AND (refreshing_until IS NULL OR refreshing_until < $5 OR refreshing_by = $1)",
+               AND (refreshing_until IS NULL OR refreshing_until < $5)",
         )
         .bind(owner.to_string())
         .bind(ms(until))
@@ -125,21 +125,23 @@ impl Store {
     }
 
     /// The result of a refresh: new tokens, the claim released, a failure
-    /// ended. Written whatever became of the claim: once the provider has
-    /// rotated the refresh token, the new one is the only one that works.
+    /// ended. Written whatever became of the claim (once the provider has
+    /// rotated the refresh token, the new one is the only one that works),
+    /// unless a sign-in wrote newer tokens meanwhile (false then).
     pub async fn oauth_refreshed(
         &self,
         name: &str,
+        generation: i64,
         t: &NewTokens<'_>,
         now: Timestamp,
-    ) -> Result<()> {
-        sqlx::query(
+    ) -> Result<bool> {
+        let done = sqlx::query(
             "UPDATE oauth_accounts SET access_token = $1, access_expires_at = $2, \
                  refresh_token = COALESCE($3, refresh_token), scope = COALESCE($4, scope), \
                  generation = generation + 1, last_refresh_at = $5, updated_at = $5, \
                  refreshing_by = NULL, refreshing_until = NULL, \
                  failed_at = NULL, error = NULL, alerted_at = NULL \
-             WHERE name = $6",
+             WHERE name = $6 AND generation = $7",
         )
         .bind(t.access_token.to_string())
         .bind(ms(t.access_expires_at))
@@ -147,29 +149,32 @@ impl Store {
         .bind(t.scope.map(str::to_string))
         .bind(ms(now))
         .bind(name.to_string())
+        .bind(generation)
         .execute(&self.pool)
         .await?;
-        Ok(())
+        Ok(done.rows_affected() == 1)
     }
 
-    /// A refresh that failed: the claim released, the failure kept (its
-    /// first time kept too: an incident starts once).
+    /// A refresh the provider refused: the claim released, the failure
+    /// kept (its first time kept too: an incident starts once) — unless
+    /// the tokens changed since the claim (a sign-in, or another
+    /// instance's refresh): the refusal was of a token no longer used.
     pub async fn oauth_refresh_failed(
         &self,
         name: &str,
-        owner: &str,
+        generation: i64,
         error: &str,
         now: Timestamp,
     ) -> Result<()> {
         sqlx::query(
             "UPDATE oauth_accounts SET refreshing_by = NULL, refreshing_until = NULL, \
                  failed_at = COALESCE(failed_at, $1), error = $2, updated_at = $1 \
-             WHERE name = $3 AND (refreshing_by = $4 OR refreshing_by IS NULL)",
+             WHERE name = $3 AND generation = $4",
         )
         .bind(ms(now))
         .bind(error.to_string())
         .bind(name.to_string())
-        .bind(owner.to_string())
+        .bind(generation)
         .execute(&self.pool)
         .await?;
         Ok(())
