@@ -18,14 +18,16 @@ pub mod keeper;
 pub mod provider;
 pub mod sasl;
 pub mod seal;
+mod spend;
 
 use crate::clock::Clock;
 use crate::config::{OAuthAccount, ServerConfig};
 use crate::ops::health::Health;
 use crate::store::{AccountRow, NewTokens, Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
-use provider::{Granted, ProviderError};
+use provider::Granted;
 use seal::{SealError, Sealer};
+use spend::{Spend, sealed};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
@@ -419,117 +421,6 @@ impl Authority {
 
     pub fn store(&self) -> &Store {
         &self.store
-    }
-}
-
-/// Tokens sealed for storing: (access, refresh).
-fn sealed(sealer: &Sealer, account: &str, g: &Granted) -> (String, Option<String>) {
-    (
-        sealer.seal(account, "access", &g.access_token),
-        g.refresh_token
-            .as_ref()
-            .map(|r| sealer.seal(account, "refresh", r)),
-    )
-}
-
-/// One refresh, owned by its task.
-struct Spend {
-    store: Store,
-    sealer: Arc<Sealer>,
-    clock: Arc<dyn Clock>,
-    owner: String,
-    account: OAuthAccount,
-    refresh_token: String,
-    /// The token generation the claim was made on.
-    generation: i64,
-}
-
-impl Spend {
-    async fn run(self) -> Result<Granted, OAuthError> {
-        let name = self.account.name.clone();
-        let now = self.clock.now();
-        let failed = |error: String| {
-            crate::ops::metrics::oauth_refresh_failed(&name);
-            error
-        };
-        match provider::refresh(&self.account, &self.refresh_token, now).await {
-            Ok(mut g) => {
-                // A provider that does not rotate keeps the token just spent;
-                // it is stored again (sealed, if it was not before).
-                if g.refresh_token.is_none() {
-                    g.refresh_token = Some(self.refresh_token.clone());
-                }
-                self.store_result(&g).await?;
-                Ok(g)
-            }
-            Err(ProviderError::Refused(error)) => {
-                let error = failed(error);
-                self.store
-                    .oauth_refresh_failed(&name, self.generation, &error, self.clock.now())
-                    .await?;
-                Err(OAuthError::Refused {
-                    account: name,
-                    error,
-                })
-            }
-            Err(ProviderError::Misconfigured(error)) => {
-                let error = failed(error);
-                self.store.oauth_release(&name, &self.owner).await?;
-                Err(OAuthError::Misconfigured {
-                    account: name,
-                    error,
-                })
-            }
-            Err(ProviderError::Unavailable(error)) => {
-                let error = failed(error);
-                self.store.oauth_release(&name, &self.owner).await?;
-                Err(OAuthError::Unavailable {
-                    account: name,
-                    error,
-                })
-            }
-        }
-    }
-
-    /// Writes the new tokens, trying again while the database is away: the
-    /// old refresh token may be spent already, so these are the only ones.
-    async fn store_result(&self, g: &Granted) -> Result<(), OAuthError> {
-        let name = &self.account.name;
-        let (access, refresh) = sealed(&self.sealer, name, g);
-        let tokens = NewTokens {
-            access_token: &access,
-            access_expires_at: g.expires_at,
-            refresh_token: refresh.as_deref(),
-            scope: g.scope.as_deref(),
-        };
-        let mut attempt = 0u32;
-        loop {
-            match self
-                .store
-                .oauth_refreshed(name, self.generation, &tokens, self.clock.now())
-                .await
-            {
-                Ok(true) => return Ok(()),
-                Ok(false) => {
-                    tracing::info!(account = %name, "a new sign-in replaced the account's tokens while they were refreshed; the sign-in's stay");
-                    return Ok(());
-                }
-                Err(e) if attempt < 8 => {
-                    attempt += 1;
-                    let wait = crate::backoff(
-                        attempt,
-                        Duration::from_millis(250),
-                        Duration::from_secs(10),
-                    );
-                    tracing::warn!(account = %name, error = %e, retry_in = ?wait, "cannot store the refreshed OAuth2 tokens yet");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) => {
-                    tracing::error!(account = %name, error = %e, "the refreshed OAuth2 tokens could not be stored: the next refresh may be refused, and the account need a new sign-in");
-                    return Err(e.into());
-                }
-            }
-        }
     }
 }
 
