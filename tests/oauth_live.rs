@@ -400,7 +400,18 @@ fn revoked_consent_turns_healthz_red_alerts_once_and_mail_waits_until_a_new_sign
     s.wait_for("the mail in INBOX", Duration::from_secs(20), || {
         (s.env.folder(&s.support, "INBOX") == 1).then_some(())
     });
-    std::thread::sleep(Duration::from_secs(3));
+    // A login attempt after it came, which could not fetch it.
+    let attempts = |log: &str| {
+        log.lines()
+            .filter(|l| l.contains("IMAP connection lost") && l.contains("OAuth2 account acme"))
+            .count()
+    };
+    let before = attempts(&d.log());
+    s.wait_for(
+        "a failed login with the mail waiting",
+        Duration::from_secs(90),
+        || (attempts(&d.log()) > before).then_some(()),
+    );
     assert_eq!(
         s.tickets().len(),
         1,

@@ -291,10 +291,7 @@ pub async fn status(
     let authority = authority(config, store);
     let all = authority.status().await.map_err(oauth_failure)?;
     if json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&all).expect("serialisable")
-        );
+        super::show::print_json(&all);
         return Ok(exit::OK);
     }
     if all.is_empty() {

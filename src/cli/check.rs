@@ -88,7 +88,16 @@ pub async fn run(path: &Path, connect_servers: bool) -> CliResult {
         };
         let login = match &oauth {
             Some(a) => a.login(imap).await,
-            None if imap.oauth.is_some() => continue,
+            None if imap.oauth.is_some() => {
+                fail(
+                    exit::TEMPFAIL,
+                    format!(
+                        "mailbox {}: not tried: its OAuth2 token is in the database, which did not answer",
+                        m.name
+                    ),
+                );
+                continue;
+            }
             None => Ok(crate::oauth::Login::Password(
                 imap.password
                     .as_ref()

@@ -8,7 +8,7 @@ use crate::store::Store;
 use jiff::Timestamp;
 use serde::Serialize;
 
-fn print_json<T: Serialize>(v: &T) {
+pub(super) fn print_json<T: Serialize>(v: &T) {
     println!("{}", serde_json::to_string_pretty(v).expect("serialisable"));
 }
 

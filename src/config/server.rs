@@ -71,23 +71,33 @@ pub struct ServerConfig {
     pub timeout: SignedDuration,
 }
 
-/// The secret `base` of a table: `{base}_env = "VAR"` or `{base}_file =
-/// "/path"` (a key `base` itself is refused: secrets stay out of the file).
-pub(super) fn read_named_secret(n: &Node<'_>, ctx: &Ctx<'_>, base: &str) -> Option<Secret> {
-    let (env_key, file_key) = (format!("{base}_env"), format!("{base}_file"));
-    if n.has(base) {
-        n.get(base);
-        n.problem(
-            base,
-            format!(
-                "secrets are not read from the config file: use {env_key} = \"VAR\" or {file_key} = \"/path\""
-            ),
-        );
-        return None;
+/// Where a secret is: `{base}_env = "VAR"` or `{base}_file = "/path"`.
+enum SecretAt {
+    Env(String),
+    File(PathBuf),
+}
+
+impl SecretAt {
+    /// The secret, or why it cannot be read.
+    fn read(&self) -> Result<Secret, String> {
+        match self {
+            SecretAt::Env(var) => std::env::var(var)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .map(|v| Secret::from_env(v, var))
+                .ok_or_else(|| format!("environment variable {var} is not set")),
+            SecretAt::File(path) => std::fs::read_to_string(path)
+                .map(|v| Secret::from_file(v.trim_end_matches(['\r', '\n']), path))
+                .map_err(|e| format!("cannot read {}: {e}", path.display())),
+        }
     }
-    let env = n.opt_str(&env_key);
-    let file = n.opt_str(&file_key);
-    match (env, file) {
+}
+
+/// Where the secret `base` of a table is, with the key that says so
+/// (both keys given: a problem, and None).
+fn secret_at(n: &Node<'_>, ctx: &Ctx<'_>, base: &str) -> Option<(String, SecretAt)> {
+    let (env_key, file_key) = (format!("{base}_env"), format!("{base}_file"));
+    match (n.opt_str(&env_key), n.opt_str(&file_key)) {
         (Some(_), Some(_)) => {
             n.problem(
                 &env_key,
@@ -95,47 +105,41 @@ pub(super) fn read_named_secret(n: &Node<'_>, ctx: &Ctx<'_>, base: &str) -> Opti
             );
             None
         }
-        _ if ctx.secrets == Secrets::Skip => None,
-        _ if ctx.secrets == Secrets::Accounts && base == "password" => None,
-        (Some(var), None) => match std::env::var(&var) {
-            Ok(v) if !v.is_empty() => Some(Secret::from_env(v, &var)),
-            _ => {
-                n.problem(&env_key, format!("environment variable {var} is not set"));
-                None
-            }
-        },
-        (None, Some(path)) => {
-            let path = resolve_path(ctx.base, &path);
-            match std::fs::read_to_string(&path) {
-                Ok(v) => Some(Secret::from_file(v.trim_end_matches(['\r', '\n']), &path)),
-                Err(e) => {
-                    n.problem(&file_key, format!("cannot read {}: {e}", path.display()));
-                    None
-                }
-            }
-        }
+        (Some(var), None) => Some((env_key, SecretAt::Env(var))),
+        (None, Some(path)) => Some((file_key, SecretAt::File(resolve_path(ctx.base, &path)))),
         (None, None) => None,
     }
+}
+
+/// The secret `base` of a table: `{base}_env = "VAR"` or `{base}_file =
+/// "/path"` (a key `base` itself is refused: secrets stay out of the file).
+pub(super) fn read_named_secret(n: &Node<'_>, ctx: &Ctx<'_>, base: &str) -> Option<Secret> {
+    if n.has(base) {
+        n.get(base);
+        n.problem(
+            base,
+            format!(
+                "secrets are not read from the config file: use {base}_env = \"VAR\" or {base}_file = \"/path\""
+            ),
+        );
+        return None;
+    }
+    let (key, at) = secret_at(n, ctx, base)?;
+    let wanted = match ctx.secrets {
+        Secrets::Read => true,
+        Secrets::Skip => false,
+        Secrets::Accounts => base != "password",
+    };
+    if !wanted {
+        return None;
+    }
+    at.read().map_err(|why| n.problem(&key, why)).ok()
 }
 
 /// As [`read_named_secret`], but a variable not set or a file not readable
 /// is no problem: the secret is just not at hand.
 pub(super) fn peek_named_secret(n: &Node<'_>, ctx: &Ctx<'_>, base: &str) -> Option<Secret> {
-    let env = n.opt_str(&format!("{base}_env"));
-    let file = n.opt_str(&format!("{base}_file"));
-    match (env, file) {
-        (Some(var), None) => std::env::var(&var)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .map(|v| Secret::from_env(v, &var)),
-        (None, Some(path)) => {
-            let path = resolve_path(ctx.base, &path);
-            std::fs::read_to_string(&path)
-                .ok()
-                .map(|v| Secret::from_file(v.trim_end_matches(['\r', '\n']), &path))
-        }
-        _ => None,
-    }
+    secret_at(n, ctx, base)?.1.read().ok()
 }
 
 /// `ca_file`: an extra CA certificate (PEM) to trust, which must exist.

@@ -5,7 +5,7 @@
 //! every attempt ([`Authority`]); the admins' mail goes out once per
 //! incident, claimed in the database so that several instances send one.
 
-use super::{Authority, OAuthError, refresh_due};
+use super::{Authority, OAuthError};
 use crate::domain::model::OutKind;
 use crate::ingest::{IngestError, Pipeline};
 use crate::templates::{AlertVars, Vars};
@@ -30,8 +30,15 @@ impl Keeper {
             let pipeline = self.pipelines.borrow().clone();
             let mut wait = LOOK_EVERY;
             for name in self.authority.accounts().into_keys() {
-                match self.authority.access_token(&name).await {
-                    Ok(_) => {}
+                match self.authority.fresh(&name).await {
+                    Ok(fresh) => {
+                        if let Some(due) = fresh.due {
+                            let now = pipeline.clock.now();
+                            let until =
+                                Duration::try_from(due.duration_since(now)).unwrap_or_default();
+                            wait = wait.min(until.max(Duration::from_millis(500)));
+                        }
+                    }
                     Err(OAuthError::Refused { error, .. }) => {
                         if let Err(e) = self
                             .alert(&pipeline, &name, &error, &mut warned_no_admins)
@@ -39,19 +46,10 @@ impl Keeper {
                         {
                             tracing::error!(account = %name, error = %e, "cannot queue the admins' alert");
                         }
-                        // Nothing to renew until someone signs in again.
-                        continue;
                     }
                     // Logged, counted and shown by the authority; tried
                     // again at the next look, not at once.
-                    Err(_) => continue,
-                }
-                if let Ok(Some(row)) = self.authority.store().oauth_account(&name).await
-                    && let Some(due) = refresh_due(&row)
-                {
-                    let now = pipeline.clock.now();
-                    let until = Duration::try_from(due.duration_since(now)).unwrap_or_default();
-                    wait = wait.min(until.max(Duration::from_millis(500)));
+                    Err(_) => {}
                 }
             }
             tokio::select! {

@@ -25,7 +25,7 @@ use crate::config::{OAuthAccount, ServerConfig};
 use crate::ops::health::Health;
 use crate::store::{AccountRow, NewTokens, Store, StoreError};
 use jiff::{SignedDuration, Timestamp};
-use provider::Granted;
+use provider::{Granted, ProviderError};
 use seal::{SealError, Sealer};
 use spend::{Spend, sealed};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -65,6 +65,15 @@ pub enum OAuthError {
 }
 
 impl OAuthError {
+    /// The provider's refusal or silence, for `account`.
+    pub fn from_provider(account: String, e: ProviderError) -> OAuthError {
+        match e {
+            ProviderError::Refused(error) => OAuthError::Refused { account, error },
+            ProviderError::Misconfigured(error) => OAuthError::Misconfigured { account, error },
+            ProviderError::Unavailable(error) => OAuthError::Unavailable { account, error },
+        }
+    }
+
     /// Whether an admin has to act (sign in again, fix the key), as
     /// opposed to waiting for the provider or the database.
     pub fn needs_admin(&self) -> bool {
@@ -110,10 +119,21 @@ pub fn margin(lifetime: SignedDuration) -> SignedDuration {
 /// When the account's token should be refreshed (None: no token).
 pub fn refresh_due(row: &AccountRow) -> Option<Timestamp> {
     let expires = row.access_expires_at?;
-    let issued = row.last_refresh_at.unwrap_or(expires);
+    due_at(row.last_refresh_at.unwrap_or(expires), expires)
+}
+
+/// When a token issued at `issued` and expiring at `expires` is due for refresh.
+fn due_at(issued: Timestamp, expires: Timestamp) -> Option<Timestamp> {
     expires
         .checked_sub(margin(expires.duration_since(issued)))
         .ok()
+}
+
+/// An access token to use, and when it falls due for refresh.
+#[derive(Clone)]
+pub struct Fresh {
+    pub token: String,
+    pub due: Option<Timestamp>,
 }
 
 /// The accounts, their tokens, and who to tell when one stops working.
@@ -252,6 +272,12 @@ impl Authority {
 
     /// An access token good for a while yet, refreshed first when due.
     pub async fn access_token(&self, account: &str) -> Result<String, OAuthError> {
+        self.fresh(account).await.map(|f| f.token)
+    }
+
+    /// As [`Authority::access_token`], with when the token falls due (the
+    /// keeper sleeps until then).
+    pub async fn fresh(&self, account: &str) -> Result<Fresh, OAuthError> {
         let result = self.fresh_token(account).await;
         if let Err(e) = &result {
             self.report_failure(account, e);
@@ -259,7 +285,7 @@ impl Authority {
         result
     }
 
-    async fn fresh_token(&self, name: &str) -> Result<String, OAuthError> {
+    async fn fresh_token(&self, name: &str) -> Result<Fresh, OAuthError> {
         let account = self.account(name)?;
         let lock = self
             .locks
@@ -292,7 +318,10 @@ impl Authority {
             {
                 let token = self.open(name, "access", stored)?;
                 self.works(name, row.access_expires_at.unwrap_or(now));
-                return Ok(token);
+                return Ok(Fresh {
+                    token,
+                    due: Some(due),
+                });
             }
             let Some(stored_refresh) = &row.refresh_token else {
                 return Err(OAuthError::NotSignedIn(name.to_string()));
@@ -312,7 +341,10 @@ impl Authority {
             if let (Some(stored), Some(expires)) = (&row.access_token, row.access_expires_at)
                 && expires.duration_since(now) > SignedDuration::from_secs(5)
             {
-                return self.open(name, "access", stored);
+                return Ok(Fresh {
+                    token: self.open(name, "access", stored)?,
+                    due,
+                });
             }
             if started.elapsed() > WAIT_FOR_OTHERS {
                 return Err(OAuthError::Unavailable {
@@ -337,7 +369,7 @@ impl Authority {
         account: &OAuthAccount,
         refresh_token: String,
         generation: i64,
-    ) -> Result<String, OAuthError> {
+    ) -> Result<Fresh, OAuthError> {
         let spend = Spend {
             store: self.store.clone(),
             sealer: self.sealer.clone(),
@@ -358,7 +390,10 @@ impl Authority {
         };
         tracing::info!(account = %account.name, expires_at = %g.expires_at, "OAuth2 token refreshed");
         self.works(&account.name, g.expires_at);
-        Ok(g.access_token)
+        Ok(Fresh {
+            due: due_at(self.clock.now(), g.expires_at),
+            token: g.access_token,
+        })
     }
 
     /// The account works: health, metrics, and the next incident logs again.
@@ -417,10 +452,6 @@ impl Authority {
             .keys()
             .map(|name| status_of(name, rows.get(name), now, &self.sealer))
             .collect())
-    }
-
-    pub fn store(&self) -> &Store {
-        &self.store
     }
 }
 

@@ -38,10 +38,6 @@ impl Spend {
     pub(super) async fn run(self) -> Result<Granted, OAuthError> {
         let name = self.account.name.clone();
         let now = self.clock.now();
-        let failed = |error: String| {
-            crate::ops::metrics::oauth_refresh_failed(&name);
-            error
-        };
         match provider::refresh(&self.account, &self.refresh_token, now).await {
             Ok(mut g) => {
                 // A provider that does not rotate keeps the token just spent;
@@ -52,31 +48,18 @@ impl Spend {
                 self.store_result(&g).await?;
                 Ok(g)
             }
-            Err(ProviderError::Refused(error)) => {
-                let error = failed(error);
-                self.store
-                    .oauth_refresh_failed(&name, self.generation, &error, self.clock.now())
-                    .await?;
-                Err(OAuthError::Refused {
-                    account: name,
-                    error,
-                })
-            }
-            Err(ProviderError::Misconfigured(error)) => {
-                let error = failed(error);
-                self.store.oauth_release(&name, &self.owner).await?;
-                Err(OAuthError::Misconfigured {
-                    account: name,
-                    error,
-                })
-            }
-            Err(ProviderError::Unavailable(error)) => {
-                let error = failed(error);
-                self.store.oauth_release(&name, &self.owner).await?;
-                Err(OAuthError::Unavailable {
-                    account: name,
-                    error,
-                })
+            Err(e) => {
+                crate::ops::metrics::oauth_refresh_failed(&name);
+                match &e {
+                    // A dead grant is kept for every instance to see.
+                    ProviderError::Refused(error) => {
+                        self.store
+                            .oauth_refresh_failed(&name, self.generation, error, self.clock.now())
+                            .await?
+                    }
+                    _ => self.store.oauth_release(&name, &self.owner).await?,
+                }
+                Err(OAuthError::from_provider(name, e))
             }
         }
     }
