@@ -2,17 +2,18 @@
 //!
 //! # The flow
 //! ```text
-//! IMAP (IDLE/poll)  imap.rs ─┐
-//! stdin / MTA pipe  cli/     ┴─> ingest.rs: domain::parse → classify → thread → decide
+//! IMAP (IDLE/poll)  imap/   ─┐
+//! stdin / MTA pipe  cli/     ┴─> ingest/: domain::parse → classify → thread → decide
 //!                                   one transaction (store/): message + ticket + events + outbox rows
-//!                                   after commit: IMAP flag/move (imap.rs)
+//!                                   after commit: IMAP flag/move (imap/)
 //! outbox.rs ── smtp.rs (lettre, retry with backoff) ──> customers, agents
-//! scheduler.rs ── wakes at the next SLA notice ──> warning / escalation rows into the outbox
+//! scheduler/ ── wakes at the next SLA notice ──> warning / escalation rows into the outbox
 //! ```
 //!
 //! # Layout
 //! - [`domain`]: the pure core (parsing, classification, threading,
-//!   decisions, tokens, composing mail, retry schedules). No I/O; time is an argument.
+//!   decisions, the kinds of event a ticket records, tokens, composing
+//!   mail, retry schedules). No I/O; time is an argument.
 //! - [`config`]: the TOML file, checked key by key, all problems at once.
 //! - [`store`]: the database (SQLite or PostgreSQL) in domain terms.
 //! - [`ingest`]: one message from bytes to a committed transaction.

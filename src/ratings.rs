@@ -3,6 +3,7 @@
 //! link. The HTTP handler of the link reaches this service, not the ingest
 //! pipeline.
 
+use crate::domain::event::{Event, EventKind};
 use crate::domain::token::{Purpose, TokenKey, claimed_ticket};
 use crate::store::{Store, StoreError, Tx};
 use jiff::Timestamp;
@@ -18,8 +19,8 @@ pub async fn rate(
     now: Timestamp,
 ) -> Result<(), StoreError> {
     tx.rate(ticket, rating, comment, now).await?;
-    let event = (
-        "rated",
+    let event = Event::new(
+        EventKind::Rated,
         format!("{rating} of 5 {how} (the last answer counts)"),
     );
     tx.add_events(Some(ticket), message_id, now, &[event]).await

@@ -48,12 +48,13 @@ fn a_group_commits_its_members_together_and_undoes_a_failed_one_alone(db: Db) {
         assert_eq!(first.ticket, Some(1));
         // A member whose work ends on an error path: undone alone.
         let mut failing = group.member().await.unwrap();
+        // A row written at once (events wait for the member's commit).
         failing
-            .add_events(
-                None,
-                Some("undone@example.org"),
+            .suppress(
+                "undone@example.org",
+                "2100-01-01T00:00:00Z".parse().unwrap(),
+                "this member failed",
                 jiff::Timestamp::UNIX_EPOCH,
-                &[("undone", "this member failed".into())],
             )
             .await
             .unwrap();
@@ -91,7 +92,10 @@ fn a_group_commits_its_members_together_and_undoes_a_failed_one_alone(db: Db) {
         assert_eq!(seen, 2);
     });
     assert_eq!(
-        common::count(&c.url, "SELECT COUNT(*) FROM events WHERE what = 'undone'"),
+        common::count(
+            &c.url,
+            "SELECT COUNT(*) FROM suppressions WHERE address = 'undone@example.org'"
+        ),
         0,
         "the failed member's write is gone"
     );

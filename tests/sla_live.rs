@@ -99,14 +99,24 @@ fn a_breach_escalates_exactly_once_even_across_a_restart(db: Db) {
     let (st, _) = d.stop();
     assert!(st.success());
     let d = s.start();
-    s.wait_for("the daemon back", Duration::from_secs(20), || {
+    // Its scheduler's first pass queues whatever fell due meanwhile: after
+    // it, a second escalation would be an outbox row.
+    s.wait_for("the scheduler caught up", Duration::from_secs(20), || {
         d.log()
-            .matches("SLA scheduler started")
+            .matches("SLA scheduler caught up")
             .count()
             .ge(&2)
             .then_some(())
     });
-    std::thread::sleep(Duration::from_secs(3));
+    let manager = s.addr("manager");
+    assert_eq!(
+        common::count(
+            &s.database_url,
+            &format!("SELECT COUNT(*) FROM outbox WHERE first_recipient = '{manager}'")
+        ),
+        1,
+        "a second escalation queued after the restart"
+    );
     assert_eq!(
         s.env.delivered(&s.user("manager")).len(),
         1,

@@ -5,6 +5,7 @@
 use super::model::{Priority, Status};
 use super::phrase::Phrase;
 use super::reply::{AgentCommand, AgentText, Hint, Overview};
+use crate::domain::event::{Event, EventKind};
 
 /// What decide needs about the ticket.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,7 +64,7 @@ pub struct AgentDecision {
     pub notify_previous: Option<String>,
     /// Lists of tickets the agent asked for (answered in their own mail).
     pub overview: Vec<Overview>,
-    pub events: Vec<(&'static str, String)>,
+    pub events: Vec<Event>,
 }
 
 /// The receipt of a status command.
@@ -202,18 +203,20 @@ pub fn decide_agent(
     let answers = (has_text || mail.attachments > 0) && !direct && !d.note && !d.spam;
     d.relay = answers && d.not_understood.is_empty() && !text.doubtful;
     if has_text && d.note {
-        d.events
-            .push(("note", format!("internal note by {}", agent.email)));
+        d.events.push(Event::new(
+            EventKind::Note,
+            format!("internal note by {}", agent.email),
+        ));
     }
     if !d.not_understood.is_empty() && has_text && !d.note {
-        d.events.push((
-            "held back",
+        d.events.push(Event::new(
+            EventKind::HeldBack,
             "the reply was not sent to the customer: a command was not understood".into(),
         ));
     }
     if answers && d.not_understood.is_empty() && text.doubtful {
-        d.events.push((
-            "held back",
+        d.events.push(Event::new(
+            EventKind::HeldBack,
             format!(
                 "nothing relayed: below the text, {} line(s) looked like a quoted mail \
                  but match no mail of this ticket",
@@ -229,16 +232,19 @@ pub fn decide_agent(
         && text.not_understood.is_empty()
     {
         let cut = text.cut.quoted + text.cut.aligned + text.cut.original;
-        d.events.push((
-            "nothing relayed",
-            format!("the reply had no text of its own (only the quoted mail: {cut} line(s) cut) and no attachment"),
+        d.events.push(Event::new(
+            EventKind::NothingRelayed,
+            format!(
+                "the reply had no text of its own (only the quoted mail: {cut} line(s) cut) \
+                 and no attachment"
+            ),
         ));
         d.held = Some(Phrase::new("held.empty").with("lines", cut));
     }
     d.responded = d.relay || (direct && has_text);
     if direct {
-        d.events.push((
-            "agent answered directly",
+        d.events.push(Event::new(
+            EventKind::AgentAnsweredDirectly,
             format!(
                 "{} wrote to the customer; recorded, not relayed",
                 agent.email
@@ -247,8 +253,8 @@ pub fn decide_agent(
     }
     if d.responded && ticket.assignee.is_none() && d.assignee.is_none() {
         d.assignee = Some(agent.email.clone());
-        d.events.push((
-            "assigned",
+        d.events.push(Event::new(
+            EventKind::Assigned,
             format!(
                 "{}: the first agent to answer takes the ticket",
                 agent.email
@@ -260,8 +266,10 @@ pub fn decide_agent(
         .iter()
         .filter(|c| !matches!(c, AgentCommand::Overview(_)))
     {
-        d.events
-            .push(("command", format!("{} by {}", c.written(), agent.email)));
+        d.events.push(Event::new(
+            EventKind::Command,
+            format!("{} by {}", c.written(), agent.email),
+        ));
     }
     if let Some(new) = &d.assignee
         && ticket.assignee.as_ref() != Some(new)
@@ -415,7 +423,7 @@ mod tests {
         assert!(!d.relay && d.receipt);
         assert_eq!(d.held.as_ref().map(|h| h.key), Some("held.empty"));
         assert_eq!(d.held.as_ref().and_then(|h| h.arg("lines")), Some("1"));
-        assert!(d.events.iter().any(|(w, _)| *w == "nothing relayed"));
+        assert!(d.events.iter().any(|e| e.kind == EventKind::NothingRelayed));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod compose;
 pub mod dates;
 pub mod decide;
 pub mod erasure;
+pub mod event;
 pub mod files;
 pub mod fold;
 pub mod folders;

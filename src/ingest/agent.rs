@@ -14,6 +14,7 @@ use crate::config::AgentConfig;
 use crate::domain::agent::{AgentDecision, AgentRef, Mail, TicketFacts, decide_agent};
 use crate::domain::classify::{Us, is_ours};
 use crate::domain::compose::OutAttachment;
+use crate::domain::event::{Event, EventKind};
 use crate::domain::files;
 use crate::domain::model::{Address, OutKind, Role, Status};
 use crate::domain::parse::{attachments_of, files_of};
@@ -25,7 +26,7 @@ use crate::domain::trim::Known;
 use crate::store::{TicketEdit, TicketState, Tx};
 use crate::templates::{PersonVars, ResultVars};
 
-type Events = Vec<(&'static str, String)>;
+type Events = Vec<Event>;
 
 impl Pipeline {
     /// Acts on an agent's mail; returns the events to record.
@@ -105,8 +106,8 @@ impl Pipeline {
         {
             tx.mark_spam_sender(&c.email, &agent.email, t.number, now)
                 .await?;
-            events.push((
-                "sender marked as spam",
+            events.push(Event::new(
+                EventKind::SenderMarkedAsSpam,
                 format!(
                     "{}: later mail from this address is stored as spam",
                     c.email
@@ -147,7 +148,10 @@ impl Pipeline {
         }
         if d.note && !text.body.trim().is_empty() {
             let n = self.share(tx, m, &t, agent, "note", &text.body).await?;
-            events.push(("note shared", format!("with {n} other agent(s)")));
+            events.push(Event::new(
+                EventKind::NoteShared,
+                format!("with {n} other agent(s)"),
+            ));
         }
         self.tell_assignees(tx, m, &t, agent, &d, &mut events)
             .await?;
@@ -163,7 +167,7 @@ impl Pipeline {
                 Some(into),
                 Some(&mail.message_id),
                 now,
-                "merged",
+                EventKind::Merged,
                 &format!(
                     "ticket #{} was merged into this one by {}",
                     t.number, agent.email
@@ -260,8 +264,8 @@ impl Pipeline {
             (false, 0) => "reply".to_string(),
             (false, n) => format!("reply with {n} attachment(s)"),
         };
-        events.push((
-            "relayed",
+        events.push(Event::new(
+            EventKind::Relayed,
             format!("{}'s {what} <{id}> to {}", agent.email, to.join(", ")),
         ));
         if let Some(p) = plan {
@@ -372,7 +376,10 @@ impl Pipeline {
                 )
                 .await?;
             if done.sent > 0 {
-                events.push(("agent told", format!("{who}: {event} by {}", agent.email)));
+                events.push(Event::new(
+                    EventKind::AgentTold,
+                    format!("{who}: {event} by {}", agent.email),
+                ));
             }
         }
         Ok(())

@@ -11,6 +11,7 @@ use super::Pipeline;
 use crate::config::MailboxConfig;
 use crate::domain::classify::Classification;
 use crate::domain::decide::BouncePlan;
+use crate::domain::event::EventKind;
 use crate::domain::model::Kind;
 use crate::domain::parse::ParsedMail;
 use crate::domain::token;
@@ -66,7 +67,7 @@ impl Pipeline {
                 ticket,
                 Some(&mail.message_id),
                 now,
-                "possible bounce",
+                EventKind::PossibleBounce,
                 &format!("{about}; {}", plan.evidence),
             )
             .await?;
@@ -79,7 +80,7 @@ impl Pipeline {
                 ticket,
                 Some(&id),
                 now,
-                "bounced",
+                EventKind::Bounced,
                 &format!("to {} ({})", recipients.join(", "), plan.evidence),
             )
             .await?;
@@ -90,8 +91,14 @@ impl Pipeline {
                 let why = format!("permanent bounce of <{id}>: {}", class.reason);
                 tx.suppress(r, until, &why, now).await?;
                 let detail = format!("{r}: no automatic mail until {until}");
-                tx.add_event(ticket, Some(&mail.message_id), now, "suppressed", &detail)
-                    .await?;
+                tx.add_event(
+                    ticket,
+                    Some(&mail.message_id),
+                    now,
+                    EventKind::Suppressed,
+                    &detail,
+                )
+                .await?;
             }
         }
         if bounced > 0 {

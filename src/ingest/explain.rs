@@ -46,7 +46,8 @@ impl Pipeline {
         let mail = parse_limited(raw, self.config.limits.max_message_size, None);
         let now = self.clock.now();
         let mut tx = self.store.begin().await?;
-        let class = self.classify_in(&mut tx, &mail).await?;
+        let look = self.first_look(&mut tx, &mail).await?;
+        let class = self.classify_with(&mail, &look);
         let returned = self
             .returned_mail(&mut tx, mailbox, &mail, class.kind)
             .await?;
@@ -111,7 +112,7 @@ impl Pipeline {
             events: d
                 .events
                 .into_iter()
-                .map(|(w, why)| (w.to_string(), why))
+                .map(|e| (e.kind.to_string(), e.detail))
                 .collect(),
         })
     }

@@ -7,14 +7,15 @@
 use super::Pipeline;
 use super::message::since;
 use crate::config::MailboxConfig;
-use crate::domain::decide::{Refusal, Sent};
+use crate::domain::decide::Refusal;
 use crate::domain::model::OutKind;
-use crate::store::{StoreError, Tx};
+use crate::store::{Counted, SentQuery, StoreError, Tx};
 use jiff::{SignedDuration, Timestamp};
 
 impl Pipeline {
     /// What automatic mail already went out that the limits count, for a
-    /// mail to `to` (about `ticket`, prompted by mail from `sender`).
+    /// mail to `to` (about `ticket`, prompted by mail from `sender`), and
+    /// whether `to` is suppressed.
     pub(super) async fn sent_so_far(
         &self,
         tx: &mut Tx,
@@ -23,27 +24,20 @@ impl Pipeline {
         ticket: Option<i64>,
         sender: Option<&str>,
         now: Timestamp,
-    ) -> Result<Sent, StoreError> {
+    ) -> Result<Counted, StoreError> {
         let limits = &self.config.limits;
-        let hour = since(now, SignedDuration::from_hours(1));
-        Ok(Sent {
-            acks_last_hour: tx.count_sent_to(OutKind::Ack, to, hour).await?,
-            acks_for_sender: match sender {
-                Some(s) => tx.count_acks_for_sender(s, hour).await?,
-                None => 0,
-            },
-            to_recipient: tx
-                .count_auto_to(to, since(now, limits.auto_recipient_window))
-                .await?,
-            for_ticket: match ticket {
-                Some(n) => {
-                    tx.count_auto_about(n, to, since(now, limits.auto_ticket_window))
-                        .await?
-                }
-                None => 0,
-            },
-            mailbox_last_hour: tx.count_auto_of_mailbox(&mailbox.name, hour).await?,
+        tx.sent_counts(&SentQuery {
+            to,
+            ticket,
+            sender,
+            mailbox: &mailbox.name,
+            hour_ago: since(now, SignedDuration::from_hours(1)),
+            recipient_since: since(now, limits.auto_recipient_window),
+            ticket_since: since(now, limits.auto_ticket_window),
+            mailbox_cap: limits.auto_per_mailbox_hour,
+            now,
         })
+        .await
     }
 
     /// A limit held back a mail of `kind` to `address`: counted, and logged

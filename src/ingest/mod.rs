@@ -21,6 +21,7 @@ mod message;
 mod outgoing;
 mod overview;
 mod queue;
+mod remark;
 mod sla;
 mod survey;
 
@@ -31,15 +32,15 @@ use crate::clock::Clock;
 use crate::config::{Config, MailboxConfig};
 use crate::domain::auth::{AgentCheck, Proof, check_agent};
 use crate::domain::classify::{Classification, Screening, Us, classify};
-use crate::domain::model::{Action, Direction, Kind, Role, Status};
+use crate::domain::event::{Event, EventKind};
+use crate::domain::model::{Action, Direction, Kind, Role};
 use crate::domain::parse::{ParsedMail, parse_limited};
 use crate::domain::token::TokenKey;
-use crate::domain::trim::{Known, trim};
-use crate::store::{Group, NewMessage, Store, StoreError, Tx};
+use crate::store::{FirstLook, Group, NewMessage, Store, StoreError, Tx};
 use crate::templates::{self, Templates};
 use facts::Threaded;
 use jiff::Timestamp;
-pub(crate) use outgoing::{AgentNotice, Prompt};
+pub(crate) use outgoing::Prompt;
 pub(crate) use queue::{AgentMail, QueuedMail};
 use std::sync::Arc;
 use tokio::sync::Notify;
@@ -154,6 +155,8 @@ pub(super) struct Msg<'a> {
     pub received_at: Timestamp,
     pub now: Timestamp,
     pub source: Source,
+    /// The language remembered of its sender (see [`Tx::first_look`]).
+    pub sender_language: Option<String>,
 }
 
 impl Pipeline {
@@ -248,6 +251,7 @@ impl Pipeline {
                         received_at: received_at.unwrap_or(now),
                         now,
                         source: incoming.source,
+                        sender_language: None,
                     },
                 )
                 .await;
@@ -270,32 +274,33 @@ impl Pipeline {
         Ok(outcome)
     }
 
+    /// What the database knows of `mail` before anything else (see
+    /// [`Tx::first_look`]).
+    async fn first_look(&self, tx: &mut Tx, mail: &ParsedMail) -> Result<FirstLook, StoreError> {
+        let sender = mail.from.as_ref().map(|f| f.email.as_str());
+        tx.first_look(&mail.message_id, sender).await
+    }
+
     /// Classifies `mail`: our own addresses, the MTA's spam verdict, a DMARC
     /// failure from our MTA, and senders an agent marked as spam.
-    async fn classify_in(
-        &self,
-        tx: &mut Tx,
-        mail: &ParsedMail,
-    ) -> Result<Classification, StoreError> {
+    fn classify_with(&self, mail: &ParsedMail, look: &FirstLook) -> Classification {
         let ours = self.config.our_addresses();
-        let marked = match &mail.from {
-            Some(f) => tx.spam_sender(&f.email).await?,
-            None => None,
-        };
         let screening = Screening {
             trusted_authserv_ids: &self.config.trusted_authserv_ids,
             spam_rules: &self.config.spam.rules,
             dmarc_fail_is_spam: self.config.spam.dmarc_fail,
-            sender_marked: marked.as_deref(),
+            sender_marked: look.spam_mark.as_deref(),
         };
-        Ok(classify(mail, &Us { addresses: &ours }, &screening))
+        classify(mail, &Us { addresses: &ours }, &screening)
     }
 
-    async fn ingest_parsed(&self, mut tx: Tx, m: Msg<'_>) -> Result<Outcome, IngestError> {
+    async fn ingest_parsed(&self, mut tx: Tx, mut m: Msg<'_>) -> Result<Outcome, IngestError> {
         let mail = m.mail;
-        let class = self.classify_in(&mut tx, mail).await?;
+        let look = self.first_look(&mut tx, mail).await?;
+        m.sender_language = look.language.clone();
+        let class = self.classify_with(mail, &look);
 
-        if let Some(ticket) = tx.stored_message(&mail.message_id).await? {
+        if let Some(ticket) = look.stored {
             self.record_source(&mut tx, m.mailbox, m.source, m.now)
                 .await?;
             tx.commit().await?;
@@ -362,7 +367,10 @@ impl Pipeline {
                             .ingest_agent_outside(tx, &m, agent, Err(&holders), why)
                             .await;
                     }
-                    notes.push(("agent not proven", format!("{email}: {why}")));
+                    notes.push(Event::new(
+                        EventKind::AgentNotProven,
+                        format!("{email}: {why}"),
+                    ));
                 }
                 AgentCheck::NotAnAgent => {}
             }
@@ -379,20 +387,9 @@ impl Pipeline {
             }
             // An answer to the survey, carrying the survey's own token.
             if let Some(v) = &view
-                && matches!(v.status, Status::Resolved | Status::Closed)
-                && threaded.survey_token == Some(v.number)
-                && tx.survey_sent(v.number).await?
+                && let Some(rating) = self.survey_answer(&mut tx, mail, v, &threaded).await?
             {
-                let quotable = self.quotable(&mut tx, v.number, &mail.message_id).await?;
-                let known = Known {
-                    texts: quotable.iter().map(String::as_str).collect(),
-                    earlier: vec![],
-                };
-                if let Some(rating) = crate::domain::survey::rating(&trim(&mail.text, &known).text)
-                {
-                    let number = v.number;
-                    return self.record_rating(tx, &m, number, &rating).await;
-                }
+                return self.record_rating(tx, &m, v.number, &rating).await;
             }
         }
         self.ingest_message(tx, &m, &class, &threaded, view.as_ref(), notes)
@@ -456,7 +453,7 @@ impl Pipeline {
         &self,
         mut tx: Tx,
         m: &Msg<'_>,
-        events: &[(&str, String)],
+        events: &[Event],
         ticket: Option<i64>,
         woke: Wake,
     ) -> Result<(), StoreError> {
@@ -494,8 +491,8 @@ impl Pipeline {
         let me = crate::domain::model::Address::new(&agent.email, Some(&agent.name));
         tx.add_participant(number, &me, Role::Agent).await?;
         let mut events = vec![
-            (
-                "received",
+            Event::new(
+                EventKind::Received,
                 format!(
                     "agent message <{}> from {}, proven by {}",
                     mail.message_id,
@@ -503,7 +500,7 @@ impl Pipeline {
                     proof.describe()
                 ),
             ),
-            ("threading", threaded.threading.describe()),
+            Event::new(EventKind::Threading, threaded.threading.describe()),
         ];
         events.extend(self.agent_mail(&mut tx, m, &state, agent).await?);
         let woke = Wake {
@@ -512,92 +509,6 @@ impl Pipeline {
         };
         self.finish(tx, m, &events, Some(number), woke).await?;
         tracing::info!(mailbox = %m.mailbox.name, message_id = %mail.message_id, ticket = number, agent = %agent.email, "agent mail");
-        Ok(Outcome::new(
-            Some(number),
-            Action::Appended,
-            Kind::Agent,
-            mail,
-        ))
-    }
-
-    /// A proven watcher's mail (someone an escalation named who is not an
-    /// agent): kept on the ticket as their internal remark and passed to
-    /// the ticket's agents, never relayed to the customer, never taken for
-    /// the customer's words, moving no clock.
-    async fn ingest_remark(
-        &self,
-        mut tx: Tx,
-        m: &Msg<'_>,
-        number: i64,
-        threaded: &Threaded,
-        proof: &Proof,
-    ) -> Result<Outcome, IngestError> {
-        let mail = m.mail;
-        let from = mail.from.clone().expect("a watcher has an address");
-        self.store_incoming(&mut tx, m, Some(number), Kind::Agent)
-            .await?;
-        let t = tx
-            .ticket_state(number)
-            .await?
-            .expect("threading found the ticket");
-        let quotable = self.quotable(&mut tx, number, &mail.message_id).await?;
-        let known = Known {
-            texts: quotable.iter().map(String::as_str).collect(),
-            earlier: vec![],
-        };
-        let text = crate::domain::reply::read_agent_text(&mail.text, &known).body;
-        let agents = self.agents_of_ticket(m.mailbox, &t, &from.email);
-        let who = from.name.clone().unwrap_or(from.email.clone());
-        let from_name = format!("{who} ({})", m.mailbox.display_name);
-        let person = crate::templates::PersonVars {
-            name: from.name.clone(),
-            email: from.email.clone(),
-        };
-        let shared = self
-            .notify(
-                &mut tx,
-                AgentNotice {
-                    mailbox: m.mailbox,
-                    ticket: &t,
-                    agents: &agents,
-                    from_name: &from_name,
-                    parent: (&mail.message_id, &mail.references),
-                    about: &mail.message_id,
-                    who: &who,
-                    files: &[],
-                    html: None,
-                },
-                || Prompt {
-                    event: "note",
-                    text: text.clone(),
-                    subject: String::new(),
-                    attachments: Vec::new(),
-                    agent: Some(person.clone()),
-                    result: Default::default(),
-                    is_new: false,
-                },
-                m.now,
-            )
-            .await?;
-        let events = vec![
-            (
-                "remark",
-                format!(
-                    "internal remark <{}> by {} (not an agent; proven by {}): not relayed to the customer",
-                    mail.message_id,
-                    from.email,
-                    proof.describe()
-                ),
-            ),
-            ("threading", threaded.threading.describe()),
-            ("note shared", format!("with {} agent(s)", shared.sent)),
-        ];
-        let woke = Wake {
-            outbox: shared.sent > 0,
-            scheduler: shared.held > 0,
-        };
-        self.finish(tx, m, &events, Some(number), woke).await?;
-        tracing::info!(mailbox = %m.mailbox.name, message_id = %mail.message_id, ticket = number, from = %from.email, "remark by a watcher");
         Ok(Outcome::new(
             Some(number),
             Action::Appended,

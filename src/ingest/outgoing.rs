@@ -7,6 +7,7 @@ use super::{IngestError, Pipeline};
 use crate::config::MailboxConfig;
 use crate::domain::compose::OutAttachment;
 use crate::domain::decide::refusal;
+use crate::domain::event::EventKind;
 use crate::domain::model::{Address, OutKind};
 use crate::domain::parse::ParsedMail;
 use crate::domain::{MAX_ECHOED_TEXT, clip, clip_subject, files, subject};
@@ -268,7 +269,8 @@ impl Pipeline {
                     None,
                     now,
                 )
-                .await?;
+                .await?
+                .sent;
             let p = prompt();
             if let Some((limit, why)) = refusal(&self.config.limits, &sent, false) {
                 tx.hold_notice(&HeldNotice {
@@ -286,7 +288,7 @@ impl Pipeline {
                     Some(n.ticket.number),
                     Some(n.about),
                     now,
-                    "notification held",
+                    EventKind::NotificationHeld,
                     &format!("{}: {why}; it goes out in their digest", agent.email),
                 )
                 .await?;

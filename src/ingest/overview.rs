@@ -8,6 +8,7 @@ use super::queue::AgentMail;
 use super::{IngestError, Msg, Outcome, Pipeline, Wake};
 use crate::config::{AgentConfig, MailboxConfig};
 use crate::domain::auth::Proof;
+use crate::domain::event::{Event, EventKind};
 use crate::domain::model::{Action, Address, Kind, OutKind};
 use crate::domain::phrase::Phrase;
 use crate::domain::reply::{AgentCommand, Overview, read_agent_text};
@@ -32,8 +33,8 @@ impl Pipeline {
         let mail = m.mail;
         self.store_incoming(&mut tx, m, None, Kind::Agent).await?;
         let text = read_agent_text(&mail.text, &Known::default());
-        let mut events = vec![(
-            "agent mail outside a ticket",
+        let mut events = vec![Event::new(
+            EventKind::AgentMailOutsideTicket,
             format!("<{}> from {}: {why}", mail.message_id, agent.email),
         )];
         let mut sent = 0;
@@ -50,7 +51,10 @@ impl Pipeline {
             for o in lists {
                 sent += self.send_list(&mut tx, m, agent, o).await?;
             }
-            events.push(("lists sent", format!("{sent} to {}", agent.email)));
+            events.push(Event::new(
+                EventKind::ListsSent,
+                format!("{sent} to {}", agent.email),
+            ));
         }
         let help = match (proof, others > 0 || !text.not_understood.is_empty()) {
             (Err([]), _) => Some(Phrase::new("held.unproven")),
@@ -62,7 +66,10 @@ impl Pipeline {
             _ => None,
         };
         if let Some(held) = help {
-            events.push(("agent told", format!("{}: {}", agent.email, held.key)));
+            events.push(Event::new(
+                EventKind::AgentTold,
+                format!("{}: {}", agent.email, held.key),
+            ));
             sent += self.send_help(&mut tx, m, agent, held).await?;
         }
         let woke = Wake {
@@ -85,7 +92,8 @@ impl Pipeline {
     ) -> Result<bool, IngestError> {
         let sent = self
             .sent_so_far(tx, mailbox, &agent.email, None, None, now)
-            .await?;
+            .await?
+            .sent;
         match crate::domain::decide::refusal(&self.config.limits, &sent, false) {
             None => Ok(true),
             Some((limit, _)) => {

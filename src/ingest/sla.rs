@@ -28,8 +28,14 @@ impl Pipeline {
         }
         let policy = self.config.policy(policy_name);
         let work = self.clockwork(&policy);
-        let mut clocks = tx.clocks(ticket).await?;
+        // A ticket opening now has no clocks yet.
+        let mut clocks = if happenings == [Happening::Opened] {
+            Vec::new()
+        } else {
+            tx.clocks(ticket).await?
+        };
         let mut changed: Vec<usize> = Vec::new();
+        let mut started: Vec<i64> = Vec::new();
         for &h in happenings {
             let snapshot: Vec<(Target, crate::domain::sla::ClockState)> = clocks
                 .iter()
@@ -58,6 +64,7 @@ impl Pipeline {
                     let id = tx
                         .insert_clock(ticket, cycle, policy_name, &clock, at)
                         .await?;
+                    started.push(id);
                     clocks.push(StoredClock {
                         id,
                         ticket,
@@ -87,7 +94,8 @@ impl Pipeline {
         changed.dedup();
         for &i in &changed {
             let c = &clocks[i];
-            tx.reschedule(c.id, &c.clock.notices(&policy, &work))
+            let fresh = started.contains(&c.id);
+            tx.reschedule(c.id, fresh, &c.clock.notices(&policy, &work))
                 .await?;
         }
         if let Some(first) = clocks

@@ -3,14 +3,19 @@
 //! customer's answer — by mail, or by the survey's signed link — recorded
 //! as the ticket's rating without reopening it.
 
+use super::facts::Threaded;
 use super::outgoing::Prompt;
 use super::queue::QueuedMail;
 use super::{IngestError, Msg, Outcome, Pipeline};
 use crate::config::MailboxConfig;
-use crate::domain::model::{Action, Kind, OutKind};
+use crate::domain::decide::TicketView;
+use crate::domain::event::{Event, EventKind};
+use crate::domain::model::{Action, Kind, OutKind, Status};
+use crate::domain::parse::ParsedMail;
 use crate::domain::survey::Rating;
 use crate::domain::token::Purpose;
-use crate::store::{TicketState, Tx};
+use crate::domain::trim::{Known, trim};
+use crate::store::{StoreError, TicketState, Tx};
 use crate::templates::ResultVars;
 use jiff::Timestamp;
 
@@ -39,7 +44,7 @@ impl Pipeline {
         mailbox: &MailboxConfig,
         t: &TicketState,
         now: Timestamp,
-        events: &mut Vec<(&'static str, String)>,
+        events: &mut Vec<Event>,
     ) -> Result<Option<Closing>, IngestError> {
         let Some(customer) = t.customer.clone() else {
             return Ok(None);
@@ -53,7 +58,7 @@ impl Pipeline {
                 "{}: no automatic mail until {until} ({why})",
                 customer.email
             );
-            events.push(("nothing sent at closing", detail));
+            events.push(Event::new(EventKind::NothingSentAtClosing, detail));
             return Ok(None);
         }
         let rate_url = match self
@@ -85,18 +90,18 @@ impl Pipeline {
         plan: &Closing,
         id: &str,
         now: Timestamp,
-        events: &mut Vec<(&'static str, String)>,
+        events: &mut Vec<Event>,
     ) -> Result<(), IngestError> {
         if plan.survey {
             tx.record_survey(t.number, id, now).await?;
-            events.push((
-                "survey queued",
+            events.push(Event::new(
+                EventKind::SurveyQueued,
                 format!("<{id}> to {}", plan.customer.email),
             ));
         }
         if plan.closing {
-            events.push((
-                "closing mail queued",
+            events.push(Event::new(
+                EventKind::ClosingMailQueued,
                 format!("<{id}> to {}", plan.customer.email),
             ));
         }
@@ -113,7 +118,7 @@ impl Pipeline {
         t: &TicketState,
         plan: &Closing,
         now: Timestamp,
-        events: &mut Vec<(&'static str, String)>,
+        events: &mut Vec<Event>,
     ) -> Result<(), IngestError> {
         let kind = if plan.closing {
             OutKind::Closed
@@ -162,6 +167,32 @@ impl Pipeline {
             )
             .await?;
         self.closing_sent(tx, t, plan, &id, now, events).await
+    }
+
+    /// The rating `mail` gives, when it answers the survey of ticket `v`:
+    /// the ticket is resolved or closed, its survey went out, and the mail
+    /// carries the survey's own token.
+    pub(super) async fn survey_answer(
+        &self,
+        tx: &mut Tx,
+        mail: &ParsedMail,
+        v: &TicketView,
+        threaded: &Threaded,
+    ) -> Result<Option<Rating>, StoreError> {
+        if !matches!(v.status, Status::Resolved | Status::Closed)
+            || threaded.survey_token != Some(v.number)
+            || !tx.survey_sent(v.number).await?
+        {
+            return Ok(None);
+        }
+        let quotable = self.quotable(tx, v.number, &mail.message_id).await?;
+        let known = Known {
+            texts: quotable.iter().map(String::as_str).collect(),
+            earlier: vec![],
+        };
+        Ok(crate::domain::survey::rating(
+            &trim(&mail.text, &known).text,
+        ))
     }
 
     /// A customer's answer to the survey of resolved ticket `number`, which

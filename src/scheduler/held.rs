@@ -4,6 +4,7 @@
 //! instance sends each digest once.
 
 use super::Scheduler;
+use crate::domain::event::EventKind;
 use crate::domain::model::{Address, OutKind};
 use crate::store::StoreError;
 
@@ -99,7 +100,7 @@ impl Scheduler {
                 Some(n),
                 None,
                 now,
-                "digest queued",
+                EventKind::DigestQueued,
                 &format!("<{id}> to {recipient}, with the notifications held back"),
             )
             .await?;

@@ -11,6 +11,7 @@
 mod daily;
 mod held;
 
+use crate::domain::event::EventKind;
 use crate::domain::model::{Address, OutKind, Role};
 use crate::domain::sla::{EscalateAfter, Notice, NotifyTarget, recipients};
 use crate::ingest::{Pipeline, Prompt, QueuedMail};
@@ -33,10 +34,16 @@ impl Scheduler {
     pub async fn run(self, shutdown: CancellationToken) {
         tracing::info!("SLA scheduler started");
         let mut failures = 0u32;
+        let mut caught_up = false;
         while !shutdown.is_cancelled() {
             let wait = match self.send_due(&shutdown).await {
                 Ok(()) => {
                     failures = 0;
+                    if !caught_up {
+                        // What fell due while the daemon was down is queued now.
+                        tracing::info!("SLA scheduler caught up");
+                        caught_up = true;
+                    }
                     self.until_next().await
                 }
                 Err(e) => {
@@ -257,8 +264,8 @@ impl Scheduler {
             }
         }
         let what = match n.notice {
-            Notice::Warning => "sla warning".to_string(),
-            Notice::Escalation => format!("escalation level {}", n.level),
+            Notice::Warning => EventKind::SlaWarning,
+            Notice::Escalation => EventKind::Escalation(n.level),
         };
         let after = match level.map(|l| l.after) {
             Some(EscalateAfter::Breach) | None => String::new(),
@@ -274,7 +281,7 @@ impl Scheduler {
                 sent_to.join(", ")
             }
         );
-        tx.add_event(Some(t.number), None, now, &what, &detail)
+        tx.add_event(Some(t.number), None, now, what, &detail)
             .await?;
         if let Some(priority) = level.and_then(|l| l.set_priority) {
             let edit = crate::store::TicketEdit {
@@ -286,7 +293,7 @@ impl Scheduler {
                 Some(t.number),
                 None,
                 now,
-                "priority",
+                EventKind::Priority,
                 &format!("raised to {priority} by {what}"),
             )
             .await?;

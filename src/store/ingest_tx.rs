@@ -1,9 +1,11 @@
 //! The write transaction of one ingest: look-ups for threading and the
 //! writes of the decision, committed together or not at all.
 
+use super::events::NewEvent;
 use super::tx::Tx;
 use super::{Result, col, from_ms, join_list, ms, opt_text, placeholders, spelled, text};
 use crate::domain::decide::TicketView;
+use crate::domain::event::{Event, EventKind};
 use crate::domain::model::{Address, Direction, OutKind, Role, Status};
 use jiff::Timestamp;
 use std::collections::HashMap;
@@ -61,14 +63,54 @@ pub struct NewOutbox<'a> {
     pub created_at: Timestamp,
 }
 
+/// See [`Tx::first_look`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FirstLook {
+    /// Set when the Message-ID is stored: the ticket it belongs to, if any.
+    pub stored: Option<Option<i64>>,
+    /// Why the sender's mail is spam, when an agent marked them.
+    pub spam_mark: Option<String>,
+    /// The language we remembered of the sender.
+    pub language: Option<String>,
+}
+
 impl Tx {
-    /// If `message_id` is stored: the ticket it belongs to (None when it has none).
-    pub async fn stored_message(&mut self, message_id: &str) -> Result<Option<Option<i64>>> {
-        let row = sqlx::query("SELECT ticket FROM messages WHERE message_id = $1")
-            .bind(text(message_id))
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|r| col::<Option<i64>>(&r, "ticket")).transpose()
+    /// What ingest reads first about a message, in one statement: whether
+    /// its Message-ID is stored (and on which ticket), whether an agent
+    /// marked its sender as spam, and the language remembered of the sender.
+    pub async fn first_look(
+        &mut self,
+        message_id: &str,
+        sender: Option<&str>,
+    ) -> Result<FirstLook> {
+        let row = sqlx::query(
+            "SELECT \
+             (SELECT COUNT(*) FROM messages WHERE message_id = $1) AS stored, \
+             (SELECT ticket FROM messages WHERE message_id = $1) AS ticket, \
+             (SELECT marked_by FROM spam_senders WHERE email = $2) AS marked_by, \
+             (SELECT ticket FROM spam_senders WHERE email = $2) AS marked_on, \
+             (SELECT language FROM customers WHERE email = $3) AS language",
+        )
+        .bind(text(message_id))
+        .bind(sender.map(text))
+        .bind(sender.map(|s| text(s.to_lowercase())))
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let stored = col::<i64>(&row, "stored")? > 0;
+        let marked_by: Option<String> = col(&row, "marked_by")?;
+        let marked_on: Option<i64> = col(&row, "marked_on")?;
+        Ok(FirstLook {
+            stored: if stored {
+                Some(col(&row, "ticket")?)
+            } else {
+                None
+            },
+            spam_mark: marked_by.map(|by| match marked_on {
+                Some(n) => format!("#spam by {by} on ticket #{n}"),
+                None => format!("#spam by {by}"),
+            }),
+            language: col(&row, "language")?,
+        })
     }
 
     /// The ticket of each of `ids` that is stored and belongs to a ticket.
@@ -91,25 +133,19 @@ impl Tx {
     }
 
     pub async fn ticket_view(&mut self, number: i64) -> Result<Option<TicketView>> {
-        let row = sqlx::query("SELECT number, status, updated_at FROM tickets WHERE number = $1")
-            .bind(number)
-            .fetch_optional(&mut *self.tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT number, status, updated_at, sla_policy FROM tickets WHERE number = $1",
+        )
+        .bind(number)
+        .fetch_optional(&mut *self.tx)
+        .await?;
         let Some(row) = row else { return Ok(None) };
         Ok(Some(TicketView {
             number: col(&row, "number")?,
             status: spelled(&col::<String>(&row, "status")?, Status::parse)?,
             updated_at: from_ms(col(&row, "updated_at")?)?,
+            sla_policy: col(&row, "sla_policy")?,
         }))
-    }
-
-    /// The language we remembered of a customer.
-    pub async fn customer_language(&mut self, email: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT language FROM customers WHERE email = $1")
-            .bind(text(email.to_lowercase()))
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|r| col(&r, "language")).transpose()
     }
 
     /// Remembers the language a customer wrote in, for every later mail to
@@ -152,24 +188,6 @@ impl Tx {
                 Ok((col(r, "email")?, spelled(&role, Role::parse)?))
             })
             .collect()
-    }
-
-    /// Outbox rows of `kind` to `recipient` created since `since`.
-    pub async fn count_sent_to(
-        &mut self,
-        kind: OutKind,
-        recipient: &str,
-        since: Timestamp,
-    ) -> Result<u32> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM outbox WHERE first_recipient = $1 AND kind = $2 AND created_at >= $3",
-        )
-        .bind(text(recipient))
-        .bind(kind.as_str())
-        .bind(ms(since))
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(col::<i64>(&row, "n")?.max(0) as u32)
     }
 
     /// Creates a ticket with the next number.
@@ -264,16 +282,30 @@ impl Tx {
         .execute(&mut *self.tx)
         .await?;
         if let Some(ticket) = m.ticket {
-            let named = m
+            let mut named: Vec<&str> = Vec::new();
+            for id in m
                 .in_reply_to
                 .into_iter()
-                .chain(m.references.iter().map(String::as_str));
-            for id in named {
-                sqlx::query("INSERT INTO message_refs (message_id, ticket) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING")
-                    .bind(id)
-                    .bind(ticket)
-                    .execute(&mut *self.tx)
-                    .await?;
+                .chain(m.references.iter().map(String::as_str))
+            {
+                if !named.contains(&id) {
+                    named.push(id);
+                }
+            }
+            // One statement per chunk of ids (a parameter each, and the ticket).
+            for chunk in named.chunks(500) {
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("(${}, $1)", i + 2))
+                    .collect();
+                let sql = format!(
+                    "INSERT INTO message_refs (message_id, ticket) VALUES {} ON CONFLICT (message_id) DO NOTHING",
+                    values.join(", ")
+                );
+                let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(ticket);
+                for id in chunk {
+                    q = q.bind(text(id));
+                }
+                q.execute(&mut *self.tx).await?;
             }
         }
         Ok(())
@@ -328,29 +360,6 @@ impl Tx {
         .fetch_optional(&mut *self.tx)
         .await?;
         row.map(|r| col(&r, "number")).transpose()
-    }
-
-    /// Automatic mail queued to `recipient` since `since` (any kind).
-    pub async fn count_auto_to(&mut self, recipient: &str, since: Timestamp) -> Result<u32> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM outbox WHERE first_recipient = $1 AND created_at >= $2",
-        )
-        .bind(text(recipient))
-        .bind(ms(since))
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(col::<i64>(&row, "n")?.max(0) as u32)
-    }
-
-    /// Automatic mail queued about `ticket` since `since`.
-    pub async fn count_auto_for_ticket(&mut self, ticket: i64, since: Timestamp) -> Result<u32> {
-        let row =
-            sqlx::query("SELECT COUNT(*) AS n FROM outbox WHERE ticket = $1 AND created_at >= $2")
-                .bind(ticket)
-                .bind(ms(since))
-                .fetch_one(&mut *self.tx)
-                .await?;
-        Ok(col::<i64>(&row, "n")?.max(0) as u32)
     }
 
     /// If `address` may get no automatic mail at `now`: until when, and why.
@@ -414,53 +423,39 @@ impl Tx {
         Ok(out)
     }
 
+    /// Records an event of this transaction. Events are written together
+    /// when the transaction commits (see [`Tx::commit`]): one statement per
+    /// message, however many steps had something to say.
     pub async fn add_event(
         &mut self,
         ticket: Option<i64>,
         message_id: Option<&str>,
         at: Timestamp,
-        what: &str,
+        kind: EventKind,
         detail: &str,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO events (ticket, message_id, at, what, detail) VALUES ($1, $2, $3, $4, $5)",
-        )
-        .bind(ticket)
-        .bind(opt_text(message_id))
-        .bind(ms(at))
-        .bind(text(what))
-        .bind(text(detail))
-        .execute(&mut *self.tx)
-        .await?;
+        self.events.push(NewEvent {
+            ticket,
+            message_id: message_id.map(str::to_string),
+            at,
+            kind,
+            detail: detail.to_string(),
+        });
         Ok(())
     }
 
-    /// Several events of one message at once (one statement).
+    /// Several events of one message (see [`Tx::add_event`]).
     pub async fn add_events(
         &mut self,
         ticket: Option<i64>,
         message_id: Option<&str>,
         at: Timestamp,
-        events: &[(&str, String)],
+        events: &[Event],
     ) -> Result<()> {
-        if events.is_empty() {
-            return Ok(());
+        for e in events {
+            self.add_event(ticket, message_id, at, e.kind, &e.detail)
+                .await?;
         }
-        let values: Vec<String> = (0..events.len())
-            .map(|i| format!("($1, $2, $3, ${}, ${})", 4 + 2 * i, 5 + 2 * i))
-            .collect();
-        let sql = format!(
-            "INSERT INTO events (ticket, message_id, at, what, detail) VALUES {}",
-            values.join(", ")
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(ticket)
-            .bind(opt_text(message_id))
-            .bind(ms(at));
-        for (what, detail) in events {
-            q = q.bind(text(what)).bind(text(detail));
-        }
-        q.execute(&mut *self.tx).await?;
         Ok(())
     }
 
@@ -538,180 +533,6 @@ impl Tx {
         .bind(ms(at))
         .execute(&mut *self.tx)
         .await?;
-        Ok(())
-    }
-}
-
-/// What agent mail and notifications need to know about a ticket.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TicketState {
-    pub number: i64,
-    pub mailbox: String,
-    pub subject: String,
-    pub status: Status,
-    pub priority: String,
-    pub customer: Option<Address>,
-    pub assignee: Option<String>,
-    pub language: String,
-    pub sla_policy: String,
-    pub first_response_due: Option<Timestamp>,
-    pub first_response_at: Option<Timestamp>,
-    pub created_at: Timestamp,
-    /// The response clock that runs now (first or next response, also once
-    /// breached): its target and due time. None while none runs (answered,
-    /// paused, done).
-    pub response_due: Option<(String, Timestamp)>,
-}
-
-/// The newest unmet response clock of ticket `tickets.number`, for a subquery.
-const RESPONSE_CLOCK: &str = "FROM sla_clocks c WHERE c.ticket = tickets.number \
-     AND c.state IN ('running', 'breached') AND c.target <> 'resolution' AND c.due_at IS NOT NULL \
-     ORDER BY c.id DESC LIMIT 1";
-
-/// Changes an agent's mail makes to a ticket (None: unchanged).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TicketEdit {
-    pub status: Option<Status>,
-    pub assignee: Option<String>,
-    pub priority: Option<String>,
-    pub first_response_at: Option<Timestamp>,
-    pub spam: bool,
-}
-
-impl Tx {
-    pub async fn ticket_state(&mut self, number: i64) -> Result<Option<TicketState>> {
-        let sql = format!(
-            "SELECT number, mailbox, subject, status, priority, customer_email, customer_name, assignee, language, \
-             sla_policy, first_response_due, first_response_at, created_at, \
-             (SELECT c.target {RESPONSE_CLOCK}) AS response_target, \
-             (SELECT c.due_at {RESPONSE_CLOCK}) AS response_due \
-             FROM tickets WHERE number = $1"
-        );
-        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(number)
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        let email: Option<String> = col(&r, "customer_email")?;
-        let name: Option<String> = col(&r, "customer_name")?;
-        Ok(Some(TicketState {
-            number: col(&r, "number")?,
-            mailbox: col(&r, "mailbox")?,
-            subject: col(&r, "subject")?,
-            status: spelled(&col::<String>(&r, "status")?, Status::parse)?,
-            priority: col(&r, "priority")?,
-            customer: email.map(|e| Address { email: e, name }),
-            assignee: col(&r, "assignee")?,
-            language: col(&r, "language")?,
-            sla_policy: col(&r, "sla_policy")?,
-            first_response_due: super::opt_from_ms(col(&r, "first_response_due")?)?,
-            first_response_at: super::opt_from_ms(col(&r, "first_response_at")?)?,
-            created_at: from_ms(col(&r, "created_at")?)?,
-            response_due: match (
-                col::<Option<String>>(&r, "response_target")?,
-                super::opt_from_ms(col(&r, "response_due")?)?,
-            ) {
-                (Some(target), Some(due)) => Some((target, due)),
-                _ => None,
-            },
-        }))
-    }
-
-    pub async fn edit_ticket(&mut self, number: i64, e: &TicketEdit, at: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE tickets SET status = COALESCE($2, status), assignee = COALESCE($3, assignee), \
-             priority = COALESCE($4, priority), first_response_at = COALESCE(first_response_at, $5), \
-             spam = CASE WHEN $6 = 1 THEN 1 ELSE spam END, \
-             resolved_at = CASE WHEN $2 IN ('resolved', 'closed') THEN $7 WHEN $2 = 'open' THEN NULL ELSE resolved_at END, \
-             updated_at = CASE WHEN updated_at > $7 THEN updated_at ELSE $7 END WHERE number = $1",
-        )
-        .bind(number)
-        .bind(e.status.map(|s| s.as_str()))
-        .bind(opt_text(e.assignee.as_deref()))
-        .bind(opt_text(e.priority.as_deref()))
-        .bind(e.first_response_at.map(ms))
-        .bind(i64::from(e.spam))
-        .bind(ms(at))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
-    }
-
-    /// Participants of a ticket with a role.
-    pub async fn participants_in_role(&mut self, number: i64, role: Role) -> Result<Vec<Address>> {
-        let rows = sqlx::query(
-            "SELECT email, name FROM participants WHERE ticket = $1 AND role = $2 ORDER BY email",
-        )
-        .bind(number)
-        .bind(role.as_str())
-        .fetch_all(&mut *self.tx)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Address {
-                    email: col(r, "email")?,
-                    name: col(r, "name")?,
-                })
-            })
-            .collect()
-    }
-
-    /// The latest message the customer side wrote on a ticket: its
-    /// Message-ID and References, for threading a reply to it.
-    pub async fn latest_customer_message(
-        &mut self,
-        number: i64,
-    ) -> Result<Option<(String, Vec<String>)>> {
-        let row = sqlx::query(
-            "SELECT message_id, refs FROM messages WHERE ticket = $1 AND direction = 'in' AND kind = 'customer' \
-             ORDER BY received_at DESC, id DESC LIMIT 1",
-        )
-        .bind(number)
-        .fetch_optional(&mut *self.tx)
-        .await?;
-        row.map(|r| {
-            Ok((
-                col(&r, "message_id")?,
-                super::split_list(&col::<String>(&r, "refs")?),
-            ))
-        })
-        .transpose()
-    }
-
-    /// What automatic mail about a ticket replies to: its customer's latest
-    /// message, or, before there is one, a stand-in ID of the ticket.
-    pub async fn reply_parent(
-        &mut self,
-        number: i64,
-        domain: &str,
-    ) -> Result<(String, Vec<String>)> {
-        Ok(self
-            .latest_customer_message(number)
-            .await?
-            .unwrap_or_else(|| (format!("ticket-{number}@{domain}"), Vec::new())))
-    }
-
-    /// Moves everything of ticket `from` to ticket `into` and closes `from`.
-    pub async fn merge_tickets(&mut self, from: i64, into: i64, at: Timestamp) -> Result<()> {
-        for sql in [
-            "UPDATE messages SET ticket = $2 WHERE ticket = $1",
-            "UPDATE message_refs SET ticket = $2 WHERE ticket = $1",
-            "UPDATE outbox SET ticket = $2 WHERE ticket = $1",
-            "INSERT INTO participants (ticket, email, name, role) SELECT $2, email, name, role FROM participants \
-             WHERE ticket = $1 ON CONFLICT (ticket, email) DO NOTHING",
-        ] {
-            sqlx::query(sqlx::AssertSqlSafe(sql))
-                .bind(from)
-                .bind(into)
-                .execute(&mut *self.tx)
-                .await?;
-        }
-        sqlx::query("UPDATE tickets SET status = 'closed', merged_into = $2, updated_at = $3 WHERE number = $1")
-            .bind(from)
-            .bind(into)
-            .bind(ms(at))
-            .execute(&mut *self.tx)
-            .await?;
         Ok(())
     }
 }

@@ -4,7 +4,32 @@
 //! outbox row a signed envelope sender names.
 
 use super::{Result, Store, Tx, col, from_ms, ms, split_list, text};
+use crate::domain::decide::Sent;
 use jiff::Timestamp;
+
+/// What [`Tx::sent_counts`] counts: mail to `to`, about `ticket`, prompted
+/// by mail from `sender`, from `mailbox`, each within its window.
+#[derive(Debug, Clone, Copy)]
+pub struct SentQuery<'a> {
+    pub to: &'a str,
+    pub ticket: Option<i64>,
+    pub sender: Option<&'a str>,
+    pub mailbox: &'a str,
+    pub hour_ago: Timestamp,
+    pub recipient_since: Timestamp,
+    pub ticket_since: Timestamp,
+    pub mailbox_cap: u32,
+    /// For the suppression of `to` in force then.
+    pub now: Timestamp,
+}
+
+/// What [`Tx::sent_counts`] found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Counted {
+    pub sent: Sent,
+    /// `to` may get no automatic mail: until when, and why.
+    pub suppressed: Option<(Timestamp, String)>,
+}
 
 /// A notification held back by a limit, to go out in the recipient's digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,23 +57,6 @@ pub struct ReturnedMail {
 }
 
 impl Tx {
-    /// Why an agent marked `email` as spam, if one did.
-    pub async fn spam_sender(&mut self, email: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT marked_by, ticket FROM spam_senders WHERE email = $1")
-            .bind(text(email))
-            .fetch_optional(&mut *self.tx)
-            .await?;
-        row.map(|r| {
-            let by: String = col(&r, "marked_by")?;
-            let ticket: Option<i64> = col(&r, "ticket")?;
-            Ok(match ticket {
-                Some(n) => format!("#spam by {by} on ticket #{n}"),
-                None => format!("#spam by {by}"),
-            })
-        })
-        .transpose()
-    }
-
     /// Marks `email` as a spam sender: its later mail is kind spam.
     pub async fn mark_spam_sender(
         &mut self,
@@ -71,49 +79,52 @@ impl Tx {
         Ok(())
     }
 
-    /// Acknowledgements queued since `since` for tickets whose customer is
-    /// `sender`, wherever they went (a Reply-To cannot multiply them).
-    pub async fn count_acks_for_sender(&mut self, sender: &str, since: Timestamp) -> Result<u32> {
+    /// What automatic mail already went out that the limits count (see
+    /// [`Sent`]) and the recipient's suppression, in one statement. The
+    /// mailbox's count, the one that grows with the mailbox's volume, stops
+    /// at `mailbox_cap`: past its limit the exact figure changes nothing.
+    pub async fn sent_counts(&mut self, q: &SentQuery<'_>) -> Result<Counted> {
         let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM outbox o JOIN tickets t ON t.number = o.ticket \
-             WHERE o.kind = 'ack' AND t.customer_email = $1 AND o.created_at >= $2",
+            "SELECT \
+             (SELECT COUNT(*) FROM outbox WHERE first_recipient = $1 AND kind = 'ack' AND created_at >= $2) AS acks_last_hour, \
+             (SELECT COUNT(*) FROM outbox o JOIN tickets t ON t.number = o.ticket \
+              WHERE o.kind = 'ack' AND t.customer_email = $3 AND o.created_at >= $2) AS acks_for_sender, \
+             (SELECT COUNT(*) FROM outbox WHERE first_recipient = $1 AND created_at >= $4) AS to_recipient, \
+             (SELECT COUNT(*) FROM outbox WHERE ticket = $5 AND first_recipient = $1 AND created_at >= $6) AS for_ticket, \
+             (SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE mailbox = $7 AND created_at >= $2 \
+              AND kind <> 'agent_reply' LIMIT $8) AS m) AS mailbox_last_hour, \
+             (SELECT until FROM suppressions WHERE address = $1 AND until > $9) AS suppressed_until, \
+             (SELECT reason FROM suppressions WHERE address = $1 AND until > $9) AS suppressed_reason",
         )
-        .bind(text(sender))
-        .bind(ms(since))
+        .bind(text(q.to))
+        .bind(ms(q.hour_ago))
+        .bind(q.sender.map(text))
+        .bind(ms(q.recipient_since))
+        .bind(q.ticket)
+        .bind(ms(q.ticket_since))
+        .bind(text(q.mailbox))
+        .bind(i64::from(q.mailbox_cap))
+        .bind(ms(q.now))
         .fetch_one(&mut *self.tx)
         .await?;
-        Ok(col::<i64>(&row, "n")?.max(0) as u32)
-    }
-
-    /// Mail queued about `ticket` to `recipient` since `since`.
-    pub async fn count_auto_about(
-        &mut self,
-        ticket: i64,
-        recipient: &str,
-        since: Timestamp,
-    ) -> Result<u32> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM outbox WHERE ticket = $1 AND first_recipient = $2 AND created_at >= $3",
-        )
-        .bind(ticket)
-        .bind(text(recipient))
-        .bind(ms(since))
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(col::<i64>(&row, "n")?.max(0) as u32)
-    }
-
-    /// Automatic mail (everything but relayed agent replies) of `mailbox`
-    /// queued since `since`.
-    pub async fn count_auto_of_mailbox(&mut self, mailbox: &str, since: Timestamp) -> Result<u32> {
-        let row = sqlx::query(
-            "SELECT COUNT(*) AS n FROM outbox WHERE mailbox = $1 AND created_at >= $2 AND kind <> 'agent_reply'",
-        )
-        .bind(text(mailbox))
-        .bind(ms(since))
-        .fetch_one(&mut *self.tx)
-        .await?;
-        Ok(col::<i64>(&row, "n")?.max(0) as u32)
+        let n = |name: &str| -> Result<u32> {
+            Ok(u32::try_from(col::<i64>(&row, name)?.max(0)).unwrap_or(u32::MAX))
+        };
+        let until: Option<i64> = col(&row, "suppressed_until")?;
+        let reason: Option<String> = col(&row, "suppressed_reason")?;
+        Ok(Counted {
+            sent: Sent {
+                acks_last_hour: n("acks_last_hour")?,
+                acks_for_sender: n("acks_for_sender")?,
+                to_recipient: n("to_recipient")?,
+                for_ticket: n("for_ticket")?,
+                mailbox_last_hour: n("mailbox_last_hour")?,
+            },
+            suppressed: match until {
+                Some(u) => Some((from_ms(u)?, reason.unwrap_or_default())),
+                None => None,
+            },
+        })
     }
 
     /// The mail that went out with envelope sender `env_from`.

@@ -9,6 +9,7 @@
 
 mod customers;
 mod erase;
+mod events;
 mod history;
 mod ingest_tx;
 mod limits;
@@ -22,13 +23,14 @@ mod report;
 mod retention;
 mod sla;
 mod survey;
+mod tickets;
 mod tx;
 mod watch;
 
 pub use customers::{CustomerRow, TheirEvent, TheirMessage, TheirRating};
 pub use erase::Erased;
-pub use ingest_tx::{NewMessage, NewOutbox, NewTicket, TicketEdit, TicketState, TicketUpdate};
-pub use limits::{HeldNotice, ReturnedMail};
+pub use ingest_tx::{FirstLook, NewMessage, NewOutbox, NewTicket, TicketUpdate};
+pub use limits::{Counted, HeldNotice, ReturnedMail, SentQuery};
 pub use oauth::{AccountRow, NewTokens};
 pub use ops::Gauges;
 pub use outbox::OutboxJob;
@@ -36,6 +38,7 @@ pub use overview::{AT_RISK_AHEAD, LIST_LIMIT, TicketLine};
 pub use read::{EventRow, MessageRow, OutboxRow, ParticipantRow, TicketDetail, TicketSummary};
 pub use retention::Swept;
 pub use sla::{DueNotice, StoredClock};
+pub use tickets::{TicketEdit, TicketState};
 pub use tx::{Group, Tx};
 
 use crate::config::DatabaseConfig;

@@ -2,7 +2,9 @@
 //! rows go back to the queue, and on PostgreSQL two instances never take the
 //! same row), and recording each attempt's outcome.
 
+use super::events::{NewEvent, insert_events};
 use super::{Backend, Result, Store, col, from_ms, ms, split_list, text};
+use crate::domain::event::EventKind;
 use jiff::{SignedDuration, Timestamp};
 
 /// A row claimed for sending, with the bytes to send.
@@ -120,7 +122,7 @@ impl Store {
                 }
                 let ticket: Option<i64> = col(&r, "ticket")?;
                 let message_id: String = col(&r, "message_id")?;
-                insert_event(&mut tx, ticket, &message_id, at, "sent", &detail).await?;
+                insert_event(&mut tx, ticket, &message_id, at, EventKind::Sent, &detail).await?;
             }
         }
         tx.commit().await?;
@@ -150,7 +152,7 @@ impl Store {
         .await?;
         let (what, detail) = match next {
             Some(t) => (
-                "delivery deferred",
+                EventKind::DeliveryDeferred,
                 format!(
                     "{} to {}: {error}; next try at {t}",
                     job.kind,
@@ -158,7 +160,7 @@ impl Store {
                 ),
             ),
             None => (
-                "delivery failed",
+                EventKind::DeliveryFailed,
                 format!("{} to {}: {error}", job.kind, job.recipients.join(", ")),
             ),
         };
@@ -198,18 +200,15 @@ async fn insert_event(
     ticket: Option<i64>,
     message_id: &str,
     at: Timestamp,
-    what: &str,
+    kind: EventKind,
     detail: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO events (ticket, message_id, at, what, detail) VALUES ($1, $2, $3, $4, $5)",
-    )
-    .bind(ticket)
-    .bind(text(message_id))
-    .bind(ms(at))
-    .bind(text(what))
-    .bind(text(detail))
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+    let event = NewEvent {
+        ticket,
+        message_id: Some(message_id.to_string()),
+        at,
+        kind,
+        detail: detail.to_string(),
+    };
+    insert_events(tx, &[event]).await
 }

@@ -3,6 +3,7 @@
 //! arrival times of customer messages.
 
 use super::{Result, Store, col, from_ms, ms, opt_from_ms};
+use crate::domain::event::EventKind;
 use crate::domain::report::TicketRow;
 use jiff::{SignedDuration, Timestamp};
 
@@ -15,18 +16,19 @@ impl Store {
         let rows = sqlx::query(
             "SELECT t.number, t.mailbox, t.assignee, t.created_at, t.resolved_at, \
                     c.state AS fr_state, c.consumed_ms AS fr_used, s.rating, \
-                    (SELECT COUNT(*) FROM events e WHERE e.ticket = t.number AND e.what = 'reopened' \
+                    (SELECT COUNT(*) FROM events e WHERE e.ticket = t.number AND e.what = $3 \
                      AND e.at BETWEEN $1 AND $2) AS reopens \
              FROM tickets t \
              LEFT JOIN sla_clocks c ON c.ticket = t.number AND c.target = 'first_response' AND c.cycle = 1 \
              LEFT JOIN surveys s ON s.ticket = t.number \
              WHERE (t.created_at BETWEEN $1 AND $2) OR (t.resolved_at BETWEEN $1 AND $2) \
-                OR EXISTS (SELECT 1 FROM events e WHERE e.ticket = t.number AND e.what = 'reopened' \
+                OR EXISTS (SELECT 1 FROM events e WHERE e.ticket = t.number AND e.what = $3 \
                            AND e.at BETWEEN $1 AND $2) \
              ORDER BY t.number",
         )
         .bind(ms(since))
         .bind(ms(until))
+        .bind(EventKind::Reopened.name().into_owned())
         .fetch_all(&self.pool)
         .await?;
         let tickets = rows

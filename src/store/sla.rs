@@ -117,12 +117,36 @@ impl Tx {
         Ok(())
     }
 
-    /// Replaces the scheduled notices of a clock, leaving out those already sent.
+    /// Replaces the scheduled notices of a clock, leaving out those already
+    /// sent. A `fresh` clock (started in this transaction) has neither, so
+    /// its notices go in with one statement.
     pub async fn reschedule(
         &mut self,
         clock: i64,
+        fresh: bool,
         notices: &[(Notice, u32, Timestamp)],
     ) -> Result<()> {
+        if fresh {
+            if notices.is_empty() {
+                return Ok(());
+            }
+            let values: Vec<String> = (0..notices.len())
+                .map(|i| format!("($1, ${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+                .collect();
+            let sql = format!(
+                "INSERT INTO sla_schedule (clock, notice, level, due_at) VALUES {}",
+                values.join(", ")
+            );
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(clock);
+            for (notice, level, at) in notices {
+                q = q
+                    .bind(notice.as_str())
+                    .bind(i64::from(*level))
+                    .bind(ms(*at));
+            }
+            q.execute(&mut *self.tx).await?;
+            return Ok(());
+        }
         sqlx::query("DELETE FROM sla_schedule WHERE clock = $1")
             .bind(clock)
             .execute(&mut *self.tx)

@@ -8,6 +8,7 @@
 //! messages durable, together. The code that ingests a message is the same
 //! either way.
 
+use super::events::{NewEvent, insert_events};
 use super::{Backend, Result, Store};
 use sqlx::{Any, AnyConnection, Transaction};
 use std::ops::{Deref, DerefMut};
@@ -49,6 +50,8 @@ pub struct Tx {
     pub(super) backend: Backend,
     /// Set for a member of a group: where the transaction goes back to.
     group: Option<Slot>,
+    /// Events recorded so far, written by `commit`.
+    pub(super) events: Vec<NewEvent>,
 }
 
 impl Tx {
@@ -57,12 +60,18 @@ impl Tx {
             tx: Held(Some(tx)),
             backend,
             group: None,
+            events: Vec::new(),
         }
     }
 
     /// Alone: commits. In a group: keeps this message's work for the
     /// group's commit.
     pub async fn commit(mut self) -> Result<()> {
+        let events = std::mem::take(&mut self.events);
+        if !events.is_empty() {
+            // A failure here leaves `self` whole: dropped, it rolls back.
+            insert_events(&mut self.tx, &events).await?;
+        }
         let mut t = self.tx.0.take().expect("an open transaction");
         match self.group.take() {
             None => t.commit().await?,
@@ -138,6 +147,7 @@ impl Group {
             tx: Held(Some(t)),
             backend: self.backend,
             group: Some(self.slot.clone()),
+            events: Vec::new(),
         })
     }
 

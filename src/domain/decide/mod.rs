@@ -8,6 +8,7 @@ use super::classify::{Classification, Delivery, Us, is_noreply, is_ours};
 use super::model::{Action, Address, Kind, Status};
 use super::parse::ParsedMail;
 use super::thread::Threading;
+use crate::domain::event::{Event, EventKind};
 use jiff::{SignedDuration, Timestamp};
 
 /// Limits on automatic mail, the loop breakers. Every automatic mail counts
@@ -146,6 +147,8 @@ pub struct TicketView {
     pub number: i64,
     pub status: Status,
     pub updated_at: Timestamp,
+    /// The SLA policy its clocks run under.
+    pub sla_policy: String,
 }
 
 /// Settings that shape decisions.
@@ -222,7 +225,7 @@ pub struct Decision {
     pub action: Action,
     pub ticket: TicketPlan,
     /// `(what, detail)` entries for the ticket's event log.
-    pub events: Vec<(&'static str, String)>,
+    pub events: Vec<Event>,
     /// Send an acknowledgement to this address.
     pub acknowledge: Option<Address>,
     /// The limit that held the acknowledgement back, if one did.
@@ -246,13 +249,13 @@ fn returned_ids(m: &ParsedMail) -> Vec<String> {
 }
 
 pub fn decide(i: &Inputs<'_>) -> Decision {
-    let mut events: Vec<(&'static str, String)> = Vec::new();
+    let mut events: Vec<Event> = Vec::new();
     let kind = i.class.kind;
-    events.push((
-        "received",
+    events.push(Event::new(
+        EventKind::Received,
         format!("message <{}>: {}", i.mail.message_id, i.class.describe()),
     ));
-    events.push(("threading", i.threading.describe()));
+    events.push(Event::new(EventKind::Threading, i.threading.describe()));
 
     let bounce = match (kind, i.class.delivery) {
         (Kind::Bounce, Some(Delivery::Failed | Delivery::Unknown)) => Some(bounce_plan(i)),
@@ -262,8 +265,8 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
 
     // Spam is kept, never attached to a ticket (agents would read it there).
     if kind == Kind::Spam {
-        events.push((
-            "ignored",
+        events.push(Event::new(
+            EventKind::Ignored,
             "spam is stored, never answered and never added to a ticket".into(),
         ));
         return Decision {
@@ -292,8 +295,8 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
                 bounce,
             },
             None => {
-                events.push((
-                    "ignored",
+                events.push(Event::new(
+                    EventKind::Ignored,
                     format!("{kind} mail without a ticket is stored, not answered"),
                 ));
                 Decision {
@@ -315,12 +318,15 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
             let status = match (t.status, list_ticket) {
                 (Status::Open, _) | (_, true) => None,
                 (Status::Pending, _) => {
-                    events.push(("status", "pending -> open: the customer wrote".into()));
+                    events.push(Event::new(
+                        EventKind::Status,
+                        "pending -> open: the customer wrote".into(),
+                    ));
                     Some(Status::Open)
                 }
                 (s, _) => {
-                    events.push((
-                        "reopened",
+                    events.push(Event::new(
+                        EventKind::Reopened,
                         format!("{s} -> open: the customer wrote within the reopen window"),
                     ));
                     Some(Status::Open)
@@ -339,8 +345,8 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
                 bounce,
             };
         }
-        events.push((
-            "follow-up",
+        events.push(Event::new(
+            EventKind::FollowUp,
             format!(
                 "ticket #{} is {} since beyond the reopen window: a new ticket follows it",
                 t.number, t.status
@@ -351,8 +357,8 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
     let follows = i.ticket.map(|t| t.number);
     let mut held_by = None;
     let acknowledge = if list_ticket {
-        events.push((
-            "not acknowledged",
+        events.push(Event::new(
+            EventKind::NotAcknowledged,
             "mailing-list mail is never answered".into(),
         ));
         None
@@ -468,27 +474,30 @@ pub fn ack_address(m: &ParsedMail, proven: bool) -> (Option<&Address>, Option<St
 /// Who gets the acknowledgement of a new ticket, if anyone; records why not.
 fn ack_target(
     i: &Inputs<'_>,
-    events: &mut Vec<(&'static str, String)>,
+    events: &mut Vec<Event>,
     held_by: &mut Option<Refusal>,
 ) -> Option<Address> {
     let (to, note) = ack_address(i.mail, i.proven);
     if let Some(note) = note {
-        events.push(("acknowledgement address", note));
+        events.push(Event::new(EventKind::AcknowledgementAddress, note));
     }
     let Some(to) = to else {
-        events.push(("not acknowledged", "no sender address".into()));
+        events.push(Event::new(
+            EventKind::NotAcknowledged,
+            "no sender address".into(),
+        ));
         return None;
     };
     if !to.email.contains('@') || to.email.starts_with('@') {
-        events.push((
-            "not acknowledged",
+        events.push(Event::new(
+            EventKind::NotAcknowledged,
             format!("{} has no domain to answer at", to.email),
         ));
         return None;
     }
     if let Some(why) = i.class.never_acknowledged() {
-        events.push((
-            "not acknowledged",
+        events.push(Event::new(
+            EventKind::NotAcknowledged,
             format!(
                 "another help desk's mail ({why}): two ticket systems must not answer each other"
             ),
@@ -501,8 +510,8 @@ fn ack_target(
             addresses: i.rules.our_addresses,
         },
     ) {
-        events.push((
-            "not acknowledged",
+        events.push(Event::new(
+            EventKind::NotAcknowledged,
             format!("{} is our own address", to.email),
         ));
         return None;
@@ -510,16 +519,16 @@ fn ack_target(
     // A robot sender speaks for nobody, even when Reply-To names a person.
     for who in [Some(to), i.mail.from.as_ref()].into_iter().flatten() {
         if is_noreply(who.local_part()) {
-            events.push((
-                "not acknowledged",
+            events.push(Event::new(
+                EventKind::NotAcknowledged,
                 format!("{} does not read replies", who.email),
             ));
             return None;
         }
     }
     if let Some((until, reason)) = &i.suppressed {
-        events.push((
-            "not acknowledged",
+        events.push(Event::new(
+            EventKind::NotAcknowledged,
             format!(
                 "{} gets no automatic mail until {until}: {reason}",
                 to.email
@@ -528,7 +537,10 @@ fn ack_target(
         return None;
     }
     if let Some((which, why)) = refusal(i.rules.limits, &i.sent, true) {
-        events.push(("not acknowledged", format!("{}: {why}", to.email)));
+        events.push(Event::new(
+            EventKind::NotAcknowledged,
+            format!("{}: {why}", to.email),
+        ));
         *held_by = Some(which);
         return None;
     }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::domain::event::EventKind;
 use crate::domain::parse::parse;
 use crate::domain::thread::Rule;
 
@@ -57,6 +58,7 @@ impl Case {
             number,
             status,
             updated_at: at(updated),
+            sla_policy: "standard".into(),
         });
         self
     }
@@ -237,7 +239,7 @@ fn a_stranger_reply_to_is_not_acknowledged() {
     assert!(
         d.events
             .iter()
-            .any(|(w, _)| *w == "acknowledgement address")
+            .any(|e| e.kind == EventKind::AcknowledgementAddress)
     );
     // Proven mail, or a Reply-To in the sender's own organization, is honoured.
     let mut c = Case::raw(raw, Kind::Customer);
@@ -289,7 +291,7 @@ fn limits_suppression_and_noreply_stop_acknowledgements() {
     assert!(
         d.events
             .iter()
-            .any(|(w, e)| *w == "not acknowledged" && e.contains("rate limit"))
+            .any(|e| e.kind == EventKind::NotAcknowledged && e.detail.contains("rate limit"))
     );
     let mut c = Case::new("jane@example.org", Kind::Customer);
     c.sent.to_recipient = 10;
