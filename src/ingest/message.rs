@@ -312,6 +312,10 @@ impl Pipeline {
         let mail = m.mail;
         let mut woke = Wake::default();
         let agents = self.agents_to_notify(m.mailbox, state, None);
+        if agents.is_empty() {
+            // Nobody to tell: the files are not read out of the message again.
+            return Ok(woke);
+        }
         let who = mail
             .from
             .as_ref()

@@ -185,11 +185,14 @@ impl Store {
             });
         }
         if backend == Backend::Sqlite {
+            // temp_store: the savepoint of each message in a group commit
+            // journals its pages in memory, not in a temporary file.
             opts = opts.after_connect(move |conn, _| {
                 Box::pin(async move {
                     conn.execute(sqlx::AssertSqlSafe(format!(
                         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms};"
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms}; \
+                         PRAGMA temp_store = MEMORY;"
                     )))
                     .await?;
                     Ok(())
