@@ -28,6 +28,13 @@ use crate::templates::{PersonVars, ResultVars};
 
 type Events = Vec<Event>;
 
+/// An agent's mail as read: its own text, its files, and the decision.
+struct ReadMail {
+    text: AgentText,
+    files: Vec<OutAttachment>,
+    d: AgentDecision,
+}
+
 impl Pipeline {
     /// Acts on an agent's mail; returns the events to record.
     pub(super) async fn agent_mail(
@@ -38,6 +45,94 @@ impl Pipeline {
         agent: &AgentConfig,
     ) -> Result<Events, IngestError> {
         let (mail, received_at, now) = (m.mail, m.received_at, m.now);
+        let ReadMail { text, files, d } = self.read_agent_mail(tx, m, t, agent).await?;
+        let edit = TicketEdit {
+            status: d.status,
+            assignee: d.assignee.clone(),
+            priority: d.priority.map(|p| p.to_string()),
+            first_response_at: d.responded.then_some(received_at),
+            spam: d.spam,
+        };
+        tx.edit_ticket(t.number, &edit, received_at).await?;
+        let mut events = d.events.clone();
+        // #spam also marks the sender: their later mail is spam at once.
+        if d.spam
+            && let Some(c) = &t.customer
+        {
+            tx.mark_spam_sender(&c.email, &agent.email, t.number, now)
+                .await?;
+            events.push(Event::new(
+                EventKind::SenderMarkedAsSpam,
+                format!(
+                    "{}: later mail from this address is stored as spam",
+                    c.email
+                ),
+            ));
+        }
+        self.agent_clocks(tx, t, &d, received_at).await?;
+        let before = t.status;
+        let t = tx.ticket_state(t.number).await?.expect("the ticket exists");
+        let spam_or_merge = d.spam || d.merge_into.is_some();
+        let plan = if finished(before, Some(t.status), spam_or_merge) {
+            self.closing_plan(tx, m.mailbox, &t, now, &mut events)
+                .await?
+        } else {
+            None
+        };
+
+        let mut relayed_to = None;
+        if d.relay {
+            relayed_to = Some(
+                self.relay(tx, m, &t, agent, &text, &files, plan.as_ref(), &mut events)
+                    .await?,
+            );
+        } else if let Some(plan) = &plan {
+            self.queue_closing(tx, m.mailbox, &t, plan, now, &mut events)
+                .await?;
+        }
+        if d.note && !text.body.trim().is_empty() {
+            let n = self.share(tx, m, &t, agent, "note", &text.body).await?;
+            events.push(Event::new(
+                EventKind::NoteShared,
+                format!("with {n} other agent(s)"),
+            ));
+        }
+        self.tell_assignees(tx, m, &t, agent, &d, &mut events)
+            .await?;
+        if d.receipt {
+            self.receipt(tx, m, &t, agent, &d, relayed_to).await?;
+        }
+        for o in &d.overview {
+            self.send_list(tx, m, agent, o).await?;
+        }
+        if let Some(into) = d.merge_into {
+            tx.merge_tickets(t.number, into, now).await?;
+            tx.add_event(
+                Some(into),
+                Some(&mail.message_id),
+                now,
+                EventKind::Merged,
+                &format!(
+                    "ticket #{} was merged into this one by {}",
+                    t.number, agent.email
+                ),
+            )
+            .await?;
+        }
+        Ok(events)
+    }
+
+    /// Reads an agent's mail on ticket `t`: its own text (trimmed against
+    /// what it may quote), its files, and what it decides — a reply with
+    /// no customer to go to is not relayed, and the agent hears why.
+    async fn read_agent_mail(
+        &self,
+        tx: &mut Tx,
+        m: &Msg<'_>,
+        t: &TicketState,
+        agent: &AgentConfig,
+    ) -> Result<ReadMail, IngestError> {
+        let mail = m.mail;
         let quotable = self.quotable(tx, t.number, &mail.message_id).await?;
         let earlier = self.earlier_of(tx, &agent.email).await?;
         let known = Known {
@@ -91,29 +186,18 @@ impl Pipeline {
                 .push(crate::domain::phrase::Phrase::new("unknown.no_customer"));
             d.receipt = true;
         }
-        let edit = TicketEdit {
-            status: d.status,
-            assignee: d.assignee.clone(),
-            priority: d.priority.map(|p| p.to_string()),
-            first_response_at: d.responded.then_some(received_at),
-            spam: d.spam,
-        };
-        tx.edit_ticket(t.number, &edit, received_at).await?;
-        let mut events = d.events.clone();
-        // #spam also marks the sender: their later mail is spam at once.
-        if d.spam
-            && let Some(c) = &t.customer
-        {
-            tx.mark_spam_sender(&c.email, &agent.email, t.number, now)
-                .await?;
-            events.push(Event::new(
-                EventKind::SenderMarkedAsSpam,
-                format!(
-                    "{}: later mail from this address is stored as spam",
-                    c.email
-                ),
-            ));
-        }
+        Ok(ReadMail { text, files, d })
+    }
+
+    /// Moves ticket `t`'s clocks as the agent's mail decided: an answer,
+    /// a status change.
+    async fn agent_clocks(
+        &self,
+        tx: &mut Tx,
+        t: &TicketState,
+        d: &AgentDecision,
+        received_at: jiff::Timestamp,
+    ) -> Result<(), IngestError> {
         let mut happenings = Vec::new();
         if d.responded {
             happenings.push(Happening::AgentAnswered);
@@ -126,56 +210,7 @@ impl Pipeline {
         }
         self.move_clocks(tx, t.number, &t.sla_policy, &happenings, received_at)
             .await?;
-        let before = t.status;
-        let t = tx.ticket_state(t.number).await?.expect("the ticket exists");
-        let spam_or_merge = d.spam || d.merge_into.is_some();
-        let plan = if finished(before, Some(t.status), spam_or_merge) {
-            self.closing_plan(tx, m.mailbox, &t, now, &mut events)
-                .await?
-        } else {
-            None
-        };
-
-        let mut relayed_to = None;
-        if d.relay {
-            relayed_to = Some(
-                self.relay(tx, m, &t, agent, &text, &files, plan.as_ref(), &mut events)
-                    .await?,
-            );
-        } else if let Some(plan) = &plan {
-            self.queue_closing(tx, m.mailbox, &t, plan, now, &mut events)
-                .await?;
-        }
-        if d.note && !text.body.trim().is_empty() {
-            let n = self.share(tx, m, &t, agent, "note", &text.body).await?;
-            events.push(Event::new(
-                EventKind::NoteShared,
-                format!("with {n} other agent(s)"),
-            ));
-        }
-        self.tell_assignees(tx, m, &t, agent, &d, &mut events)
-            .await?;
-        if d.receipt {
-            self.receipt(tx, m, &t, agent, &d, relayed_to).await?;
-        }
-        for o in &d.overview {
-            self.send_list(tx, m, agent, o).await?;
-        }
-        if let Some(into) = d.merge_into {
-            tx.merge_tickets(t.number, into, now).await?;
-            tx.add_event(
-                Some(into),
-                Some(&mail.message_id),
-                now,
-                EventKind::Merged,
-                &format!(
-                    "ticket #{} was merged into this one by {}",
-                    t.number, agent.email
-                ),
-            )
-            .await?;
-        }
-        Ok(events)
+        Ok(())
     }
 
     /// Sends the agent's answer to the customer and the people they copied,

@@ -28,6 +28,16 @@ pub(super) struct Threaded {
     pub returned: Option<String>,
 }
 
+/// The reply tokens a message carries (see `Pipeline::token_facts`).
+#[derive(Default)]
+struct Tokens {
+    tokens: Vec<TokenFact>,
+    /// The ticket of a verified survey token.
+    survey_token: Option<i64>,
+    /// Whom its verified agent tokens were issued to.
+    agent_holders: Vec<String>,
+}
+
 impl Pipeline {
     /// Threads `mail`, looking up only what the rules reach, and says what
     /// it proves: the holders of its valid tokens, and its sender.
@@ -48,47 +58,11 @@ impl Pipeline {
         let settled =
             |facts: &ThreadFacts| matches!(thread(mail, facts), Threading::Existing { .. });
 
-        // 1. Tokens in recipient addresses: verified against everyone the
-        // ticket's mail went to (its participants and the agents).
-        let recipients = mail.recipient_addresses();
-        let mut survey_token = None;
-        let mut agent_holders: Vec<String> = Vec::new();
-        for t in token::tokens_in(&recipients, mailbox.local_part(), mailbox.domain()) {
-            let Some(claim) = token::claim(t) else {
-                continue;
-            };
-            let n = claim.ticket;
-            let mut candidates: Vec<String> = tx
-                .participants(n)
-                .await?
-                .into_iter()
-                .map(|(e, _)| e)
-                .collect();
-            candidates.extend(self.config.agents.iter().map(|a| a.email.clone()));
-            let issued_to = match claim.purpose {
-                Purpose::Reply | Purpose::Survey | Purpose::Agent => self
-                    .key
-                    .verify(t, candidates.iter().map(String::as_str))
-                    .map(str::to_string),
-                // A rating link's token is for the web page only.
-                Purpose::RateLink => None,
-            };
-            if issued_to.is_none() {
-                tracing::warn!(message_id = %mail.message_id, token = t, "reply token does not verify: ignored");
-            } else if claim.purpose == Purpose::Survey {
-                survey_token = Some(n);
-            }
-            if claim.purpose == Purpose::Agent {
-                // Proves the agent; names no ticket to thread into.
-                agent_holders.extend(issued_to);
-                continue;
-            }
-            facts.tokens.push(TokenFact {
-                token: t.to_string(),
-                ticket: n,
-                issued_to,
-            });
-        }
+        // 1. Tokens in recipient addresses.
+        let found = self.token_facts(tx, mailbox, mail).await?;
+        facts.tokens = found.tokens;
+        let survey_token = found.survey_token;
+        let agent_holders = found.agent_holders;
         let holders: Vec<String> = facts
             .tokens
             .iter()
@@ -134,42 +108,9 @@ impl Pipeline {
             }
         }
 
-        // 4. The subject tag, from someone who belongs to that ticket: one
-        // of its customers (a claim may add text), or an agent or watcher
-        // whose mail proves it is theirs. An internal address without
-        // proof is no participant: anyone can write it in a From.
+        // 4. The subject tag, from someone who belongs to that ticket.
         if let Some(n) = subject::find_tag(&mail.subject, &self.config.threading.tag_prefix) {
-            let exists = tx.ticket_view(n).await?.is_some();
-            let sender = mail
-                .from
-                .as_ref()
-                .map(|f| f.email.as_str())
-                .unwrap_or_default();
-            let sender_known = exists && !sender.is_empty() && {
-                let participants = tx.participants(n).await?;
-                let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
-                let internal = self.config.agent(sender).is_some()
-                    || participants
-                        .iter()
-                        .any(|(p, r)| p == sender && !r.is_audience());
-                if internal {
-                    proof.is_some()
-                } else {
-                    participants
-                        .iter()
-                        .any(|(p, r)| p == sender && r.is_audience())
-                        || (self.config.threading.tag_same_domain
-                            && !domain.is_empty()
-                            && participants.iter().any(|(p, r)| {
-                                r.is_audience() && p.ends_with(&format!("@{domain}"))
-                            }))
-                }
-            };
-            facts.tag = Some(TagFact {
-                ticket: n,
-                exists,
-                sender_known,
-            });
+            facts.tag = Some(self.tag_fact(tx, mail, n, proof.is_some()).await?);
             if settled(&facts) {
                 return Ok(done(&facts, holders, proof));
             }
@@ -199,5 +140,100 @@ impl Pipeline {
             }
         }
         Ok(done(&facts, holders, proof))
+    }
+
+    /// The reply tokens in `mail`'s recipient addresses, each verified
+    /// against everyone the ticket's mail went to (its participants and
+    /// the agents).
+    async fn token_facts(
+        &self,
+        tx: &mut Tx,
+        mailbox: &MailboxConfig,
+        mail: &ParsedMail,
+    ) -> Result<Tokens, StoreError> {
+        let mut found = Tokens::default();
+        let recipients = mail.recipient_addresses();
+        for t in token::tokens_in(&recipients, mailbox.local_part(), mailbox.domain()) {
+            let Some(claim) = token::claim(t) else {
+                continue;
+            };
+            let n = claim.ticket;
+            let mut candidates: Vec<String> = tx
+                .participants(n)
+                .await?
+                .into_iter()
+                .map(|(e, _)| e)
+                .collect();
+            candidates.extend(self.config.agents.iter().map(|a| a.email.clone()));
+            let issued_to = match claim.purpose {
+                Purpose::Reply | Purpose::Survey | Purpose::Agent => self
+                    .key
+                    .verify(t, candidates.iter().map(String::as_str))
+                    .map(str::to_string),
+                // A rating link's token is for the web page only.
+                Purpose::RateLink => None,
+            };
+            if issued_to.is_none() {
+                tracing::warn!(message_id = %mail.message_id, token = t, "reply token does not verify: ignored");
+            } else if claim.purpose == Purpose::Survey {
+                found.survey_token = Some(n);
+            }
+            if claim.purpose == Purpose::Agent {
+                // Proves the agent; names no ticket to thread into.
+                found.agent_holders.extend(issued_to);
+                continue;
+            }
+            found.tokens.push(TokenFact {
+                token: t.to_string(),
+                ticket: n,
+                issued_to,
+            });
+        }
+        Ok(found)
+    }
+
+    /// The subject tag naming ticket `n`, and whether its sender belongs
+    /// to that ticket: one of its customers (a claim may add text), or an
+    /// agent or watcher whose mail proves it is theirs (`proven`). An
+    /// internal address without proof is no participant: anyone can write
+    /// it in a From.
+    async fn tag_fact(
+        &self,
+        tx: &mut Tx,
+        mail: &ParsedMail,
+        n: i64,
+        proven: bool,
+    ) -> Result<TagFact, StoreError> {
+        let exists = tx.ticket_view(n).await?.is_some();
+        let sender = mail
+            .from
+            .as_ref()
+            .map(|f| f.email.as_str())
+            .unwrap_or_default();
+        let sender_known = exists && !sender.is_empty() && {
+            let participants = tx.participants(n).await?;
+            let domain = sender.rsplit_once('@').map(|(_, d)| d).unwrap_or_default();
+            let internal = self.config.agent(sender).is_some()
+                || participants
+                    .iter()
+                    .any(|(p, r)| p == sender && !r.is_audience());
+            if internal {
+                proven
+            } else {
+                participants
+                    .iter()
+                    .any(|(p, r)| p == sender && r.is_audience())
+                    || (self.config.threading.tag_same_domain
+                        && !domain.is_empty()
+                        && participants
+                            .iter()
+                            .any(|(p, r)| r.is_audience() && p.ends_with(&format!("@{domain}"))))
+            }
+        };
+        Ok(TagFact {
+            ticket: n,
+            exists,
+            sender_known,
+        })
     }
 }

@@ -11,12 +11,15 @@
 mod daily;
 mod held;
 
+use crate::config::MailboxConfig;
 use crate::domain::event::EventKind;
 use crate::domain::model::{Address, OutKind, Role};
-use crate::domain::sla::{EscalateAfter, Notice, NotifyTarget, recipients};
+use crate::domain::sla::{EscalateAfter, EscalationLevel, Notice, NotifyTarget, recipients};
 use crate::ingest::{Pipeline, Prompt, QueuedMail};
-use crate::store::{DueNotice, StoreError};
-use crate::templates::ResultVars;
+use crate::store::{DueNotice, StoreError, StoredClock, TicketState, Tx};
+use crate::templates::{ResultVars, Vars};
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -136,6 +139,30 @@ impl Scheduler {
         Ok(())
     }
 
+    /// The clock, ticket and mailbox of notice `n`, when there is still
+    /// something to say: the clock runs, the mailbox is still configured.
+    async fn still_due(
+        &self,
+        tx: &mut Tx,
+        n: &DueNotice,
+    ) -> Result<Option<(StoredClock, TicketState, MailboxConfig)>, StoreError> {
+        let Some(stored) = tx.clock(n.clock).await? else {
+            return Ok(None);
+        };
+        let Some(t) = tx.ticket_state(stored.ticket).await? else {
+            return Ok(None);
+        };
+        if stored.clock.state.is_stopped() || stored.clock.running_since.is_none() {
+            // Stopped or paused since it was scheduled: nothing to say.
+            return Ok(None);
+        }
+        let Some(mailbox) = self.pipeline.config.mailbox(&t.mailbox).cloned() else {
+            tracing::warn!(ticket = t.number, mailbox = %t.mailbox, "SLA notice for a mailbox no longer configured");
+            return Ok(None);
+        };
+        Ok(Some((stored, t, mailbox)))
+    }
+
     /// One notice, in one transaction: take it off the schedule, record it
     /// for each recipient, queue the mail, raise the priority.
     async fn send(&self, n: &DueNotice) -> Result<(), StoreError> {
@@ -145,22 +172,11 @@ impl Scheduler {
         if !tx.take_notice(n).await? {
             return Ok(());
         }
-        let Some(stored) = tx.clock(n.clock).await? else {
-            return tx.commit().await;
-        };
-        let Some(t) = tx.ticket_state(stored.ticket).await? else {
+        let Some((stored, t, mailbox)) = self.still_due(&mut tx, n).await? else {
             return tx.commit().await;
         };
         let policy = p.config.policy(&stored.policy);
         let work = p.clockwork(&policy);
-        if stored.clock.state.is_stopped() || stored.clock.running_since.is_none() {
-            // Stopped or paused since it was scheduled: nothing to say.
-            return tx.commit().await;
-        }
-        let Some(mailbox) = p.config.mailbox(&t.mailbox).cloned() else {
-            tracing::warn!(ticket = t.number, mailbox = %t.mailbox, "SLA notice for a mailbox no longer configured");
-            return tx.commit().await;
-        };
         let level = (n.level as usize)
             .checked_sub(1)
             .and_then(|i| policy.escalation.get(i));
@@ -184,7 +200,6 @@ impl Scheduler {
             None => String::new(),
         };
         let used = stored.clock.used(now, &work);
-        let late = used - stored.clock.budget;
         let mut sent_to = Vec::new();
         for r in &recipients {
             if !tx.record_notice(n, r, now).await? {
@@ -204,35 +219,20 @@ impl Scheduler {
                 // the customer's words.
                 tx.add_participant(t.number, &to, Role::Watcher).await?;
             }
-            let mut vars = p.vars(
-                &mailbox,
-                &t,
-                &tz,
-                Prompt {
-                    event: "sla",
-                    text: text.clone(),
-                    subject: t.subject.clone(),
-                    attachments: Vec::new(),
-                    agent: None,
-                    result: ResultVars::default(),
-                    is_new: false,
+            let vars = notice_vars(
+                p,
+                &Notified {
+                    mailbox: &mailbox,
+                    ticket: &t,
+                    clock: &stored,
+                    event: &event,
+                    text: &text,
+                    level: n.level,
+                    used,
+                    working_time: !matches!(work, crate::domain::calendar::Clockwork::Wall),
                 },
+                &tz,
             );
-            vars.event = event.clone();
-            vars.sla.target = stored.clock.target.as_str().into();
-            vars.sla.due_at = stored
-                .clock
-                .due_at
-                .map(|d| crate::ingest::format_time(d, &tz))
-                .unwrap_or_default();
-            vars.raw.sla_due_at = stored.clock.due_at;
-            // Time left counts in the calendar's working hours when there is
-            // one: "3h of working time" on a Friday evening is Monday noon.
-            vars.raw.sla_remaining =
-                Some((stored.clock.budget - used).max(jiff::SignedDuration::ZERO));
-            vars.raw.working_time = !matches!(work, crate::domain::calendar::Clockwork::Wall);
-            vars.raw.sla_late = late.is_positive().then_some(late);
-            vars.sla.level = n.level;
             let language = p.config.agent_language(&mailbox, r);
             let queued = p
                 .queue_named(
@@ -263,41 +263,7 @@ impl Scheduler {
                 }
             }
         }
-        let what = match n.notice {
-            Notice::Warning => EventKind::SlaWarning,
-            Notice::Escalation => EventKind::Escalation(n.level),
-        };
-        let after = match level.map(|l| l.after) {
-            Some(EscalateAfter::Breach) | None => String::new(),
-            Some(EscalateAfter::Later(_)) => " (later level)".into(),
-        };
-        let detail = format!(
-            "{} of {}: to {}{after}",
-            what,
-            stored.clock.target,
-            if sent_to.is_empty() {
-                "nobody new".into()
-            } else {
-                sent_to.join(", ")
-            }
-        );
-        tx.add_event(Some(t.number), None, now, what, &detail)
-            .await?;
-        if let Some(priority) = level.and_then(|l| l.set_priority) {
-            let edit = crate::store::TicketEdit {
-                priority: Some(priority.to_string()),
-                ..Default::default()
-            };
-            tx.edit_ticket(t.number, &edit, now).await?;
-            tx.add_event(
-                Some(t.number),
-                None,
-                now,
-                EventKind::Priority,
-                &format!("raised to {priority} by {what}"),
-            )
-            .await?;
-        }
+        let what = record_notice(&mut tx, n, level, &stored, t.number, &sent_to, now).await?;
         tx.commit().await?;
         if !sent_to.is_empty() {
             crate::ops::metrics::sla_notice(n.notice.as_str());
@@ -306,4 +272,101 @@ impl Scheduler {
         }
         Ok(())
     }
+}
+
+/// What an SLA notice is about: the ticket, its clock, what the customer
+/// last wrote, how much of the budget is used.
+struct Notified<'a> {
+    mailbox: &'a MailboxConfig,
+    ticket: &'a TicketState,
+    clock: &'a StoredClock,
+    /// The template's event name.
+    event: &'a str,
+    text: &'a str,
+    level: u32,
+    used: SignedDuration,
+    /// The policy counts a calendar's working hours.
+    working_time: bool,
+}
+
+/// The template variables of one recipient's notice, times in `tz`.
+fn notice_vars(p: &Pipeline, n: &Notified<'_>, tz: &TimeZone) -> Vars {
+    let c = &n.clock.clock;
+    let mut vars = p.vars(
+        n.mailbox,
+        n.ticket,
+        tz,
+        Prompt {
+            event: "sla",
+            text: n.text.to_string(),
+            subject: n.ticket.subject.clone(),
+            attachments: Vec::new(),
+            agent: None,
+            result: ResultVars::default(),
+            is_new: false,
+        },
+    );
+    vars.event = n.event.to_string();
+    vars.sla.target = c.target.as_str().into();
+    vars.sla.due_at = c
+        .due_at
+        .map(|d| crate::ingest::format_time(d, tz))
+        .unwrap_or_default();
+    vars.raw.sla_due_at = c.due_at;
+    // Time left counts in the calendar's working hours when there is
+    // one: "3h of working time" on a Friday evening is Monday noon.
+    vars.raw.sla_remaining = Some((c.budget - n.used).max(SignedDuration::ZERO));
+    vars.raw.working_time = n.working_time;
+    let late = n.used - c.budget;
+    vars.raw.sla_late = late.is_positive().then_some(late);
+    vars.sla.level = n.level;
+    vars
+}
+
+/// Records a notice on ticket `ticket` (and the priority its escalation
+/// level sets); returns the event's kind.
+async fn record_notice(
+    tx: &mut Tx,
+    n: &DueNotice,
+    level: Option<&EscalationLevel>,
+    clock: &StoredClock,
+    ticket: i64,
+    sent_to: &[String],
+    now: Timestamp,
+) -> Result<EventKind, StoreError> {
+    let what = match n.notice {
+        Notice::Warning => EventKind::SlaWarning,
+        Notice::Escalation => EventKind::Escalation(n.level),
+    };
+    let after = match level.map(|l| l.after) {
+        Some(EscalateAfter::Breach) | None => String::new(),
+        Some(EscalateAfter::Later(_)) => " (later level)".into(),
+    };
+    let detail = format!(
+        "{} of {}: to {}{after}",
+        what,
+        clock.clock.target,
+        if sent_to.is_empty() {
+            "nobody new".into()
+        } else {
+            sent_to.join(", ")
+        }
+    );
+    tx.add_event(Some(ticket), None, now, what, &detail).await?;
+    if let Some(priority) = level.and_then(|l| l.set_priority) {
+        let edit = crate::store::TicketEdit {
+            priority: Some(priority.to_string()),
+            ..Default::default()
+        };
+        tx.edit_ticket(ticket, &edit, now).await?;
+        tx.add_event(
+            Some(ticket),
+            None,
+            now,
+            EventKind::Priority,
+            &format!("raised to {priority} by {what}"),
+        )
+        .await?;
+    }
+    Ok(what)
 }
