@@ -220,50 +220,23 @@ async fn open_store(config: &Config) -> Result<Store, Failure> {
 async fn dispatch(cli: Cli) -> CliResult {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let tz = when::zone(cli.tz.as_deref()).map_err(|e| Failure::new(exit::USAGE, e))?;
-    match cli.command {
-        Command::Check { connect } => check::run(&cli.config, connect).await,
-        Command::Init(args) => init::run(&cli.config, &args).await,
-        Command::Run => {
-            let (config, templates) = load(&cli.config, Secrets::Read)?;
-            init_logging(config.log_format, "info");
-            let shutdown = tokio_util::sync::CancellationToken::new();
-            let reload_signal = Arc::new(tokio::sync::Notify::new());
-            tokio::spawn(watch_signals(shutdown.clone(), reload_signal.clone()));
-            // A database that is away at start is waited for, not given up on.
-            let mut attempt = 0;
-            let store = loop {
-                match open_store(&config).await {
-                    Ok(s) => break s,
-                    Err(f) if f.code == exit::TEMPFAIL => {
-                        attempt += 1;
-                        let wait = crate::backoff(
-                            attempt,
-                            std::time::Duration::from_secs(1),
-                            std::time::Duration::from_secs(60),
-                        );
-                        tracing::error!(error = %f.message, retry_in = ?wait, "cannot open the database; retrying");
-                        tokio::select! {
-                            _ = shutdown.cancelled() => return Ok(exit::OK),
-                            _ = tokio::time::sleep(wait) => {}
-                        }
-                    }
-                    Err(f) => return Err(f),
-                }
-            };
-            let path = cli.config.clone();
-            let reload = crate::daemon::Reload {
-                signal: reload_signal,
-                load: Box::new(move || load(&path, Secrets::Read).map_err(|f| f.message)),
-            };
-            crate::daemon::run(config, store, templates, clock, shutdown, reload)
-                .await
-                .map_err(|e| Failure::new(exit::TEMPFAIL, crate::error_chain(&e)))?;
-            Ok(exit::OK)
+    let path = cli.config.as_path();
+    let at = |given: Option<String>| match given {
+        Some(t) => {
+            when::parse(&t, &tz).map_err(|e| Failure::new(exit::USAGE, format!("--at: {e}")))
         }
+        None => Ok(clock.now()),
+    };
+    let since = |given: &str| {
+        when::since(given, clock.now(), &tz)
+            .map_err(|e| Failure::new(exit::USAGE, format!("--since: {e}")))
+    };
+    match cli.command {
+        Command::Check { connect } => check::run(path, connect).await,
+        Command::Init(args) => init::run(path, &args).await,
+        Command::Run => run_daemon(path, clock).await,
         Command::Migrate => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let store = open_store(&config).await?;
+            let (_, store) = open(path, Secrets::Skip).await?;
             // The reply-token secret is made now, not on first use.
             store.token_key().await?;
             println!("database is up to date");
@@ -276,7 +249,7 @@ async fn dispatch(cli: Cli) -> CliResult {
             mbox,
             files,
         } => {
-            let (config, templates) = load(&cli.config, Secrets::Skip)?;
+            let (config, templates) = load(path, Secrets::Skip)?;
             init_logging(config.log_format, "warn");
             let options = ingest::Options {
                 mailbox: &mailbox,
@@ -287,9 +260,7 @@ async fn dispatch(cli: Cli) -> CliResult {
             ingest::run(config, templates, clock, options, &files).await
         }
         Command::Tickets { command } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let store = open_store(&config).await?;
+            let (_, store) = open(path, Secrets::Skip).await?;
             match command {
                 TicketsCommand::List { status, json } => {
                     show::tickets(&store, &*clock, status.as_deref(), &tz, json).await
@@ -308,58 +279,28 @@ async fn dispatch(cli: Cli) -> CliResult {
             command:
                 MessagesCommand::List {
                     kind,
-                    since,
+                    since: from,
                     limit,
                     json,
                 },
         } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let since = match since {
-                None => None,
-                Some(s) => Some(
-                    when::since(&s, clock.now(), &tz)
-                        .map_err(|e| Failure::new(exit::USAGE, format!("--since: {e}")))?,
-                ),
-            };
-            let store = open_store(&config).await?;
-            show::messages(&store, kind.as_deref(), since, limit, &tz, json).await
+            let from = from.as_deref().map(since).transpose()?;
+            let (_, store) = open(path, Secrets::Skip).await?;
+            show::messages(&store, kind.as_deref(), from, limit, &tz, json).await
         }
         Command::Explain {
             file,
             mailbox,
             json,
-        } => {
-            let (config, templates) = load(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let mailbox = mailbox
-                .or_else(|| config.mailboxes.first().map(|m| m.name.clone()))
-                .unwrap_or_default();
-            let store = open_store(&config).await?;
-            let key = store.token_key().await?;
-            let pipeline = crate::ingest::Pipeline::new(
-                config,
-                store,
-                templates,
-                key,
-                clock,
-                Arc::new(tokio::sync::Notify::new()),
-                Arc::new(tokio::sync::Notify::new()),
-            );
-            explain::run(&pipeline, &mailbox, &file, json).await
-        }
+        } => explain_file(path, clock, mailbox, &file, json).await,
         Command::Messages {
             command: MessagesCommand::Show { id, raw, json },
         } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let store = open_store(&config).await?;
+            let (_, store) = open(path, Secrets::Skip).await?;
             files::message(&store, &id, raw, json).await
         }
         Command::Customers { command } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let store = open_store(&config).await?;
+            let (_, store) = open(path, Secrets::Skip).await?;
             match command {
                 CustomersCommand::List { json } => customers::list(&store, &tz, json).await,
                 CustomersCommand::Show { email, json } => {
@@ -374,100 +315,127 @@ async fn dispatch(cli: Cli) -> CliResult {
             }
         }
         Command::Retention {
-            command: RetentionCommand::Run { dry_run, at, json },
+            command:
+                RetentionCommand::Run {
+                    dry_run,
+                    at: when,
+                    json,
+                },
         } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let now = match at {
-                Some(a) => when::parse(&a, &tz)
-                    .map_err(|e| Failure::new(exit::USAGE, format!("--at: {e}")))?,
-                None => clock.now(),
-            };
-            let store = open_store(&config).await?;
+            let now = at(when)?;
+            let (config, store) = open(path, Secrets::Skip).await?;
             customers::retention(&store, &config, now, dry_run, json).await
         }
         Command::Auth { command } => {
             // The client secret and the sealing key are needed, not the mail passwords.
-            let config = Config::load_with(&cli.config, Secrets::Accounts)?;
-            init_logging(config.log_format, "warn");
-            let store = open_store(&config).await?;
+            let (config, store) = open(path, Secrets::Accounts).await?;
             match command {
                 AuthCommand::Login { name } => auth::login(&config, store, &name).await,
                 AuthCommand::Status { json } => auth::status(&config, store, &tz, json).await,
             }
         }
         Command::Backup { file } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let store = open_store(&config).await?;
+            let (_, store) = open(path, Secrets::Skip).await?;
             customers::backup(&store, &file).await
         }
-        Command::Report { since, format } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
+        Command::Report {
+            since: from,
+            format,
+        } => {
             let until = clock.now();
-            let from = when::since(&since, until, &tz)
-                .map_err(|e| Failure::new(exit::USAGE, format!("--since: {e}")))?;
-            let store = open_store(&config).await?;
-            let (tickets, arrivals) = store.report_rows(from, until).await?;
-            let zone_of = |mailbox: &str| {
-                config
-                    .mailbox(mailbox)
-                    .map_or(jiff::tz::TimeZone::UTC, |m| config.mailbox_tz(m))
-            };
-            let mut r = crate::domain::report::build(&tickets, &arrivals, from, until, zone_of);
-            // Every configured mailbox is in the report, a quiet one as one line.
-            for m in &config.mailboxes {
-                if !r.mailboxes.iter().any(|g| g.name == m.name) {
-                    r.mailboxes.push(crate::domain::report::Group {
-                        name: m.name.clone(),
-                        ..Default::default()
-                    });
-                }
-            }
-            for g in &mut r.mailboxes {
-                g.display_name = config.mailbox(&g.name).map(|m| m.display_name.clone());
-            }
-            for g in &mut r.agents {
-                g.display_name = config
-                    .agents
-                    .iter()
-                    .find(|a| a.email == g.name)
-                    .map(|a| a.name.clone())
-                    .filter(|n| !n.is_empty());
-            }
-            match format {
-                ReportFormat::Text => print!("{}", report::text(&r, &tz)),
-                ReportFormat::Json => println!(
-                    "{}",
-                    serde_json::to_string_pretty(&r).expect("a report serialises")
-                ),
-                ReportFormat::Html => print!("{}", report::html(&r, &tz)),
-            }
-            Ok(exit::OK)
+            let from = since(&from)?;
+            let (config, store) = open(path, Secrets::Skip).await?;
+            report::run(&config, &store, from, until, &tz, format).await
         }
         Command::Sla {
-            command: SlaCommand::Status { at, json },
+            command: SlaCommand::Status { at: when, json },
         } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let store = open_store(&config).await?;
-            let at = match at {
-                Some(t) => when::parse(&t, &tz)
-                    .map_err(|e| Failure::new(exit::USAGE, format!("--at: {e}")))?,
-                None => clock.now(),
-            };
+            let at = at(when)?;
+            let (config, store) = open(path, Secrets::Skip).await?;
             show::sla_status(&store, &config, at, &tz, json).await
         }
         Command::Outbox {
             command: OutboxCommand::List { status, json },
         } => {
-            let config = Config::load_with(&cli.config, Secrets::Skip)?;
-            init_logging(config.log_format, "warn");
-            let store = open_store(&config).await?;
+            let (_, store) = open(path, Secrets::Skip).await?;
             show::outbox(&store, status.as_deref(), &tz, json).await
         }
     }
+}
+
+/// What most commands start with: the configuration (with the secrets
+/// `secrets` asks for), quiet logging, the migrated database.
+async fn open(path: &std::path::Path, secrets: Secrets) -> Result<(Config, Store), Failure> {
+    let config = Config::load_with(path, secrets)?;
+    init_logging(config.log_format, "warn");
+    let store = open_store(&config).await?;
+    Ok((config, store))
+}
+
+/// `postdesk run`: the daemon, until SIGTERM or SIGINT. A database that is
+/// away at start is waited for, not given up on.
+async fn run_daemon(path: &std::path::Path, clock: Arc<dyn Clock>) -> CliResult {
+    let (config, templates) = load(path, Secrets::Read)?;
+    init_logging(config.log_format, "info");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let reload_signal = Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(watch_signals(shutdown.clone(), reload_signal.clone()));
+    let mut attempt = 0;
+    let store = loop {
+        match open_store(&config).await {
+            Ok(s) => break s,
+            Err(f) if f.code == exit::TEMPFAIL => {
+                attempt += 1;
+                let wait = crate::backoff(
+                    attempt,
+                    std::time::Duration::from_secs(1),
+                    std::time::Duration::from_secs(60),
+                );
+                tracing::error!(error = %f.message, retry_in = ?wait, "cannot open the database; retrying");
+                tokio::select! {
+                    _ = shutdown.cancelled() => return Ok(exit::OK),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+            Err(f) => return Err(f),
+        }
+    };
+    let path = path.to_path_buf();
+    let reload = crate::daemon::Reload {
+        signal: reload_signal,
+        load: Box::new(move || load(&path, Secrets::Read).map_err(|f| f.message)),
+    };
+    crate::daemon::run(config, store, templates, clock, shutdown, reload)
+        .await
+        .map_err(|e| Failure::new(exit::TEMPFAIL, crate::error_chain(&e)))?;
+    Ok(exit::OK)
+}
+
+/// `postdesk explain FILE`: the reasoning about one message, stored nowhere.
+async fn explain_file(
+    path: &std::path::Path,
+    clock: Arc<dyn Clock>,
+    mailbox: Option<String>,
+    file: &std::path::Path,
+    json: bool,
+) -> CliResult {
+    let (config, templates) = load(path, Secrets::Skip)?;
+    init_logging(config.log_format, "warn");
+    let mailbox = mailbox
+        .or_else(|| config.mailboxes.first().map(|m| m.name.clone()))
+        .unwrap_or_default();
+    let store = open_store(&config).await?;
+    let key = store.token_key().await?;
+    let pipeline = crate::ingest::Pipeline::new(
+        config,
+        store,
+        templates,
+        key,
+        clock,
+        Arc::new(tokio::sync::Notify::new()),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    explain::run(&pipeline, &mailbox, file, json).await
 }
 
 /// SIGTERM and SIGINT stop the daemon; SIGHUP reloads the configuration.

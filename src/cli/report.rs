@@ -3,8 +3,13 @@
 //! charts (daily volume, first-response times, SLA compliance over time,
 //! busiest hours). The numbers come from [`crate::domain::report`].
 
-use super::when;
+use super::args::ReportFormat;
+use super::{CliResult, when};
+use crate::config::Config;
 use crate::domain::report::{Group, RESPONSE_BUCKETS, Report};
+use crate::store::Store;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
 use minijinja::HtmlEscape;
 use std::fmt::Write;
 
@@ -92,6 +97,54 @@ fn text_group(out: &mut String, g: &Group, hours: bool) {
     if hours {
         let _ = writeln!(out, "    busiest hours: {}", busiest(g));
     }
+}
+
+/// `postdesk report`: the tickets of `from`..`until` in `format`, every
+/// configured mailbox in it (a quiet one as one line), mailboxes and
+/// agents by their configured names.
+pub async fn run(
+    config: &Config,
+    store: &Store,
+    from: Timestamp,
+    until: Timestamp,
+    tz: &TimeZone,
+    format: ReportFormat,
+) -> CliResult {
+    let (tickets, arrivals) = store.report_rows(from, until).await?;
+    let zone_of = |mailbox: &str| {
+        config
+            .mailbox(mailbox)
+            .map_or(TimeZone::UTC, |m| config.mailbox_tz(m))
+    };
+    let mut r = crate::domain::report::build(&tickets, &arrivals, from, until, zone_of);
+    for m in &config.mailboxes {
+        if !r.mailboxes.iter().any(|g| g.name == m.name) {
+            r.mailboxes.push(Group {
+                name: m.name.clone(),
+                ..Default::default()
+            });
+        }
+    }
+    for g in &mut r.mailboxes {
+        g.display_name = config.mailbox(&g.name).map(|m| m.display_name.clone());
+    }
+    for g in &mut r.agents {
+        g.display_name = config
+            .agents
+            .iter()
+            .find(|a| a.email == g.name)
+            .map(|a| a.name.clone())
+            .filter(|n| !n.is_empty());
+    }
+    match format {
+        ReportFormat::Text => print!("{}", text(&r, tz)),
+        ReportFormat::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&r).expect("a report serialises")
+        ),
+        ReportFormat::Html => print!("{}", html(&r, tz)),
+    }
+    Ok(super::exit::OK)
 }
 
 pub fn text(r: &Report, tz: &jiff::tz::TimeZone) -> String {
