@@ -74,6 +74,8 @@ pub enum EventKind {
     SlaWarning,
     /// A satisfaction rating, by mail or by the survey's link.
     Rated,
+    /// A person's data erased on request (on no ticket).
+    PersonalDataErased,
     /// An escalation notice of the given level.
     Escalation(u32),
 }
@@ -124,6 +126,7 @@ impl EventKind {
             HeldBack => "held back",
             SlaWarning => "sla warning",
             Rated => "rated",
+            PersonalDataErased => "personal data erased",
             Escalation(level) => return Cow::Owned(format!("escalation level {level}")),
         })
     }
