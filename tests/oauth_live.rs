@@ -71,6 +71,9 @@ struct Login {
     lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
     /// What it printed so far.
     out: String,
+    /// Its log (stderr), read all along: a log left unread fills the
+    /// pipe and stops the command in the middle of a line.
+    log: std::thread::JoinHandle<String>,
 }
 
 impl Login {
@@ -85,10 +88,17 @@ impl Login {
             .spawn()
             .unwrap();
         let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut stderr = child.stderr.take().unwrap();
+        let log = std::thread::spawn(move || {
+            let mut log = String::new();
+            let _ = std::io::Read::read_to_string(&mut stderr, &mut log);
+            log
+        });
         Login {
             child,
             lines,
             out: String::new(),
+            log,
         }
     }
 
@@ -121,8 +131,7 @@ impl Login {
             self.out.push('\n');
         }
         let status = wait_child(&mut self.child, Duration::from_secs(30));
-        let mut err = String::new();
-        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err).unwrap();
+        let err = self.log.join().expect("the log reader");
         (status, self.out + &err)
     }
 }

@@ -76,10 +76,17 @@ impl Cli {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        // Fed from a thread while the output is read: a command that
+        // writes before it has read all its input cannot stall on a full pipe.
         let mut pipe = c.stdin.take().unwrap();
-        pipe.write_all(stdin.unwrap_or_default()).unwrap();
-        drop(pipe);
-        c.wait_with_output().unwrap()
+        let input = stdin.unwrap_or_default().to_vec();
+        let feeder = std::thread::spawn(move || {
+            // The command may end without reading it all (a usage error).
+            let _ = pipe.write_all(&input);
+        });
+        let out = c.wait_with_output().unwrap();
+        feeder.join().expect("the input feeder");
+        out
     }
 
     pub fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
