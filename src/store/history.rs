@@ -1,6 +1,9 @@
 //! What a ticket said before: the raw bytes of its messages (for trimming a
 //! reply against what it quotes) and of a writer's earlier mail (for
 //! learning their signature).
+//!
+//! Limits are written into the statements, not bound: on SQLite a bound
+//! LIMIT makes every new value re-prepare the statement.
 
 use super::{Result, Tx, col, text};
 
@@ -13,13 +16,12 @@ impl Tx {
         except: &str,
         limit: i64,
     ) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT raw FROM messages WHERE ticket = $1 AND message_id <> $2 \
-             ORDER BY received_at DESC, id DESC LIMIT $3",
-        )
+             ORDER BY received_at DESC, id DESC LIMIT {limit}"
+        )))
         .bind(ticket)
         .bind(text(except))
-        .bind(limit)
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter().map(|r| col(r, "raw")).collect()
@@ -33,12 +35,13 @@ impl Tx {
         message_id: &str,
         limit: i64,
     ) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query(
-            "SELECT raw FROM messages WHERE ticket = $1              AND id < (SELECT MIN(id) FROM messages WHERE message_id = $2)              ORDER BY id DESC LIMIT $3",
-        )
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT raw FROM messages WHERE ticket = $1 \
+             AND id < (SELECT MIN(id) FROM messages WHERE message_id = $2) \
+             ORDER BY id DESC LIMIT {limit}"
+        )))
         .bind(ticket)
         .bind(text(message_id))
-        .bind(limit)
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter().map(|r| col(r, "raw")).collect()
@@ -59,12 +62,11 @@ impl Tx {
 
     /// The raw bytes of the latest `limit` agent mails from `email`.
     pub async fn agent_raws(&mut self, email: &str, limit: i64) -> Result<Vec<Vec<u8>>> {
-        let rows = sqlx::query(
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT raw FROM messages WHERE from_email = $1 AND direction = 'in' AND kind = 'agent' \
-             ORDER BY received_at DESC LIMIT $2",
-        )
+             ORDER BY received_at DESC LIMIT {limit}"
+        )))
         .bind(text(email))
-        .bind(limit)
         .fetch_all(&mut *self.tx)
         .await?;
         rows.iter().map(|r| col(r, "raw")).collect()

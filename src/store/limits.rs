@@ -84,7 +84,10 @@ impl Tx {
     /// mailbox's count, the one that grows with the mailbox's volume, stops
     /// at `mailbox_cap`: past its limit the exact figure changes nothing.
     pub async fn sent_counts(&mut self, q: &SentQuery<'_>) -> Result<Counted> {
-        let row = sqlx::query(
+        // The cap is written into the statement: on SQLite a bound LIMIT
+        // makes every new value re-prepare it (the planner reads it).
+        let cap = q.mailbox_cap;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT \
              (SELECT COUNT(*) FROM outbox WHERE first_recipient = $1 AND kind = 'ack' AND created_at >= $2) AS acks_last_hour, \
              (SELECT COUNT(*) FROM outbox o JOIN tickets t ON t.number = o.ticket \
@@ -92,10 +95,10 @@ impl Tx {
              (SELECT COUNT(*) FROM outbox WHERE first_recipient = $1 AND created_at >= $4) AS to_recipient, \
              (SELECT COUNT(*) FROM outbox WHERE ticket = $5 AND first_recipient = $1 AND created_at >= $6) AS for_ticket, \
              (SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE mailbox = $7 AND created_at >= $2 \
-              AND kind <> 'agent_reply' LIMIT $8) AS m) AS mailbox_last_hour, \
-             (SELECT until FROM suppressions WHERE address = $1 AND until > $9) AS suppressed_until, \
-             (SELECT reason FROM suppressions WHERE address = $1 AND until > $9) AS suppressed_reason",
-        )
+              AND kind <> 'agent_reply' LIMIT {cap}) AS m) AS mailbox_last_hour, \
+             (SELECT until FROM suppressions WHERE address = $1 AND until > $8) AS suppressed_until, \
+             (SELECT reason FROM suppressions WHERE address = $1 AND until > $8) AS suppressed_reason",
+        )))
         .bind(text(q.to))
         .bind(ms(q.hour_ago))
         .bind(q.sender.map(text))
@@ -103,7 +106,6 @@ impl Tx {
         .bind(q.ticket)
         .bind(ms(q.ticket_since))
         .bind(text(q.mailbox))
-        .bind(i64::from(q.mailbox_cap))
         .bind(ms(q.now))
         .fetch_one(&mut *self.tx)
         .await?;

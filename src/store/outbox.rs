@@ -38,11 +38,11 @@ impl Store {
         let mut tx = self.begin_raw().await?;
         let sql = format!(
             "SELECT id FROM outbox WHERE status = 'queued' AND next_attempt_at <= $1 \
-             AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at, id LIMIT $2{lock}"
+             AND (claimed_until IS NULL OR claimed_until <= $1) ORDER BY next_attempt_at, id LIMIT {limit}{lock}"
         );
+        // The limit in the text: bound, it would re-prepare the statement on SQLite.
         let ids: Vec<i64> = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(ms(now))
-            .bind(i64::from(limit))
             .fetch_all(&mut *tx)
             .await?
             .iter()

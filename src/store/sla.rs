@@ -217,21 +217,25 @@ impl Tx {
 impl Store {
     /// Notices due at `now`, oldest first.
     pub async fn due_notices(&self, now: Timestamp, limit: u32) -> Result<Vec<DueNotice>> {
-        sqlx::query("SELECT clock, notice, level, due_at FROM sla_schedule WHERE due_at <= $1 ORDER BY due_at LIMIT $2")
-            .bind(ms(now))
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                Ok(DueNotice {
-                    clock: col(r, "clock")?,
-                    notice: spelled(&col::<String>(r, "notice")?, Notice::parse)?,
-                    level: u32::try_from(col::<i64>(r, "level")?).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    due_at: from_ms(col(r, "due_at")?)?,
-                })
+        // The limit in the text: bound, it would re-prepare the statement on SQLite.
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT clock, notice, level, due_at FROM sla_schedule WHERE due_at <= $1 \
+             ORDER BY due_at LIMIT {limit}"
+        )))
+        .bind(ms(now))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(DueNotice {
+                clock: col(r, "clock")?,
+                notice: spelled(&col::<String>(r, "notice")?, Notice::parse)?,
+                level: u32::try_from(col::<i64>(r, "level")?)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                due_at: from_ms(col(r, "due_at")?)?,
             })
-            .collect()
+        })
+        .collect()
     }
 
     /// When the next scheduled notice is due.
