@@ -415,6 +415,11 @@ fn main() {
             cpu * 1000.0 / n as f64,
             children_peak_kb() / 1024
         );
+        if std::env::var_os("POSTDESK_BENCH_KEEP").is_some() {
+            // The mbox and its configuration stay, to profile `ingest` on them.
+            println!("kept for profiling: {}", c.dir.path().display());
+            std::mem::forget(c);
+        }
     }
 
     if latency_n > 0 {

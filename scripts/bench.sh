@@ -5,6 +5,8 @@
 # that part):
 #   POSTDESK_BENCH_N (10000)  POSTDESK_BENCH_LATENCY_N (200)
 #   POSTDESK_BENCH_SLA_TICKETS (1000000)  POSTDESK_BENCH_SYNC_N (100000)
+# POSTDESK_BENCH_KEEP=1 keeps the mbox and the configuration `ingest` ran
+# with (the path is printed), to profile it again on the same input.
 # The full run takes about 15 minutes on 2 cores, after the release build.
 set -euo pipefail
 cd "$(dirname "$0")/.."

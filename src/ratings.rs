@@ -23,7 +23,8 @@ pub async fn rate(
         EventKind::Rated,
         format!("{rating} of 5 {how} (the last answer counts)"),
     );
-    tx.add_events(Some(ticket), message_id, now, &[event]).await
+    tx.add_events(Some(ticket), message_id, now, &[event]);
+    Ok(())
 }
 
 /// A rating given by the survey's link: `token` must be the customer's

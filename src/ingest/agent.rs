@@ -116,8 +116,7 @@ impl Pipeline {
                     "ticket #{} was merged into this one by {}",
                     t.number, agent.email
                 ),
-            )
-            .await?;
+            );
         }
         Ok(events)
     }

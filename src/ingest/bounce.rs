@@ -69,8 +69,7 @@ impl Pipeline {
                 now,
                 EventKind::PossibleBounce,
                 &format!("{about}; {}", plan.evidence),
-            )
-            .await?;
+            );
             return Ok(());
         }
         let mut bounced = 0;
@@ -82,8 +81,7 @@ impl Pipeline {
                 now,
                 EventKind::Bounced,
                 &format!("to {} ({})", recipients.join(", "), plan.evidence),
-            )
-            .await?;
+            );
             let Some(until) = plan.suppress_until else {
                 continue;
             };
@@ -97,8 +95,7 @@ impl Pipeline {
                     now,
                     EventKind::Suppressed,
                     &detail,
-                )
-                .await?;
+                );
             }
         }
         if bounced > 0 {

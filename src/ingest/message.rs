@@ -75,8 +75,7 @@ impl Pipeline {
             self.widen_audience(&mut tx, m, n, creating || proven, &mut decision.events)
                 .await?;
         }
-        tx.add_events(ticket, Some(&mail.message_id), now, &decision.events)
-            .await?;
+        tx.add_events(ticket, Some(&mail.message_id), now, &decision.events);
         let mut woke = Wake::default();
         if let Some((n, policy)) = &applied
             && class.kind == Kind::Customer
@@ -287,8 +286,7 @@ impl Pipeline {
                 now,
                 EventKind::AcknowledgementQueued,
                 &detail,
-            )
-            .await?;
+            );
             woke.outbox = true;
         }
         if class.kind == Kind::Customer && decision.action != Action::Ignored {
@@ -344,8 +342,7 @@ impl Pipeline {
         if done.sent > 0 {
             let to = done.to.join(", ");
             let (n, id) = (state.number, &mail.message_id);
-            tx.add_event(Some(n), Some(id), m.now, EventKind::AgentsNotified, &to)
-                .await?;
+            tx.add_event(Some(n), Some(id), m.now, EventKind::AgentsNotified, &to);
             woke.outbox = true;
         }
         woke.scheduler = done.held > 0;
@@ -426,8 +423,7 @@ impl Pipeline {
                     m.received_at,
                     EventKind::Policy,
                     &why,
-                )
-                .await?;
+                );
                 Some((n, policy.to_string()))
             }
             TicketPlan::Update {
@@ -442,12 +438,15 @@ impl Pipeline {
                     at: m.received_at,
                 })
                 .await?;
+                // `decide` updates only the ticket the message threaded
+                // into: the view read before it.
                 let policy = match view {
                     Some(v) if v.number == *number => v.sla_policy.clone(),
-                    _ => match tx.ticket_state(*number).await? {
-                        Some(t) => t.sla_policy,
-                        None => String::new(),
-                    },
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "an update of ticket #{number}, which the message did not thread into"
+                        )));
+                    }
                 };
                 Some((*number, policy))
             }

@@ -447,8 +447,8 @@ impl Pipeline {
         .await
     }
 
-    /// Stores the message, records `events` and the source, commits, wakes
-    /// the workers: how every kind of mail ends its transaction.
+    /// Records `events` and the source, commits, wakes the workers: how
+    /// every kind of mail ends its transaction.
     async fn finish(
         &self,
         mut tx: Tx,
@@ -457,15 +457,17 @@ impl Pipeline {
         ticket: Option<i64>,
         woke: Wake,
     ) -> Result<(), StoreError> {
-        tx.add_events(ticket, Some(&m.mail.message_id), m.now, events)
-            .await?;
+        tx.add_events(ticket, Some(&m.mail.message_id), m.now, events);
         self.record_source(&mut tx, m.mailbox, m.source, m.now)
             .await?;
+        // A group member's work is not yet visible: the group's commit wakes
+        // the workers once for all its members.
+        let alone = !tx.in_group();
         tx.commit().await?;
-        if woke.outbox {
+        if alone && woke.outbox {
             self.outbox_wake.notify_one();
         }
-        if woke.scheduler {
+        if alone && woke.scheduler {
             self.sla_wake.notify_one();
         }
         Ok(())

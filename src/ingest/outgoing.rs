@@ -290,8 +290,7 @@ impl Pipeline {
                     now,
                     EventKind::NotificationHeld,
                     &format!("{}: {why}; it goes out in their digest", agent.email),
-                )
-                .await?;
+                );
                 self.limit_tripped(n.mailbox, &agent.email, OutKind::AgentNotify, limit, now);
                 done.held += 1;
                 continue;

@@ -102,8 +102,7 @@ impl Scheduler {
                 now,
                 EventKind::DigestQueued,
                 &format!("<{id}> to {recipient}, with the notifications held back"),
-            )
-            .await?;
+            );
         }
         tx.commit().await?;
         crate::ops::metrics::digest_sent(&mailbox.name);

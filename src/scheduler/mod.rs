@@ -27,6 +27,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The longest sleep, so notices scheduled by another instance are seen.
 const MAX_SLEEP: Duration = Duration::from_secs(60);
+/// How long a wake-up waits for the commits that follow it.
+const WAKE_SETTLE: Duration = Duration::from_millis(250);
 
 pub struct Scheduler {
     pub pipeline: Arc<Pipeline>,
@@ -59,7 +61,15 @@ impl Scheduler {
             };
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => {
+                    // A burst of commits (a backlog being ingested) makes one
+                    // pass, not one per commit; a notice a quarter of a
+                    // second later is no later for the person it is for.
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(WAKE_SETTLE) => {}
+                    }
+                }
                 _ = tokio::time::sleep(wait) => {}
             }
         }
@@ -352,7 +362,7 @@ async fn record_notice(
             sent_to.join(", ")
         }
     );
-    tx.add_event(Some(ticket), None, now, what, &detail).await?;
+    tx.add_event(Some(ticket), None, now, what, &detail);
     if let Some(priority) = level.and_then(|l| l.set_priority) {
         let edit = crate::store::TicketEdit {
             priority: Some(priority.to_string()),
@@ -365,8 +375,7 @@ async fn record_notice(
             now,
             EventKind::Priority,
             &format!("raised to {priority} by {what}"),
-        )
-        .await?;
+        );
     }
     Ok(what)
 }

@@ -84,19 +84,19 @@ impl Tx {
         sender: Option<&str>,
     ) -> Result<FirstLook> {
         let row = sqlx::query(
-            "SELECT \
-             (SELECT COUNT(*) FROM messages WHERE message_id = $1) AS stored, \
-             (SELECT ticket FROM messages WHERE message_id = $1) AS ticket, \
-             (SELECT marked_by FROM spam_senders WHERE email = $2) AS marked_by, \
-             (SELECT ticket FROM spam_senders WHERE email = $2) AS marked_on, \
-             (SELECT language FROM customers WHERE email = $3) AS language",
+            "SELECT m.message_id AS stored, m.ticket, \
+             s.marked_by, s.ticket AS marked_on, c.language \
+             FROM (SELECT 1 AS one) AS one \
+             LEFT JOIN messages m ON m.message_id = $1 \
+             LEFT JOIN spam_senders s ON s.email = $2 \
+             LEFT JOIN customers c ON c.email = $3",
         )
         .bind(text(message_id))
         .bind(sender.map(text))
         .bind(sender.map(|s| text(s.to_lowercase())))
         .fetch_one(&mut *self.tx)
         .await?;
-        let stored = col::<i64>(&row, "stored")? > 0;
+        let stored = col::<Option<String>>(&row, "stored")?.is_some();
         let marked_by: Option<String> = col(&row, "marked_by")?;
         let marked_on: Option<i64> = col(&row, "marked_on")?;
         Ok(FirstLook {
@@ -426,14 +426,14 @@ impl Tx {
     /// Records an event of this transaction. Events are written together
     /// when the transaction commits (see [`Tx::commit`]): one statement per
     /// message, however many steps had something to say.
-    pub async fn add_event(
+    pub fn add_event(
         &mut self,
         ticket: Option<i64>,
         message_id: Option<&str>,
         at: Timestamp,
         kind: EventKind,
         detail: &str,
-    ) -> Result<()> {
+    ) {
         self.events.push(NewEvent {
             ticket,
             message_id: message_id.map(str::to_string),
@@ -441,22 +441,19 @@ impl Tx {
             kind,
             detail: detail.to_string(),
         });
-        Ok(())
     }
 
     /// Several events of one message (see [`Tx::add_event`]).
-    pub async fn add_events(
+    pub fn add_events(
         &mut self,
         ticket: Option<i64>,
         message_id: Option<&str>,
         at: Timestamp,
         events: &[Event],
-    ) -> Result<()> {
+    ) {
         for e in events {
-            self.add_event(ticket, message_id, at, e.kind, &e.detail)
-                .await?;
+            self.add_event(ticket, message_id, at, e.kind, &e.detail);
         }
-        Ok(())
     }
 
     /// The raw bytes of a stored message.

@@ -96,8 +96,9 @@ impl Tx {
              (SELECT COUNT(*) FROM outbox WHERE ticket = $5 AND first_recipient = $1 AND created_at >= $6) AS for_ticket, \
              (SELECT COUNT(*) FROM (SELECT 1 FROM outbox WHERE mailbox = $7 AND created_at >= $2 \
               AND kind <> 'agent_reply' LIMIT {cap}) AS m) AS mailbox_last_hour, \
-             (SELECT until FROM suppressions WHERE address = $1 AND until > $8) AS suppressed_until, \
-             (SELECT reason FROM suppressions WHERE address = $1 AND until > $8) AS suppressed_reason",
+             s.until AS suppressed_until, s.reason AS suppressed_reason \
+             FROM (SELECT 1 AS one) AS one \
+             LEFT JOIN suppressions s ON s.address = $1 AND s.until > $8",
         )))
         .bind(text(q.to))
         .bind(ms(q.hour_ago))

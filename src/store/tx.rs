@@ -64,6 +64,12 @@ impl Tx {
         }
     }
 
+    /// Whether this is a member of a [`Group`]: its work becomes visible to
+    /// other connections only when the group commits.
+    pub fn in_group(&self) -> bool {
+        self.group.is_some()
+    }
+
     /// Alone: commits. In a group: keeps this message's work for the
     /// group's commit.
     pub async fn commit(mut self) -> Result<()> {
