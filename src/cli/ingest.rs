@@ -13,9 +13,12 @@
 
 use super::{CliResult, Failure, exit, open_store};
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, MailboxConfig};
 use crate::domain::mbox;
-use crate::ingest::{Arrival, Incoming, IngestError, Pipeline, Source};
+use crate::ingest::{
+    Arrival, GroupCommit, Incoming, IngestError, Outcome, Pipeline, Prepared, Source,
+};
+use crate::store::StoreError;
 use crate::templates::Templates;
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -50,7 +53,7 @@ type Piped = (Vec<u8>, Option<String>);
 /// One input: a name for messages, a reader, and whether it is an mbox.
 struct Input {
     name: String,
-    reader: Box<dyn std::io::BufRead>,
+    reader: Box<dyn std::io::BufRead + Send>,
     mbox: bool,
 }
 
@@ -73,8 +76,130 @@ pub async fn run(
             ),
         ));
     };
-    // Files are opened before anything is stored, so a missing one fails fast;
-    // an mbox is then read one message at a time, never whole.
+    let (inputs, total_bytes) = open_inputs(&o, files)?;
+    let store = open_store(&config).await?;
+    let key = store.token_key().await?;
+    let pipeline = Pipeline::new(
+        config.clone(),
+        store,
+        templates,
+        key,
+        clock,
+        Arc::new(Notify::new()),
+        Arc::new(Notify::new()),
+    );
+    let messages = read_ahead(inputs, arrival, config.limits.max_message_size);
+    let committed = Committed {
+        pipeline: &pipeline,
+        group: GroupCommit::default(),
+        stored: Vec::new(),
+        json: o.json,
+        progress: Progress::new(total_bytes),
+    };
+    store_all(committed, &mb, messages).await
+}
+
+/// Stores what `messages` brings, in group commits, and tells each message
+/// once its group has committed.
+async fn store_all(
+    mut c: Committed<'_>,
+    mb: &MailboxConfig,
+    mut messages: tokio::sync::mpsc::Receiver<ReadAhead>,
+) -> CliResult {
+    loop {
+        // A source that pauses (a slow pipe) does not hold a group open.
+        let next = match c.group.deadline() {
+            Some(at) => match tokio::time::timeout_at(at, messages.recv()).await {
+                Ok(next) => next,
+                Err(_) => {
+                    c.commit().await?;
+                    continue;
+                }
+            },
+            None => messages.recv().await,
+        };
+        let Some((name, read)) = next else { break };
+        let prepared = match read {
+            Ok(p) => p,
+            Err(f) => return c.stop(f).await,
+        };
+        if let Err(e) = c.ingest(mb, &prepared).await {
+            let code = match &e {
+                IngestError::Store(_) => exit::TEMPFAIL,
+                IngestError::Template(_) => exit::CONFIG,
+            };
+            // What went before is kept (and told); this one is not.
+            let f = Failure::new(code, format!("{name}: {}", crate::error_chain(&e)));
+            return c.stop(f).await;
+        }
+        c.commit_if_full().await?;
+    }
+    c.commit().await?;
+    c.progress.finish();
+    Ok(exit::OK)
+}
+
+/// The group commit of `postdesk ingest` and the lines it owes: a message's
+/// line is printed once its group has committed, so what the output names
+/// as stored is stored.
+struct Committed<'p> {
+    pipeline: &'p Pipeline,
+    group: GroupCommit,
+    stored: Vec<Outcome>,
+    json: bool,
+    progress: Progress,
+}
+
+impl Committed<'_> {
+    async fn ingest(
+        &mut self,
+        mb: &MailboxConfig,
+        prepared: &Prepared<'_>,
+    ) -> Result<(), IngestError> {
+        let outcome = self.group.ingest(self.pipeline, mb, prepared).await?;
+        self.progress.message_done(prepared.len());
+        self.stored.push(outcome);
+        Ok(())
+    }
+
+    /// Commits the open group, then prints its lines.
+    async fn commit(&mut self) -> Result<(), Failure> {
+        let result = self.group.commit(self.pipeline).await;
+        self.committed(result.map(|()| true))
+    }
+
+    async fn commit_if_full(&mut self) -> Result<(), Failure> {
+        let result = self.group.commit_if_full(self.pipeline).await;
+        self.committed(result)
+    }
+
+    fn committed(&mut self, result: Result<bool, StoreError>) -> Result<(), Failure> {
+        match result {
+            Ok(true) => {
+                print(&mut std::io::stdout().lock(), &mut self.stored, self.json);
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => {
+                self.progress.abandon();
+                Err(Failure::new(exit::TEMPFAIL, crate::error_chain(&e)))
+            }
+        }
+    }
+
+    /// Stops on `failure`, after committing (and telling) what went before.
+    async fn stop(mut self, failure: Failure) -> CliResult {
+        self.commit().await?;
+        self.progress.abandon();
+        Err(failure)
+    }
+}
+
+/// The inputs of `postdesk ingest`, opened (stdin when no file is named),
+/// and their size when known. Files are opened before anything is stored,
+/// so a missing one fails fast; an mbox is then read one message at a
+/// time, never whole.
+fn open_inputs(o: &Options<'_>, files: &[PathBuf]) -> Result<(Vec<Input>, Option<u64>), Failure> {
     let mut inputs: Vec<Input> = Vec::new();
     let mut total_bytes = Some(0u64);
     if files.is_empty() {
@@ -104,72 +229,73 @@ pub async fn run(
         }
     }
 
-    let store = open_store(&config).await?;
-    let key = store.token_key().await?;
-    let pipeline = Pipeline::new(
-        config.clone(),
-        store,
-        templates,
-        key,
-        clock,
-        Arc::new(Notify::new()),
-        Arc::new(Notify::new()),
-    );
-    let progress = Progress::new(total_bytes);
-    let mut out = std::io::stdout().lock();
-    for input in inputs {
-        let name = input.name;
-        let messages: Box<dyn Iterator<Item = std::io::Result<Piped>>> = if input.mbox {
-            Box::new(mbox::Messages::new(input.reader).map(|m| m.map(|raw| (raw, None))))
+    Ok((inputs, total_bytes))
+}
+
+/// Prints (and forgets) the lines of committed messages.
+fn print(out: &mut impl Write, stored: &mut Vec<Outcome>, json: bool) {
+    for o in stored.drain(..) {
+        let line = if json {
+            serde_json::to_string(&o).expect("an outcome serialises")
         } else {
-            Box::new(std::iter::once(read_one(input.reader)))
+            let ticket = o.ticket.map_or("-".to_string(), |n| n.to_string());
+            format!(
+                "ticket={ticket} action={} kind={} message_id={}",
+                o.action, o.kind, o.message_id
+            )
         };
-        for message in messages {
-            let (raw, envelope_from) = message
-                .map_err(|e| Failure::new(exit::TEMPFAIL, format!("cannot read {name}: {e}")))?;
-            let incoming = Incoming {
-                raw: &raw,
-                full_size: None,
-                envelope_from,
-                arrival,
-                source: Source::Direct,
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = out.flush();
+}
+
+/// A message read and prepared, named by its input; or why reading stopped.
+type ReadAhead = (Arc<str>, Result<Prepared<'static>, Failure>);
+
+/// Reads and prepares the messages of `inputs` on a thread of their own,
+/// a few ahead of the one being stored; in order. Reading stops at the
+/// first input that cannot be read.
+fn read_ahead(
+    inputs: Vec<Input>,
+    arrival: Arrival,
+    max_message_size: u64,
+) -> tokio::sync::mpsc::Receiver<ReadAhead> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    std::thread::spawn(move || {
+        for input in inputs {
+            let name: Arc<str> = input.name.into();
+            let messages: Box<dyn Iterator<Item = std::io::Result<Piped>>> = if input.mbox {
+                Box::new(mbox::Messages::new(input.reader).map(|m| m.map(|raw| (raw, None))))
+            } else {
+                Box::new(std::iter::once(read_one(input.reader)))
             };
-            let result = pipeline.ingest(&mb, incoming).await;
-            progress.message_done(raw.len());
-            match result {
-                Ok(o2) => {
-                    let line = if o.json {
-                        serde_json::to_string(&o2).expect("an outcome serialises")
-                    } else {
-                        let ticket = o2.ticket.map_or("-".to_string(), |n| n.to_string());
-                        format!(
-                            "ticket={ticket} action={} kind={} message_id={}",
-                            o2.action, o2.kind, o2.message_id
-                        )
-                    };
-                    let _ = writeln!(out, "{line}");
-                }
-                Err(e) => {
-                    progress.abandon();
-                    let code = match &e {
-                        IngestError::Store(_) => exit::TEMPFAIL,
-                        IngestError::Template(_) => exit::CONFIG,
-                    };
-                    return Err(Failure::new(
-                        code,
-                        format!("{name}: {}", crate::error_chain(&e)),
-                    ));
+            for message in messages {
+                let read = message
+                    .map(|(raw, envelope_from)| {
+                        let incoming = Incoming {
+                            raw: raw.into(),
+                            full_size: None,
+                            envelope_from,
+                            arrival,
+                            source: Source::Direct,
+                        };
+                        Prepared::new(incoming, max_message_size)
+                    })
+                    .map_err(|e| Failure::new(exit::TEMPFAIL, format!("cannot read {name}: {e}")));
+                let failed = read.is_err();
+                // The receiver is gone: ingest stopped on an error.
+                if tx.blocking_send((name.clone(), read)).is_err() || failed {
+                    return;
                 }
             }
         }
-    }
-    progress.finish();
-    Ok(exit::OK)
+    });
+    rx
 }
 
 /// One whole message from `reader`, byte for byte, without the envelope
 /// `From ` line an MTA may put in front of it (whose sender is returned).
-fn read_one(mut reader: Box<dyn std::io::BufRead>) -> std::io::Result<Piped> {
+fn read_one(mut reader: Box<dyn std::io::BufRead + Send>) -> std::io::Result<Piped> {
     let mut raw = Vec::new();
     reader.read_to_end(&mut raw)?;
     let (envelope, start) = mbox::envelope_line(&raw);

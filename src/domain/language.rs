@@ -14,8 +14,8 @@ pub struct Evidence<'a> {
     /// The mailbox's `force_language`.
     pub forced: Option<&'a str>,
     pub content_language: Option<&'a str>,
-    /// The customer's mail text (quotes and signature are cut here).
-    pub text: &'a str,
+    /// The language of the customer's own words ([`detect`] on the text).
+    pub text_language: Option<&'static str>,
     /// What we remembered of this customer.
     pub remembered: Option<&'a str>,
     /// The mailbox's `language`.
@@ -83,7 +83,7 @@ pub fn choose(e: &Evidence<'_>) -> (&'static str, Source) {
     if let Some(l) = e.content_language.and_then(shipped) {
         return (l, Source::ContentLanguage);
     }
-    if let Some(l) = detect(e.text) {
+    if let Some(l) = e.text_language {
         return (l, Source::Text);
     }
     if let Some(l) = e.remembered.and_then(shipped) {
@@ -114,7 +114,7 @@ mod tests {
 
     fn text(t: &str) -> (&'static str, Source) {
         choose(&Evidence {
-            text: t,
+            text_language: detect(t),
             default: Some("en"),
             ..Evidence::default()
         })
@@ -154,7 +154,7 @@ mod tests {
     #[test]
     fn too_little_text_falls_back_to_memory_then_default() {
         let e = Evidence {
-            text: "ok 5",
+            text_language: detect("ok 5"),
             remembered: Some("pl"),
             default: Some("el"),
             ..Evidence::default()
@@ -171,7 +171,9 @@ mod tests {
     fn content_language_then_forced() {
         let e = Evidence {
             content_language: Some("el-GR"),
-            text: "Hello, my parcel has not arrived yet. Could you check it for me please?",
+            text_language: detect(
+                "Hello, my parcel has not arrived yet. Could you check it for me please?",
+            ),
             ..Evidence::default()
         };
         assert_eq!(choose(&e), ("el", Source::ContentLanguage));

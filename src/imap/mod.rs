@@ -10,7 +10,6 @@
 //! polls otherwise, and reconnects with backoff and jitter.
 
 mod actions;
-mod group;
 mod lease;
 mod probe;
 mod stream;
@@ -21,12 +20,13 @@ pub use stream::{ImapSession, ImapStream, connect, personal_namespace};
 
 use crate::config::{MailboxConfig, ServerConfig};
 use crate::domain::folders;
-use crate::ingest::{Arrival, Incoming, IngestError, Pipeline, Source};
+use crate::ingest::{Arrival, GroupCommit, Incoming, IngestError, Pipeline, PrepareAhead, Source};
 use crate::ops::health::Health;
 use actions::{Retry, ensure_folder, refusal};
 use async_imap::extensions::idle::IdleResponse;
 use futures::TryStreamExt;
 use lease::Lease;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use stream::within;
@@ -456,80 +456,122 @@ impl MailboxWorker {
         sized.retain(|(u, _)| *u > *last);
         sized.sort_unstable();
         let max = self.pipeline().config.limits.max_message_size;
-        let size_of: std::collections::HashMap<u32, u64> = sized.iter().copied().collect();
+        let size_of: HashMap<u32, u64> = sized.iter().copied().collect();
         let mut done = 0;
         for batch in batches(&sized, self.mailbox.fetch_batch as usize) {
-            // Over max_message_size: only the header is fetched; the message
-            // stays on the server.
-            let (large, whole): (Vec<u32>, Vec<u32>) = batch.iter().partition(|u| size_of[u] > max);
-            let fetch_timeout = timeout.max(Duration::from_secs(300));
-            let mut fetched: Vec<(u32, Vec<u8>, bool)> = Vec::new();
-            for (uids, item, header_only) in [
-                (&whole, "BODY.PEEK[]", false),
-                (&large, "BODY.PEEK[HEADER]", true),
-            ] {
-                if uids.is_empty() {
-                    continue;
-                }
-                let set = uid_set(uids);
-                let query = format!("(UID {item})");
-                let s = &mut c.s;
-                let got: Vec<(u32, Vec<u8>, bool)> = within(fetch_timeout, async {
-                    s.uid_fetch(&set, &query)
-                        .await?
-                        .try_filter_map(|f| async move {
-                            let bytes = if header_only { f.header() } else { f.body() };
-                            Ok(f.uid
-                                .map(|u| (u, bytes.unwrap_or_default().to_vec(), header_only)))
-                        })
-                        .try_collect()
-                        .await
-                })
+            let fetched = self.fetch_batch(c, &batch, &size_of, max).await?;
+            let (stored, stopped) = self
+                .store_batch(c.uidvalidity, fetched, &size_of, last, shutdown)
                 .await?;
-                fetched.extend(got);
+            done += stored;
+            if stopped {
+                return Ok(done);
             }
-            fetched.sort_unstable_by_key(|(u, _, _)| *u);
-            // Group commit: the messages of a batch are stored in shared
-            // transactions, each bounded by count, bytes and time so a
-            // message waits at most GROUP_WAIT for its commit. Nothing is
-            // flagged on the server before the commit (apply_pending below).
-            let pipeline = self.pipeline();
-            let mut group = group::Open::default();
-            for (uid, raw, header_only) in fetched {
-                if shutdown.is_cancelled() {
-                    group.commit(&pipeline).await?;
-                    return Ok(done);
-                }
-                let full_size = header_only.then(|| size_of[&uid]);
-                let source = Source::Imap {
-                    uidvalidity: c.uidvalidity,
-                    uid,
-                    header_only,
-                };
-                let incoming = Incoming {
-                    full_size,
-                    ..Incoming::new(&raw, Arrival::Now, source)
-                };
-                let g = group.get(&pipeline).await?;
-                if let Err(e) = pipeline.ingest_in(g, &self.mailbox, incoming).await {
-                    // What went before is kept; this one is retried later.
-                    group.commit(&pipeline).await?;
-                    return Err(e.into());
-                }
-                *last = uid;
-                done += 1;
-                group.bytes += raw.len();
-                if group.full() {
-                    group.commit(&pipeline).await?;
-                }
-            }
-            group.commit(&pipeline).await?;
             self.apply_pending(c).await?;
             // A long backlog is progress, not silence.
             self.health
                 .fetched(&self.mailbox.name, self.pipeline().clock.now());
         }
         Ok(done)
+    }
+
+    /// The messages of `batch`, in UID order; over `max` bytes only their
+    /// header, and they stay on the server.
+    async fn fetch_batch(
+        &self,
+        c: &mut Connection,
+        batch: &[u32],
+        size_of: &HashMap<u32, u64>,
+        max: u64,
+    ) -> Result<Vec<(u32, Vec<u8>, bool)>, FetchError> {
+        let (large, whole): (Vec<u32>, Vec<u32>) = batch.iter().partition(|u| size_of[u] > max);
+        let fetch_timeout = self
+            .imap()
+            .timeout
+            .unsigned_abs()
+            .max(Duration::from_secs(300));
+        let mut fetched: Vec<(u32, Vec<u8>, bool)> = Vec::new();
+        for (uids, item, header_only) in [
+            (&whole, "BODY.PEEK[]", false),
+            (&large, "BODY.PEEK[HEADER]", true),
+        ] {
+            if uids.is_empty() {
+                continue;
+            }
+            let set = uid_set(uids);
+            let query = format!("(UID {item})");
+            let s = &mut c.s;
+            let got: Vec<(u32, Vec<u8>, bool)> = within(fetch_timeout, async {
+                s.uid_fetch(&set, &query)
+                    .await?
+                    .try_filter_map(|f| async move {
+                        let bytes = if header_only { f.header() } else { f.body() };
+                        Ok(f.uid
+                            .map(|u| (u, bytes.unwrap_or_default().to_vec(), header_only)))
+                    })
+                    .try_collect()
+                    .await
+            })
+            .await?;
+            fetched.extend(got);
+        }
+        fetched.sort_unstable_by_key(|(u, _, _)| *u);
+        Ok(fetched)
+    }
+
+    /// Stores fetched messages in group commits, each bounded by count,
+    /// bytes and time so a message waits at most `GROUP_WAIT` for its
+    /// commit; nothing is flagged on the server before (see
+    /// [`MailboxWorker::apply_pending`]). `last` follows the stored UIDs.
+    /// Returns how many were stored, and whether it stopped for shutdown
+    /// (what the group held is kept, the rest is fetched again next time).
+    async fn store_batch(
+        &self,
+        uidvalidity: u32,
+        fetched: Vec<(u32, Vec<u8>, bool)>,
+        size_of: &HashMap<u32, u64>,
+        last: &mut u32,
+        shutdown: &CancellationToken,
+    ) -> Result<(usize, bool), FetchError> {
+        let pipeline = self.pipeline();
+        let incoming = fetched.into_iter().map(|(uid, raw, header_only)| Incoming {
+            full_size: header_only.then(|| size_of[&uid]),
+            ..Incoming::new(
+                raw,
+                Arrival::Now,
+                Source::Imap {
+                    uidvalidity,
+                    uid,
+                    header_only,
+                },
+            )
+        });
+        let mut prepared = PrepareAhead::new(incoming, pipeline.config.limits.max_message_size);
+        let mut group = GroupCommit::default();
+        let mut done = 0;
+        while let Some(next) = prepared.next().await {
+            // Stopping: the daemon, or the runtime under it.
+            let p = match next {
+                Ok(p) if !shutdown.is_cancelled() => p,
+                _ => {
+                    group.commit(&pipeline).await?;
+                    return Ok((done, true));
+                }
+            };
+            let Source::Imap { uid, .. } = p.source() else {
+                unreachable!("made from IMAP sources above")
+            };
+            if let Err(e) = group.ingest(&pipeline, &self.mailbox, &p).await {
+                // What went before is kept; this one is retried later.
+                group.commit(&pipeline).await?;
+                return Err(e.into());
+            }
+            *last = uid;
+            done += 1;
+            group.commit_if_full(&pipeline).await?;
+        }
+        group.commit(&pipeline).await?;
+        Ok((done, false))
     }
 
     /// Applies `after_ingest` to every committed message not yet handled.

@@ -49,7 +49,7 @@ impl Pipeline {
         let (language, source) = language::choose(&language::Evidence {
             forced: m.mailbox.force_language.as_deref(),
             content_language: mail.header("content-language"),
-            text: &mail.text,
+            text_language: m.text_language,
             remembered,
             default: m.mailbox.language.as_deref(),
         });

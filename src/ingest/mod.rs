@@ -3,6 +3,12 @@
 //! mail to send. The same path serves IMAP, `postdesk ingest` and an MTA
 //! pipe. Idempotent on Message-ID: a message seen before changes nothing.
 //!
+//! A source hands over an [`Incoming`]; [`Prepared`] is the same message
+//! with the work that needs no database done (parsed, language detected),
+//! which [`PrepareAhead`] does on a blocking thread while the message before
+//! is stored. A run of messages (an IMAP fetch, an mbox) shares group
+//! commits ([`GroupCommit`]), each message in a savepoint of its own.
+//!
 //! Who may do what follows the trust boundary (DESIGN §12): [`facts`]
 //! threads a message and says what it proves (tokens, an aligned
 //! authentication pass); a proven agent's mail goes to [`agent`], a proven
@@ -15,7 +21,9 @@ mod agent;
 mod bounce;
 mod explain;
 mod facts;
+mod group;
 mod history;
+mod incoming;
 mod limits;
 mod message;
 mod outgoing;
@@ -26,6 +34,8 @@ mod sla;
 mod survey;
 
 pub use explain::Explanation;
+pub use group::GroupCommit;
+pub use incoming::{Arrival, Incoming, PrepareAhead, Prepared, Source};
 pub use outgoing::format_time;
 
 use crate::clock::Clock;
@@ -34,7 +44,7 @@ use crate::domain::auth::{AgentCheck, Proof, check_agent};
 use crate::domain::classify::{Classification, Screening, Us, classify};
 use crate::domain::event::{Event, EventKind};
 use crate::domain::model::{Action, Direction, Kind, Role};
-use crate::domain::parse::{ParsedMail, parse_limited};
+use crate::domain::parse::ParsedMail;
 use crate::domain::token::TokenKey;
 use crate::store::{FirstLook, Group, NewMessage, Store, StoreError, Tx};
 use crate::templates::{self, Templates};
@@ -44,57 +54,6 @@ pub(crate) use outgoing::Prompt;
 pub(crate) use queue::{AgentMail, QueuedMail};
 use std::sync::Arc;
 use tokio::sync::Notify;
-
-/// Where a message came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Source {
-    /// `postdesk ingest` or an MTA pipe.
-    Direct,
-    /// An IMAP message, to be flagged after commit. `header_only`: only its
-    /// header was fetched (it is over `max_message_size`), so it must not be
-    /// deleted from the server.
-    Imap {
-        uidvalidity: u32,
-        uid: u32,
-        header_only: bool,
-    },
-}
-
-/// When a message arrived.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Arrival {
-    Now,
-    At(Timestamp),
-    /// The message's own Date header (now when it has none).
-    DateHeader,
-}
-
-/// One incoming message, as its source hands it over.
-#[derive(Debug, Clone)]
-pub struct Incoming<'a> {
-    pub raw: &'a [u8],
-    /// The whole message's size when `raw` is only its header (IMAP, over
-    /// `max_message_size`).
-    pub full_size: Option<u64>,
-    /// The envelope sender an MTA stated in front of a piped message
-    /// (empty for the null sender).
-    pub envelope_from: Option<String>,
-    pub arrival: Arrival,
-    pub source: Source,
-}
-
-impl<'a> Incoming<'a> {
-    /// A whole message with nothing known about its envelope.
-    pub fn new(raw: &'a [u8], arrival: Arrival, source: Source) -> Self {
-        Incoming {
-            raw,
-            full_size: None,
-            envelope_from: None,
-            arrival,
-            source,
-        }
-    }
-}
 
 /// What happened to one message (one line of `postdesk ingest`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -157,6 +116,8 @@ pub(super) struct Msg<'a> {
     pub source: Source,
     /// The language remembered of its sender (see [`Tx::first_look`]).
     pub sender_language: Option<String>,
+    /// The language of its text (see [`Prepared`]).
+    pub text_language: Option<&'static str>,
 }
 
 impl Pipeline {
@@ -201,7 +162,8 @@ impl Pipeline {
         mailbox: &MailboxConfig,
         incoming: Incoming<'_>,
     ) -> Result<Outcome, IngestError> {
-        self.ingest_with(None, mailbox, incoming).await
+        let prepared = self.prepare(incoming);
+        self.ingest_prepared(None, mailbox, &prepared).await
     }
 
     /// As [`Pipeline::ingest`], as a member of `group`: the message's work
@@ -213,27 +175,24 @@ impl Pipeline {
         mailbox: &MailboxConfig,
         incoming: Incoming<'_>,
     ) -> Result<Outcome, IngestError> {
-        self.ingest_with(Some(group), mailbox, incoming).await
+        let prepared = self.prepare(incoming);
+        self.ingest_prepared(Some(group), mailbox, &prepared).await
     }
 
-    async fn ingest_with(
+    /// Does the work on `incoming` that needs no database (see [`Prepared`]).
+    pub fn prepare<'a>(&self, incoming: Incoming<'a>) -> Prepared<'a> {
+        Prepared::new(incoming, self.config.limits.max_message_size)
+    }
+
+    /// Stores a prepared message, alone or as a member of `group` (see
+    /// [`Pipeline::ingest_in`]).
+    pub async fn ingest_prepared(
         &self,
         mut group: Option<&mut Group>,
         mailbox: &MailboxConfig,
-        incoming: Incoming<'_>,
+        prepared: &Prepared<'_>,
     ) -> Result<Outcome, IngestError> {
         let started = std::time::Instant::now();
-        let mut mail = parse_limited(
-            incoming.raw,
-            self.config.limits.max_message_size,
-            incoming.full_size,
-        );
-        mail.envelope_from = incoming.envelope_from.clone();
-        let received_at = match incoming.arrival {
-            Arrival::Now => None,
-            Arrival::At(t) => Some(t),
-            Arrival::DateHeader => mail.date,
-        };
         let mut retried = false;
         let outcome = loop {
             let now = self.clock.now();
@@ -246,12 +205,13 @@ impl Pipeline {
                     tx,
                     Msg {
                         mailbox,
-                        mail: &mail,
-                        raw: incoming.raw,
-                        received_at: received_at.unwrap_or(now),
+                        mail: &prepared.mail,
+                        raw: &prepared.raw,
+                        received_at: prepared.received_at.unwrap_or(now),
                         now,
-                        source: incoming.source,
+                        source: prepared.source,
                         sender_language: None,
+                        text_language: prepared.text_language,
                     },
                 )
                 .await;
