@@ -238,7 +238,7 @@ fn wait_count(url: &str, sql: &str, n: i64, pid: i32, limit: Duration) -> (Durat
 /// `postdesk run` on `s` until its `n` backlog messages are stored (at
 /// most `limit`): the time it took, the daemon's CPU seconds and its peak
 /// RSS in KiB.
-fn run_backlog(s: &Setup, n: usize, limit: Duration) -> (Duration, f64, u64) {
+fn run_backlog(s: &Setup, n: usize, limit: Duration) -> (Duration, f64, u64, Daemon) {
     let d = s.start();
     let (took, peak) = wait_count(
         &s.database_url,
@@ -248,7 +248,28 @@ fn run_backlog(s: &Setup, n: usize, limit: Duration) -> (Duration, f64, u64) {
         limit,
     );
     let (cpu, hwm, _) = proc_stats(d.pid());
-    (took, cpu, hwm.max(peak))
+    (took, cpu, hwm.max(peak), d)
+}
+
+/// The outbox sending what a backlog queued, measured from when ingest
+/// ended until it is empty or `limit` has passed: mails sent, and how long.
+fn drain_outbox(s: &Setup, limit: Duration) -> (i64, Duration) {
+    let sent = || {
+        count(
+            &s.database_url,
+            "SELECT COUNT(*) FROM outbox WHERE status = 'sent'",
+        )
+    };
+    let queued = count(&s.database_url, "SELECT COUNT(*) FROM outbox");
+    let before = sent();
+    let started = Instant::now();
+    loop {
+        let now = sent();
+        if now >= queued || started.elapsed() >= limit {
+            return (now - before, started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 /// The raw ceiling: `UID FETCH 1:* BODY.PEEK[]` of the whole folder.
@@ -339,11 +360,13 @@ fn main() {
             bytes / 1048576,
             fetched as f64 / ceil.as_secs_f64()
         );
-        let (took, cpu, peak) = run_backlog(&s, n, Duration::from_secs(3600));
+        let (took, cpu, peak, d) = run_backlog(&s, n, Duration::from_secs(3600));
         let acks = count(
             &s.database_url,
             "SELECT COUNT(*) FROM outbox WHERE kind = 'ack'",
         );
+        let (sent, sending) = drain_outbox(&s, Duration::from_secs(60));
+        drop(d);
         println!(
             "postdesk run, {n}-message backlog on SQLite: {took:.1?} = {:.0} msg/s ({:.0}% of the ceiling); CPU {cpu:.1} s = {:.2} ms per message; \
              {acks} acknowledgements queued; peak RSS {} MiB",
@@ -351,6 +374,10 @@ fn main() {
             100.0 * ceil.as_secs_f64() / took.as_secs_f64(),
             cpu * 1000.0 / n as f64,
             peak / 1024
+        );
+        println!(
+            "outbox after the backlog: {sent} mails sent over SMTP (STARTTLS, one connection) in {sending:.1?} = {:.0} mails/s",
+            sent as f64 / sending.as_secs_f64()
         );
 
         // 2b. The same backlog (the same mailbox, read again from UID 1)
@@ -364,7 +391,8 @@ fn main() {
                 ..Options::default()
             },
         );
-        let (took, cpu, peak) = run_backlog(&pg, n, Duration::from_secs(3600));
+        let (took, cpu, peak, d) = run_backlog(&pg, n, Duration::from_secs(3600));
+        drop(d);
         println!(
             "postdesk run, {n}-message backlog on PostgreSQL: {took:.1?} = {:.0} msg/s; CPU {cpu:.1} s = {:.2} ms per message; peak RSS {} MiB",
             n as f64 / took.as_secs_f64(),
@@ -553,7 +581,8 @@ fn main() {
             bytes / 1048576,
             fetched as f64 / ceil.as_secs_f64()
         );
-        let (took, cpu, peak) = run_backlog(&f, sync_n, Duration::from_secs(7200));
+        let (took, cpu, peak, d) = run_backlog(&f, sync_n, Duration::from_secs(7200));
+        drop(d);
         println!(
             "first sync of {sync_n} messages in INBOX: {took:.0?} = {:.0} msg/s; CPU {cpu:.0} s; peak RSS {} MiB",
             sync_n as f64 / took.as_secs_f64(),

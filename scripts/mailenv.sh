@@ -11,7 +11,7 @@
 # Every address @example.test is a mailbox (created on first delivery) with the
 # password "secret", so each test can use its own support/customer/agent
 # addresses without sharing state. Ports: IMAP BASE+143, IMAPS BASE+993,
-# LMTP BASE+24, SMTP BASE+25. DIR/env holds the values for the tests.
+# LMTP BASE+24, SMTP BASE+25, SMTP with implicit TLS BASE+465. DIR/env holds the values for the tests.
 #
 # DIR/postfix/recipient_access (texthash) lets a test make Postfix answer
 # 4xx/5xx for chosen recipients; `scripts/mailenv.sh reload DIR` applies it.
@@ -117,7 +117,7 @@ scope = $OAUTH_SCOPE
 CONF
   chmod 644 "$ROOT/oauth2.conf.ext"
   local imap=$((BASE + 143)) imaps=$((BASE + 993)) lmtp=$((BASE + 24)) smtp=$((BASE + 25))
-  local refuser=$((BASE + 26))
+  local refuser=$((BASE + 26)) smtps=$((BASE + 465))
 
   # A private CA (what postdesk is told to trust through ca_file) and a
   # server certificate it signed, for localhost and 127.0.0.1. Dovecot also
@@ -263,6 +263,8 @@ CONF
     /^[ \t]/ { if (!skip) print; next }
     { skip = 1; next }
   ' /etc/postfix/master.cf > "$pf/master.cf"
+  # SMTP with TLS from the first byte (submissions, RFC 8314), as port 465.
+  echo "127.0.0.1:$smtps inet n - n - - smtpd -o smtpd_tls_wrappermode=yes" >> "$pf/master.cf"
   echo "127.0.0.1:$refuser inet n - n - - smtpd -o myhostname=mx.elsewhere.test -o smtpd_recipient_restrictions=reject_unauth_destination,reject -o smtpd_relay_restrictions= -o smtpd_tls_security_level=none -o smtpd_sasl_auth_enable=no" >> "$pf/master.cf"
 
   stop_quietly
@@ -275,6 +277,7 @@ CONF
   wait_port "$imap" dovecot
   wait_port "$lmtp" "dovecot lmtp"
   wait_port "$smtp" postfix
+  wait_port "$smtps" "postfix (TLS)"
   cat > "$ROOT/env" <<ENV
 POSTDESK_MAILENV_ROOT=$ROOT
 POSTDESK_MAILENV_BASE=$BASE
@@ -282,6 +285,7 @@ POSTDESK_MAILENV_IMAP_PORT=$imap
 POSTDESK_MAILENV_IMAPS_PORT=$imaps
 POSTDESK_MAILENV_LMTP_PORT=$lmtp
 POSTDESK_MAILENV_SMTP_PORT=$smtp
+POSTDESK_MAILENV_SMTPS_PORT=$smtps
 POSTDESK_MAILENV_CA=$ROOT/tls/ca.pem
 POSTDESK_MAILENV_DOMAIN=example.test
 POSTDESK_MAILENV_PASSWORD=secret
@@ -290,7 +294,7 @@ POSTDESK_MAILENV_OAUTH_KID=$OAUTH_KID
 POSTDESK_MAILENV_OAUTH_ISSUER=$OAUTH_ISSUER
 POSTDESK_MAILENV_OAUTH_SCOPE=$OAUTH_SCOPE
 ENV
-  echo "mailenv: dovecot imap :$imap imaps :$imaps lmtp :$lmtp, postfix smtp :$smtp, root $ROOT" >&2
+  echo "mailenv: dovecot imap :$imap imaps :$imaps lmtp :$lmtp, postfix smtp :$smtp smtps :$smtps, root $ROOT" >&2
 }
 
 stop_quietly() {

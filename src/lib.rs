@@ -20,7 +20,8 @@
 //!   ahead on a blocking thread; a run of messages in group commits.
 //! - [`imap`]: the mailbox tasks. [`outbox`] + [`smtp`]: sending.
 //! - [`scheduler`]: SLA warnings and escalations when they fall due.
-//! - [`templates`]: the mail templates. [`tls`]: TLS settings for both protocols.
+//! - [`templates`]: the mail templates. [`tls`]: TLS settings for both protocols;
+//!   [`net`]: opening their connections (TCP without Nagle, TLS).
 //! - [`daemon`]: starts the tasks and stops them. [`cli`]: the commands.
 //! - [`instance`]: who this process is among instances sharing a database.
 //! - [`ops`]: health verdicts, metrics, the HTTP listener, systemd.
@@ -40,6 +41,7 @@ pub mod domain;
 pub mod imap;
 pub mod ingest;
 pub mod instance;
+pub mod net;
 pub mod oauth;
 pub mod ops;
 pub mod outbox;

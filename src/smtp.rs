@@ -13,10 +13,14 @@ use crate::advice::{Protocol, ServerTrouble, Stage, Trouble};
 use crate::config::{Security, ServerConfig};
 use crate::oauth::Authority;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::commands::{Data, Mail, Rcpt};
 use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 /// The outcome of one delivery attempt.
@@ -52,7 +56,9 @@ pub struct Mailer {
     cfg: ServerConfig,
     /// Tokens, when the server logs in with OAuth2.
     oauth: Option<Arc<Authority>>,
-    tls: Option<TlsParameters>,
+    /// lettre's TLS settings for the upgrade after STARTTLS (implicit TLS
+    /// is set up by `crate::net`, as for IMAP).
+    starttls: Option<TlsParameters>,
     hello: ClientId,
     idle_timeout: Duration,
     conn: Option<(AsyncSmtpConnection, Instant)>,
@@ -82,9 +88,14 @@ impl Mailer {
         oauth: Option<Arc<Authority>>,
     ) -> Result<Mailer, SmtpSetupError> {
         crate::tls::install_crypto_provider();
-        let tls = match cfg.security {
+        let starttls = match cfg.security {
             Security::None => None,
-            Security::Tls | Security::StartTls => {
+            Security::Tls => {
+                // Read now, so a bad file fails at start and not at each send.
+                crate::tls::client_config(cfg.ca_file.as_deref())?;
+                None
+            }
+            Security::StartTls => {
                 let mut b = TlsParameters::builder(cfg.host.clone());
                 if let Some(ca) = &cfg.ca_file {
                     crate::tls::read_ca_file(ca)?;
@@ -103,7 +114,7 @@ impl Mailer {
         Ok(Mailer {
             cfg: cfg.clone(),
             oauth,
-            tls,
+            starttls,
             hello: ClientId::default(),
             idle_timeout,
             conn: None,
@@ -123,36 +134,26 @@ impl Mailer {
                 ServerTrouble::new(Protocol::Smtp, cfg, stage, &e)
             }
         };
-        let timeout = Some(cfg.timeout.unsigned_abs());
-        let addr = (cfg.host.as_str(), cfg.port);
-        let first = match cfg.security {
-            Security::Tls => Stage::Tls,
-            _ => Stage::Greeting,
-        };
-        let tls_first = match cfg.security {
-            Security::Tls => self.tls.clone(),
-            _ => None,
+        // The connection is ours (see `crate::net`), lettre speaks on it.
+        let tcp = crate::net::tcp(Protocol::Smtp, cfg).await?;
+        let stream: Box<dyn AsyncTokioStream> = match cfg.security {
+            Security::Tls => Box::new(Tls(crate::net::tls(Protocol::Smtp, cfg, tcp).await?)),
+            Security::StartTls | Security::None => Box::new(tcp),
         };
         // lettre reads the greeting without a timeout of its own.
-        let opened = tokio::time::timeout(
-            cfg.timeout.unsigned_abs() + Duration::from_millis(500),
-            AsyncSmtpConnection::connect_tokio1(addr, timeout, &self.hello, tls_first, None),
+        let timeout = cfg.timeout.unsigned_abs();
+        let greeted = tokio::time::timeout(
+            timeout,
+            AsyncSmtpConnection::connect_with_transport(stream, &self.hello),
         )
         .await;
-        let mut conn = match opened {
+        let mut conn = match greeted {
             Ok(Ok(c)) => c,
-            // A refused or silent connection is met before any TLS.
-            Ok(Err(e)) => {
-                let t = ServerTrouble::new(Protocol::Smtp, cfg, Stage::Connect, &e);
-                return Err(match t.trouble {
-                    Trouble::Other(_) => at(first)(e),
-                    _ => t,
-                });
-            }
+            Ok(Err(e)) => return Err(at(Stage::Greeting)(e)),
             Err(_) => {
                 let silent = match cfg.security {
-                    Security::Tls => Trouble::TimedOut(cfg.timeout.unsigned_abs()),
-                    _ => Trouble::NoGreeting(cfg.timeout.unsigned_abs()),
+                    Security::Tls => Trouble::TimedOut(timeout),
+                    _ => Trouble::NoGreeting(timeout),
                 };
                 return Err(ServerTrouble::of(Protocol::Smtp, cfg, silent));
             }
@@ -161,7 +162,7 @@ impl Mailer {
             if !conn.can_starttls() {
                 return Err(ServerTrouble::of(Protocol::Smtp, cfg, Trouble::NoStartTls));
             }
-            let params = self.tls.clone().expect("TLS parameters for STARTTLS");
+            let params = self.starttls.clone().expect("TLS parameters for STARTTLS");
             conn.starttls(params, &self.hello)
                 .await
                 .map_err(at(Stage::Tls))?;
@@ -328,5 +329,44 @@ impl Mailer {
         let mut c = self.connect().await?;
         let _ = c.quit().await;
         Ok(())
+    }
+}
+
+/// A TLS connection as lettre takes one (its own TLS is only reached by
+/// connecting through lettre, which leaves Nagle on).
+#[derive(Debug)]
+struct Tls(tokio_rustls::client::TlsStream<tokio::net::TcpStream>);
+
+impl AsyncTokioStream for Tls {
+    fn peer_addr(&self) -> std::io::Result<std::net::SocketAddr> {
+        self.0.get_ref().0.peer_addr()
+    }
+}
+
+impl tokio::io::AsyncRead for Tls {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Tls {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.0).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }

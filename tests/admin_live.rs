@@ -268,6 +268,31 @@ fn each_wrong_smtp_setting_is_named_with_its_fix() {
         78,
         "is signed by an authority postdesk does not trust",
     );
+    // TLS from the first byte (the SMTPS port): the certificate and the
+    // login are checked there too.
+    let smtps = |password: &str, ca_file: bool| {
+        smtp("tls", password, ca_file).replace(
+            &format!("port = {}\n", e.smtp_port),
+            &format!("port = {}\n", e.smtps_port),
+        )
+    };
+    expect(
+        &s,
+        &smtps("ADMIN_GOOD_PASSWORD", false),
+        None,
+        78,
+        "is signed by an authority postdesk does not trust",
+    );
+    expect(
+        &s,
+        &smtps("ADMIN_WRONG_PASSWORD", true),
+        None,
+        78,
+        "check the user name and the password in $ADMIN_WRONG_PASSWORD (the server said: 535 5.7.8",
+    );
+    let config = s.write(&smtps("ADMIN_GOOD_PASSWORD", true), None);
+    let out = s.run(&config, &["check", "--connect"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // And all well: exit 0, no FAIL.
     let config = s.write(&s.good_smtp(), None);
     let out = s.run(&config, &["check", "--connect"]);

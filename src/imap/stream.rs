@@ -146,16 +146,8 @@ where
 }
 
 async fn tls_wrap(tcp: TcpStream, cfg: &ServerConfig) -> Result<Transport, FetchError> {
-    let config = crate::tls::client_config(cfg.ca_file.as_deref())
-        .map_err(|e| trouble(cfg, Trouble::Tls(e.to_string())))?;
-    let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
-        .map_err(|e| trouble(cfg, Trouble::Tls(e.to_string())))?;
-    let handshake = tokio_rustls::TlsConnector::from(config).connect(name, tcp);
-    match tokio::time::timeout(cfg.timeout.unsigned_abs(), handshake).await {
-        Ok(Ok(tls)) => Ok(Transport::Tls(Box::new(tls))),
-        Ok(Err(e)) => Err(at(cfg, Stage::Tls, &e)),
-        Err(_) => Err(trouble(cfg, Trouble::TimedOut(cfg.timeout.unsigned_abs()))),
-    }
+    let tls = crate::net::tls(Protocol::Imap, cfg, tcp).await?;
+    Ok(Transport::Tls(Box::new(tls)))
 }
 
 /// A failure at `stage`, sorted and worded for the admin.
@@ -200,14 +192,7 @@ async fn greeting(cfg: &ServerConfig, c: &mut Client<ImapStream>) -> Result<(), 
 /// what to change.
 pub async fn connect(cfg: &ServerConfig, login: &Login) -> Result<ImapSession, FetchError> {
     let timeout = cfg.timeout.unsigned_abs();
-    let tcp = match tokio::time::timeout(timeout, TcpStream::connect((cfg.host.as_str(), cfg.port)))
-        .await
-    {
-        Ok(Ok(s)) => s,
-        Ok(Err(e)) => return Err(at(cfg, Stage::Connect, &e)),
-        Err(_) => return Err(trouble(cfg, Trouble::TimedOut(timeout))),
-    };
-    tcp.set_nodelay(true).ok();
+    let tcp = crate::net::tcp(Protocol::Imap, cfg).await?;
     let client = match cfg.security {
         Security::Tls => {
             let mut c = Client::new(ImapStream::new(tls_wrap(tcp, cfg).await?));

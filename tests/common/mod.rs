@@ -22,6 +22,8 @@ pub struct MailEnv {
     pub imap_port: u16,
     pub imaps_port: u16,
     pub smtp_port: u16,
+    /// SMTP with TLS from the first byte.
+    pub smtps_port: u16,
     pub lmtp_port: u16,
     pub ca: PathBuf,
 }
@@ -66,6 +68,7 @@ impl MailEnv {
             imap_port: get("POSTDESK_MAILENV_IMAP_PORT").parse().unwrap(),
             imaps_port: get("POSTDESK_MAILENV_IMAPS_PORT").parse().unwrap(),
             smtp_port: get("POSTDESK_MAILENV_SMTP_PORT").parse().unwrap(),
+            smtps_port: get("POSTDESK_MAILENV_SMTPS_PORT").parse().unwrap(),
             lmtp_port: get("POSTDESK_MAILENV_LMTP_PORT").parse().unwrap(),
             ca: PathBuf::from(get("POSTDESK_MAILENV_CA")),
         }
@@ -258,7 +261,7 @@ impl PrivateMailEnv {
     /// hold any we pick), trying others when a start fails anyway.
     pub fn start(slot: u16) -> PrivateMailEnv {
         let free = |base: u16| {
-            [24u16, 25, 26, 143, 993]
+            [24u16, 25, 26, 143, 465, 993]
                 .iter()
                 .all(|o| std::net::TcpListener::bind(("127.0.0.1", base + o)).is_ok())
         };
@@ -551,7 +554,8 @@ pub struct Options {
     pub retry: &'static str,
     pub extra: String,
     pub db: Db,
-    /// IMAP with implicit TLS (the IMAPS port) instead of STARTTLS.
+    /// IMAP and SMTP with implicit TLS (the IMAPS and SMTPS ports) instead
+    /// of STARTTLS.
     pub imaps: bool,
     /// Servers of the test's own instead of the shared ones.
     pub env: Option<MailEnv>,
@@ -614,7 +618,7 @@ url = "{db}"
 [smtp]
 host = "127.0.0.1"
 port = {smtp}
-security = "starttls"
+security = "{smtp_security}"
 ca_file = "{ca}"
 timeout = "5s"
 
@@ -633,7 +637,12 @@ poll_interval = "{poll}"
 after_ingest = "{after}"
 {extra}
 "#,
-            smtp = env.smtp_port,
+            smtp = if o.imaps {
+                env.smtps_port
+            } else {
+                env.smtp_port
+            },
+            smtp_security = if o.imaps { "tls" } else { "starttls" },
             imap = match (&o.imap_alt, o.imaps) {
                 (Some(alt), _) => alt.imap_port,
                 (None, true) => env.imaps_port,
