@@ -141,7 +141,7 @@ pub(super) fn read_language(n: &Node<'_>, key: &str) -> Option<String> {
     }
 }
 
-pub(super) fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
+fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
     let email = n.req_str("email").map(|e| e.to_lowercase());
     if let Some(e) = &email
         && !looks_like_address(e)
@@ -178,7 +178,7 @@ pub(super) fn read_agent(n: &Node<'_>) -> Option<AgentConfig> {
     })
 }
 
-pub(super) fn read_mailbox(
+fn read_mailbox(
     n: &Node<'_>,
     ctx: &Ctx<'_>,
     policies: &[String],
@@ -309,6 +309,79 @@ pub(super) fn read_mailbox(
         verp,
         retention,
     })
+}
+
+/// The `[[agent]]`s, and whether every one of them was read.
+pub(super) fn read_agents(root: &Node<'_>) -> (Vec<AgentConfig>, bool) {
+    let agents: Vec<AgentConfig> = root.tables("agent").iter().filter_map(read_agent).collect();
+    let written = root
+        .get("agent")
+        .and_then(|v| v.as_array())
+        .map_or(0, Vec::len);
+    check_unique(
+        root,
+        "agent",
+        agents.iter().map(|a| a.email.as_str()),
+        "email",
+    );
+    let all = agents.len() == written;
+    (agents, all)
+}
+
+/// The `[[mailbox]]`es (at least one), each name and address once.
+pub(super) fn read_mailboxes(
+    root: &Node<'_>,
+    nodes: &[Node<'_>],
+    ctx: &Ctx<'_>,
+    policy_names: &[String],
+) -> Vec<MailboxConfig> {
+    if nodes.is_empty() && !root.has("mailbox") {
+        root.problem("mailbox", "at least one [[mailbox]] is required");
+    }
+    // Agents as written, to tell a mailbox's own address from an agent's.
+    let agent_emails: Vec<String> = root
+        .get("agent")
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|t| t.get("email")?.as_str().map(str::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mailboxes: Vec<MailboxConfig> = nodes
+        .iter()
+        .filter_map(|n| read_mailbox(n, ctx, policy_names, &agent_emails))
+        .collect();
+    check_unique(
+        root,
+        "mailbox",
+        mailboxes.iter().map(|m| m.name.as_str()),
+        "name",
+    );
+    check_unique(
+        root,
+        "mailbox",
+        mailboxes.iter().map(|m| m.address.as_str()),
+        "address",
+    );
+    mailboxes
+}
+
+fn check_unique<'a>(
+    root: &Node<'_>,
+    section: &str,
+    values: impl Iterator<Item = &'a str>,
+    key: &str,
+) {
+    let mut seen = HashSet::new();
+    for (i, v) in values.enumerate() {
+        if !seen.insert(v.to_lowercase()) {
+            root.problems().add(
+                format!("{section}[{i}].{key}"),
+                format!("{v:?} is used twice; each {key} must be unique"),
+            );
+        }
+    }
 }
 
 pub(super) fn list_or_none(names: &[String]) -> String {

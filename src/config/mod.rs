@@ -14,7 +14,7 @@ mod server;
 pub use http::HttpConfig;
 
 pub use mailbox::{AfterIngest, AgentConfig, MailboxConfig, Retention};
-use mailbox::{list_or_none, read_agent, read_mailbox, read_timezone};
+use mailbox::{list_or_none, read_agents, read_mailboxes, read_timezone};
 pub use oauth::{Flow, GOOGLE_SCOPES, MICROSOFT_SCOPES, OAuthAccount, Provider};
 use policies::{read_calendar, read_policy, read_rule};
 pub use reader::{Problem, parse_duration};
@@ -270,38 +270,14 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
     let templates_dir = root
         .opt_str("templates_dir")
         .map(|p| resolve_path(base, &p));
-
-    let database = match root.table("database") {
-        Some(n) => read_database(&n, ctx),
-        None => {
-            if !root.has("database") {
-                root.problem("database", "is required (a table with url)");
-            }
-            None
-        }
-    };
-    let smtp = match root.table("smtp") {
-        Some(n) => read_server(&n, ctx, 587),
-        None => {
-            if !root.has("smtp") {
-                root.problem("smtp", "is required (a table with host, port, security)");
-            }
-            None
-        }
-    };
-    let journal_default = database
-        .as_ref()
-        .and_then(|d| sqlite_file(&d.url))
-        .and_then(|f| f.parent().map(Path::to_path_buf))
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or_else(|| {
-            if base.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                base.to_path_buf()
-            }
-        });
-    let outbox = read_outbox(root.table("outbox").as_ref(), ctx, journal_default);
+    let database = required(root, "database", "a table with url", |n| {
+        read_database(n, ctx)
+    });
+    let smtp = required(root, "smtp", "a table with host, port, security", |n| {
+        read_server(n, ctx, 587)
+    });
+    let journal = journal_default(database.as_ref(), base);
+    let outbox = read_outbox(root.table("outbox").as_ref(), ctx, journal);
     let http = root.table("http").and_then(|n| http::read_http(&n));
     let threading = read_threading(root.table("threading").as_ref());
     let limits = limits::read_limits(root.table("limits").as_ref());
@@ -319,94 +295,31 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
         .into_iter()
         .filter_map(|(name, n)| read_calendar(&n, base).map(|c| (name, c)))
         .collect();
-    let calendar_names: Vec<String> = root
-        .get("calendar")
-        .and_then(|v| v.as_table())
-        .map(|t| t.keys().cloned().collect())
-        .unwrap_or_default();
+    let calendar_names = table_names(root, "calendar");
     let sla: BTreeMap<String, SlaPolicy> = root
         .named_tables("sla")
         .into_iter()
         .filter_map(|(name, n)| read_policy(&n, &calendar_names).map(|p| (name, p)))
         .collect();
-    let policy_names: Vec<String> = root
-        .get("sla")
-        .and_then(|v| v.as_table())
-        .map(|t| t.keys().cloned().collect())
-        .unwrap_or_default();
+    let policy_names = table_names(root, "sla");
     let rules: Vec<PolicyRule> = root
         .tables("rule")
         .iter()
         .filter_map(|n| read_rule(n, &policy_names))
         .collect();
-    let agents: Vec<AgentConfig> = root.tables("agent").iter().filter_map(read_agent).collect();
-    let agent_nodes = root
-        .get("agent")
-        .and_then(|v| v.as_array())
-        .map_or(0, Vec::len);
-    check_unique(
-        root,
-        "agent",
-        agents.iter().map(|a| a.email.as_str()),
-        "email",
-    );
-
+    let (agents, agents_read) = read_agents(root);
     let mailbox_nodes = root.tables("mailbox");
-    if mailbox_nodes.is_empty() && !root.has("mailbox") {
-        root.problem("mailbox", "at least one [[mailbox]] is required");
-    }
-    let agent_emails: Vec<String> = root
-        .get("agent")
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|t| t.get("email")?.as_str().map(str::to_lowercase))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mailboxes: Vec<MailboxConfig> = mailbox_nodes
-        .iter()
-        .filter_map(|n| read_mailbox(n, ctx, &policy_names, &agent_emails))
-        .collect();
-    check_unique(
-        root,
-        "mailbox",
-        mailboxes.iter().map(|m| m.name.as_str()),
-        "name",
-    );
-    check_unique(
-        root,
-        "mailbox",
-        mailboxes.iter().map(|m| m.address.as_str()),
-        "address",
-    );
+    let mailboxes = read_mailboxes(root, &mailbox_nodes, ctx, &policy_names);
     let oauth: BTreeMap<String, OAuthAccount> = root
         .named_tables("oauth")
         .into_iter()
         .filter_map(|(name, n)| oauth::read_oauth(&name, &n, ctx).map(|a| (name, a)))
         .collect();
     let admins = oauth::read_alerts(root.table("alerts").as_ref());
-    let mut servers: Vec<(String, &ServerConfig)> = Vec::new();
-    if let Some(s) = &smtp {
-        servers.push(("smtp".into(), s));
-    }
-    for (i, m) in mailboxes.iter().enumerate() {
-        if let Some(s) = &m.imap {
-            let label = mailbox_nodes
-                .get(i)
-                .map_or_else(|| format!("mailbox[{i}]"), |n| n.path.clone());
-            servers.push((format!("{label}.imap"), s));
-        }
-    }
-    let account_names: Vec<String> = root
-        .get("oauth")
-        .and_then(|v| v.as_table())
-        .map(|t| t.keys().cloned().collect())
-        .unwrap_or_default();
-    oauth::check_accounts(root, &servers, &account_names);
+    check_logins(root, smtp.as_ref(), &mailboxes, &mailbox_nodes);
     root.finish();
 
-    if !root.problems().is_empty() || agents.len() != agent_nodes {
+    if !root.problems().is_empty() || !agents_read {
         return None;
     }
     Some(Config {
@@ -431,21 +344,69 @@ fn read_config(root: &Node<'_>, ctx: &Ctx<'_>, file: &Path) -> Option<Config> {
     })
 }
 
-fn check_unique<'a>(
+/// A table the file must have, read by `read`; `what` says what it holds.
+fn required<T>(
     root: &Node<'_>,
-    section: &str,
-    values: impl Iterator<Item = &'a str>,
     key: &str,
-) {
-    let mut seen = HashSet::new();
-    for (i, v) in values.enumerate() {
-        if !seen.insert(v.to_lowercase()) {
-            root.problems().add(
-                format!("{section}[{i}].{key}"),
-                format!("{v:?} is used twice; each {key} must be unique"),
-            );
+    what: &str,
+    read: impl FnOnce(&Node<'_>) -> Option<T>,
+) -> Option<T> {
+    match root.table(key) {
+        Some(n) => read(&n),
+        None => {
+            if !root.has(key) {
+                root.problem(key, format!("is required ({what})"));
+            }
+            None
         }
     }
+}
+
+/// Where the outbox journal goes unless configured: beside the SQLite
+/// database, else beside the configuration file.
+fn journal_default(database: Option<&DatabaseConfig>, base: &Path) -> PathBuf {
+    database
+        .and_then(|d| sqlite_file(&d.url))
+        .and_then(|f| f.parent().map(Path::to_path_buf))
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or_else(|| {
+            if base.as_os_str().is_empty() {
+                PathBuf::from(".")
+            } else {
+                base.to_path_buf()
+            }
+        })
+}
+
+/// The names of the `[key.NAME]` tables, as written (even the bad ones:
+/// a reference to a table with a mistake is not a second mistake).
+fn table_names(root: &Node<'_>, key: &str) -> Vec<String> {
+    root.get(key)
+        .and_then(|v| v.as_table())
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// Every server that logs in with an OAuth2 account names one that exists.
+fn check_logins(
+    root: &Node<'_>,
+    smtp: Option<&ServerConfig>,
+    mailboxes: &[MailboxConfig],
+    mailbox_nodes: &[Node<'_>],
+) {
+    let mut servers: Vec<(String, &ServerConfig)> = Vec::new();
+    if let Some(s) = smtp {
+        servers.push(("smtp".into(), s));
+    }
+    for (i, m) in mailboxes.iter().enumerate() {
+        if let Some(s) = &m.imap {
+            let label = mailbox_nodes
+                .get(i)
+                .map_or_else(|| format!("mailbox[{i}]"), |n| n.path.clone());
+            servers.push((format!("{label}.imap"), s));
+        }
+    }
+    oauth::check_accounts(root, &servers, &table_names(root, "oauth"));
 }
 
 fn read_database(n: &Node<'_>, ctx: &Ctx<'_>) -> Option<DatabaseConfig> {

@@ -4,7 +4,7 @@
 
 use super::model::{Priority, Status};
 use super::phrase::Phrase;
-use super::reply::{AgentCommand, AgentText, Hint, Overview};
+use super::reply::{AgentCommand, AgentText, Hint, NotUnderstood, Overview};
 use crate::domain::event::{Event, EventKind};
 
 /// What decide needs about the ticket.
@@ -102,103 +102,10 @@ pub fn decide_agent(
     let (text, direct) = (mail.text, mail.direct);
     let mut d = AgentDecision::default();
     for c in &text.commands {
-        let line = c.written();
-        match c {
-            AgentCommand::Close => {
-                d.status = Some(Status::Closed);
-                d.applied.push(status(Status::Closed));
-            }
-            AgentCommand::Resolve => {
-                d.status = Some(Status::Resolved);
-                d.applied.push(status(Status::Resolved));
-            }
-            AgentCommand::Pending => {
-                d.status = Some(Status::Pending);
-                d.applied.push(status(Status::Pending));
-            }
-            AgentCommand::Open => {
-                d.status = Some(Status::Open);
-                d.applied.push(status(Status::Open));
-            }
-            AgentCommand::Take => {
-                d.assignee = Some(agent.email.clone());
-                d.applied
-                    .push(Phrase::new("receipt.took").with("name", &agent.name));
-            }
-            AgentCommand::Assign(who) => match find_agent(who, agents) {
-                Some(a) => {
-                    d.assignee = Some(a.email.clone());
-                    d.applied.push(
-                        Phrase::new("receipt.assigned")
-                            .with("name", &a.name)
-                            .with("email", &a.email),
-                    );
-                }
-                None => {
-                    let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
-                    d.not_understood.push(
-                        Phrase::new("unknown.agent")
-                            .with("line", &line)
-                            .with("agents", names.join(", ")),
-                    );
-                }
-            },
-            AgentCommand::Priority(p) => match Priority::parse(p) {
-                Some(p) => {
-                    d.priority = Some(p);
-                    d.applied
-                        .push(Phrase::new("receipt.priority").with("priority", p));
-                }
-                None => d
-                    .not_understood
-                    .push(Phrase::new("unknown.usage.priority").with("line", &line)),
-            },
-            AgentCommand::Note => {
-                d.note = true;
-                d.applied.push(Phrase::new("receipt.note"));
-            }
-            AgentCommand::Merge(n) if *n == ticket.number => {
-                d.not_understood
-                    .push(Phrase::new("unknown.merge_self").with("line", &line));
-            }
-            AgentCommand::Merge(n) if !ticket.merge_target_exists => {
-                d.not_understood
-                    .push(Phrase::new("unknown.merge_missing").with("line", &line));
-            }
-            AgentCommand::Merge(n) => {
-                d.merge_into = Some(*n);
-                d.status = Some(Status::Closed);
-                d.applied
-                    .push(Phrase::new("receipt.merged").with("number", n));
-            }
-            AgentCommand::Spam => {
-                d.spam = true;
-                d.status = Some(Status::Closed);
-                d.applied.push(Phrase::new("receipt.spam"));
-            }
-            AgentCommand::Files => {
-                d.files = true;
-                d.applied.push(Phrase::new("receipt.files"));
-            }
-            AgentCommand::Overview(o) => d.overview.push(o.clone()),
-        }
+        command(&mut d, c, agent, ticket, agents);
     }
-    for n in &text.not_understood {
-        d.not_understood.push(
-            match &n.hint {
-                Some(Hint::DidYouMean(c)) => Phrase::new("unknown.did_you_mean").with("command", c),
-                Some(Hint::Usage(usage)) => Phrase::new(match *usage {
-                    "assign" => "unknown.usage.assign",
-                    "priority" => "unknown.usage.priority",
-                    "merge" => "unknown.usage.merge",
-                    _ => "unknown.usage.find",
-                }),
-                Some(Hint::NoArgument) => Phrase::new("unknown.no_argument"),
-                None => Phrase::new("unknown.not_a_command"),
-            }
-            .with("line", &n.line),
-        );
-    }
+    d.not_understood
+        .extend(text.not_understood.iter().map(not_understood));
     let has_text = !text.body.trim().is_empty();
     let answers = (has_text || mail.attachments > 0) && !direct && !d.note && !d.spam;
     d.relay = answers && d.not_understood.is_empty() && !text.doubtful;
@@ -289,6 +196,112 @@ pub fn decide_agent(
         .any(|c| !matches!(c, AgentCommand::Overview(_)));
     d.receipt = ticket_commands || !d.not_understood.is_empty() || d.held.is_some();
     d
+}
+
+/// What one command of `agent`'s mail changes.
+fn command(
+    d: &mut AgentDecision,
+    c: &AgentCommand,
+    agent: &AgentRef,
+    ticket: &TicketFacts,
+    agents: &[AgentRef],
+) {
+    let line = c.written();
+    match c {
+        AgentCommand::Close => {
+            d.status = Some(Status::Closed);
+            d.applied.push(status(Status::Closed));
+        }
+        AgentCommand::Resolve => {
+            d.status = Some(Status::Resolved);
+            d.applied.push(status(Status::Resolved));
+        }
+        AgentCommand::Pending => {
+            d.status = Some(Status::Pending);
+            d.applied.push(status(Status::Pending));
+        }
+        AgentCommand::Open => {
+            d.status = Some(Status::Open);
+            d.applied.push(status(Status::Open));
+        }
+        AgentCommand::Take => {
+            d.assignee = Some(agent.email.clone());
+            d.applied
+                .push(Phrase::new("receipt.took").with("name", &agent.name));
+        }
+        AgentCommand::Assign(who) => match find_agent(who, agents) {
+            Some(a) => {
+                d.assignee = Some(a.email.clone());
+                d.applied.push(
+                    Phrase::new("receipt.assigned")
+                        .with("name", &a.name)
+                        .with("email", &a.email),
+                );
+            }
+            None => {
+                let names: Vec<&str> = agents.iter().map(|a| a.name.as_str()).collect();
+                d.not_understood.push(
+                    Phrase::new("unknown.agent")
+                        .with("line", &line)
+                        .with("agents", names.join(", ")),
+                );
+            }
+        },
+        AgentCommand::Priority(p) => match Priority::parse(p) {
+            Some(p) => {
+                d.priority = Some(p);
+                d.applied
+                    .push(Phrase::new("receipt.priority").with("priority", p));
+            }
+            None => d
+                .not_understood
+                .push(Phrase::new("unknown.usage.priority").with("line", &line)),
+        },
+        AgentCommand::Note => {
+            d.note = true;
+            d.applied.push(Phrase::new("receipt.note"));
+        }
+        AgentCommand::Merge(n) if *n == ticket.number => {
+            d.not_understood
+                .push(Phrase::new("unknown.merge_self").with("line", &line));
+        }
+        AgentCommand::Merge(n) if !ticket.merge_target_exists => {
+            d.not_understood
+                .push(Phrase::new("unknown.merge_missing").with("line", &line));
+        }
+        AgentCommand::Merge(n) => {
+            d.merge_into = Some(*n);
+            d.status = Some(Status::Closed);
+            d.applied
+                .push(Phrase::new("receipt.merged").with("number", n));
+        }
+        AgentCommand::Spam => {
+            d.spam = true;
+            d.status = Some(Status::Closed);
+            d.applied.push(Phrase::new("receipt.spam"));
+        }
+        AgentCommand::Files => {
+            d.files = true;
+            d.applied.push(Phrase::new("receipt.files"));
+        }
+        AgentCommand::Overview(o) => d.overview.push(o.clone()),
+    }
+}
+
+/// The receipt's words for a line that looked like a command but is none.
+fn not_understood(n: &NotUnderstood) -> Phrase {
+    match &n.hint {
+        Some(Hint::DidYouMean(c)) => Phrase::new("unknown.did_you_mean").with("command", c),
+        Some(Hint::Usage(usage)) => Phrase::new(match *usage {
+            "assign" => "unknown.usage.assign",
+            "priority" => "unknown.usage.priority",
+            "merge" => "unknown.usage.merge",
+            _ => "unknown.usage.find",
+        }),
+        Some(Hint::NoArgument) => Phrase::new("unknown.no_argument"),
+        None => Phrase::new("unknown.not_a_command"),
+    }
+    .with("line", &n.line)
 }
 
 #[cfg(test)]

@@ -310,25 +310,51 @@ fn spam(m: &ParsedMail, s: &Screening<'_>) -> Option<String> {
 }
 
 pub fn classify(m: &ParsedMail, us: &Us<'_>, screening: &Screening<'_>) -> Classification {
+    // In this order: the first step with evidence decides.
+    own_mail(m, us)
+        .or_else(|| report(m, screening))
+        .or_else(|| mail_system_sender(m))
+        .or_else(|| auto_reply(m))
+        .or_else(|| list(m))
+        // 6. Other help desks: a person may have written it, but it is
+        // never acknowledged.
+        .or_else(|| {
+            helpdesk(m).map(|why| Classification::new(Kind::Customer, Evidence::Helpdesk, why))
+        })
+        .or_else(|| by_words(m))
+        .unwrap_or_else(|| {
+            Classification::new(Kind::Customer, Evidence::None, "no automatic markers")
+        })
+}
+
+/// Step 1: our own mail coming back.
+fn own_mail(m: &ParsedMail, us: &Us<'_>) -> Option<Classification> {
     use Evidence as E;
-    // 1. Our own mail coming back.
     if let Some(v) = m.header(LOOP_HEADER) {
-        return Classification::new(Kind::Loop, E::LoopHeader, format!("{LOOP_HEADER}: {v}"));
+        return Some(Classification::new(
+            Kind::Loop,
+            E::LoopHeader,
+            format!("{LOOP_HEADER}: {v}"),
+        ));
     }
     if let Some(from) = &m.from
         && is_ours(&from.email, us)
     {
         let why = format!("From our own address {}", from.email);
-        return Classification::new(Kind::Loop, E::OurAddress, why);
+        return Some(Classification::new(Kind::Loop, E::OurAddress, why));
     }
+    None
+}
 
-    // 2. Reports: delivery status, read receipts, abuse and TLS reports.
-    // A spam verdict wins over everything but a real report (backscatter of
-    // a spam run has no report of ours to point at anyway).
+/// Step 2: reports: delivery status, read receipts, abuse and TLS reports. A
+/// spam verdict wins over everything but a real report (backscatter of a
+/// spam run has no report of ours to point at anyway).
+fn report(m: &ParsedMail, screening: &Screening<'_>) -> Option<Classification> {
+    use Evidence as E;
     if m.content_type != "multipart/report"
         && let Some(why) = spam(m, screening)
     {
-        return Classification::new(Kind::Spam, E::SpamVerdict, why);
+        return Some(Classification::new(Kind::Spam, E::SpamVerdict, why));
     }
     if m.content_type == "multipart/report" {
         let rt = m
@@ -338,21 +364,29 @@ pub fn classify(m: &ParsedMail, us: &Us<'_>, screening: &Screening<'_>) -> Class
             .map(|(_, v)| v.to_lowercase())
             .unwrap_or_default();
         let reason = format!("multipart/report; report-type={rt}");
-        return match rt.as_str() {
+        return Some(match rt.as_str() {
             "delivery-status" | "global-delivery-status" | "" => {
                 Classification::bounce(E::ReportMime, reason, delivery_of(m))
             }
             _ => Classification::new(Kind::AutoReply, E::ReportMime, reason),
-        };
+        });
     }
+    None
+}
 
-    // 3. Mail-system senders. An empty Return-Path marks bounces, but also
-    // RFC 3834 auto-replies (vacation responders send with a null sender).
+/// Step 3: mail-system senders. An empty Return-Path marks bounces, but also
+/// RFC 3834 auto-replies (vacation responders send with a null sender).
+fn mail_system_sender(m: &ParsedMail) -> Option<Classification> {
+    use Evidence as E;
     if let Some(from) = &m.from
         && let Some(name) = mail_system(from.local_part())
     {
         let why = format!("From {} (a mail system: {name})", from.email);
-        return Classification::bounce(E::MailSystemSender, why, delivery_of(m));
+        return Some(Classification::bounce(
+            E::MailSystemSender,
+            why,
+            delivery_of(m),
+        ));
     }
     if m.return_path().is_some_and(str::is_empty) {
         let auto_reply = m
@@ -362,72 +396,119 @@ pub fn classify(m: &ParsedMail, us: &Us<'_>, screening: &Screening<'_>) -> Class
             && m.dsn.is_empty()
             && contains_any(&bare_subject(&m.subject), BOUNCE_SUBJECTS).is_none()
         {
-            return Classification::new(
+            return Some(Classification::new(
                 Kind::AutoReply,
                 E::NullSender,
                 "Auto-Submitted: auto-replied, empty Return-Path <>",
-            );
+            ));
         }
-        return Classification::bounce(E::NullSender, "empty Return-Path <>", delivery_of(m));
+        return Some(Classification::bounce(
+            E::NullSender,
+            "empty Return-Path <>",
+            delivery_of(m),
+        ));
     }
+    None
+}
 
-    // 4. Auto-replies (RFC 3834 and the common non-standard markers).
+/// Step 4: auto-replies (RFC 3834 and the common non-standard markers).
+fn auto_reply(m: &ParsedMail) -> Option<Classification> {
+    use Evidence as E;
     if let Some(v) = m.header("auto-submitted")
         && !v.trim().to_lowercase().starts_with("no")
     {
-        return Classification::new(Kind::AutoReply, E::Rfc3834, format!("Auto-Submitted: {v}"));
+        return Some(Classification::new(
+            Kind::AutoReply,
+            E::Rfc3834,
+            format!("Auto-Submitted: {v}"),
+        ));
     }
     for h in AUTO_HEADERS {
         if let Some(v) = m.header(h) {
-            return Classification::new(Kind::AutoReply, E::AutoReplyHeader, format!("{h}: {v}"));
+            return Some(Classification::new(
+                Kind::AutoReply,
+                E::AutoReplyHeader,
+                format!("{h}: {v}"),
+            ));
         }
     }
     let precedence = m.header("precedence").map(|v| v.trim().to_lowercase());
     if let Some(p) = &precedence
         && (p == "junk" || p == "auto_reply")
     {
-        return Classification::new(Kind::AutoReply, E::Precedence, format!("Precedence: {p}"));
+        return Some(Classification::new(
+            Kind::AutoReply,
+            E::Precedence,
+            format!("Precedence: {p}"),
+        ));
     }
+    None
+}
 
-    // 5. Lists and bulk mail, and list managers' own replies.
+/// Step 5: lists and bulk mail, and list managers' own replies.
+fn list(m: &ParsedMail) -> Option<Classification> {
+    use Evidence as E;
+    let precedence = m.header("precedence").map(|v| v.trim().to_lowercase());
     for h in ["list-id", "x-mailing-list", "list-post"] {
         if let Some(v) = m.header(h) {
-            return Classification::new(Kind::List, E::ListHeader, format!("{h}: {v}"));
+            return Some(Classification::new(
+                Kind::List,
+                E::ListHeader,
+                format!("{h}: {v}"),
+            ));
         }
     }
     if let Some(why) = list_manager(m) {
-        return Classification::new(Kind::List, E::ListManager, why);
+        return Some(Classification::new(Kind::List, E::ListManager, why));
     }
     if let Some(p) = &precedence
         && (p == "bulk" || p == "list")
     {
-        return Classification::new(Kind::List, E::Precedence, format!("Precedence: {p}"));
+        return Some(Classification::new(
+            Kind::List,
+            E::Precedence,
+            format!("Precedence: {p}"),
+        ));
     }
     if m.header("list-unsubscribe").is_some() {
-        return Classification::new(Kind::List, E::ListHeader, "List-Unsubscribe present");
+        return Some(Classification::new(
+            Kind::List,
+            E::ListHeader,
+            "List-Unsubscribe present",
+        ));
     }
+    None
+}
 
-    // 6. Other help desks: a person may have written it, but it is never
-    // acknowledged.
-    if let Some(why) = helpdesk(m) {
-        return Classification::new(Kind::Customer, E::Helpdesk, why);
-    }
-
-    // 7. Last resort, with no header to go by: subjects and phrases.
+/// Step 7: last resort, with no header to go by: subjects and phrases.
+fn by_words(m: &ParsedMail) -> Option<Classification> {
+    use Evidence as E;
     let subject = bare_subject(&m.subject);
     let text = m.text.to_lowercase();
     if let Some(why) = feedback_loop(&m.subject, &text) {
-        return Classification::new(Kind::AutoReply, E::FeedbackLoop, why);
+        return Some(Classification::new(Kind::AutoReply, E::FeedbackLoop, why));
     }
     if let Some(why) = out_of_office_text(&m.subject, &text) {
-        return Classification::new(Kind::AutoReply, E::OutOfOfficeSubject, why);
+        return Some(Classification::new(
+            Kind::AutoReply,
+            E::OutOfOfficeSubject,
+            why,
+        ));
     }
     if let Some(p) = starts_with_any(&subject, AUTO_REPLY_SUBJECTS) {
         let why = format!("out-of-office subject {p:?}");
-        return Classification::new(Kind::AutoReply, E::OutOfOfficeSubject, why);
+        return Some(Classification::new(
+            Kind::AutoReply,
+            E::OutOfOfficeSubject,
+            why,
+        ));
     }
     if let Some(why) = notes_out_of_office(&m.subject) {
-        return Classification::new(Kind::AutoReply, E::OutOfOfficeSubject, why);
+        return Some(Classification::new(
+            Kind::AutoReply,
+            E::OutOfOfficeSubject,
+            why,
+        ));
     }
     if let Some(p) = starts_with_any(&m.subject.trim().to_lowercase(), READ_RECEIPT_SUBJECTS)
         && (m.content_type == "application/ms-tnef"
@@ -436,40 +517,43 @@ pub fn classify(m: &ParsedMail, us: &Us<'_>, screening: &Screening<'_>) -> Class
                 .any(|a| a.content_type == "application/ms-tnef")
             || text.contains("was read on"))
     {
-        return Classification::new(
+        return Some(Classification::new(
             Kind::AutoReply,
             E::ReadReceipt,
             format!("read receipt ({p:?} and a receipt body)"),
-        );
+        ));
     }
     if let Some(p) = contains_any(&subject, BOUNCE_SUBJECTS)
         && let Some(phrase) = contains_any(&text, BOUNCE_PHRASES)
     {
-        return Classification::bounce(
+        return Some(Classification::bounce(
             E::FailureNotice,
             format!("failure-notice subject {p:?} and {phrase:?}"),
             delivery_of(m),
-        );
+        ));
     }
     let full_subject = m.subject.to_lowercase();
     if (subject.starts_with("report domain:") && subject.contains("submitter:"))
         || (full_subject.contains("dmarc") && full_subject.contains("report"))
         || m.header("tls-report-domain").is_some()
     {
-        return Classification::new(Kind::AutoReply, E::DmarcReport, "DMARC/TLS report");
+        return Some(Classification::new(
+            Kind::AutoReply,
+            E::DmarcReport,
+            "DMARC/TLS report",
+        ));
     }
     if let Some(p) = contains_any(&text, CHALLENGE_PHRASES)
         && (text.contains("click") || text.contains("verif"))
         && (text.contains("your message") || text.contains("your email"))
     {
-        return Classification::new(
+        return Some(Classification::new(
             Kind::AutoReply,
             E::ChallengeResponse,
             format!("challenge-response request ({p:?})"),
-        );
+        ));
     }
-
-    Classification::new(Kind::Customer, E::None, "no automatic markers")
+    None
 }
 
 #[cfg(test)]

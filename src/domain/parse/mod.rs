@@ -7,7 +7,7 @@ mod repair;
 
 use super::model::{Address, flags};
 use jiff::Timestamp;
-use mail_parser::{HeaderValue, MessageParser, MimeHeaders};
+use mail_parser::{HeaderValue, Message, MessageParser, MimeHeaders};
 pub use parts::{attachments_of, files_and_html, files_of, html_of};
 use repair::*;
 
@@ -391,8 +391,40 @@ pub fn parse(whole: &[u8]) -> ParsedMail {
             synthetic_message_id(whole)
         }
     };
+    read_sender(&mut p, &msg);
+    p.reply_to = addresses(msg.reply_to());
+    p.to = msg.all_to().flat_map(|a| addresses(Some(a))).collect();
+    p.cc = msg.all_cc().flat_map(|a| addresses(Some(a))).collect();
+    read_subject(&mut p, &msg, block);
+    p.date = msg.date().and_then(to_timestamp);
+    p.in_reply_to = ids(msg.in_reply_to());
+    p.references = ids(msg.references());
+    p.headers = msg
+        .headers_raw()
+        .map(|(n, v)| (n.to_ascii_lowercase(), unfold(v)))
+        .collect();
+    read_content_type(&mut p, &msg);
+
+    let text = if msg.text_body_count() > 0 && msg.text_part(0).is_some_and(|t| !t.is_text_html()) {
+        msg.body_text(0).map(|t| t.into_owned())
+    } else if msg.html_body_count() > 0 {
+        msg.body_html(0).map(|h| html_to_text(&h))
+    } else {
+        msg.body_text(0).map(|t| t.into_owned())
+    };
+    p.text = truncate_utf8(no_nul(&text.unwrap_or_default()), MAX_TEXT);
+
+    read_attachments(&mut p, &msg);
+    p.embedded_message_ids.retain(|id| valid_id(id));
+    p.quoted_message_ids = quoted_message_ids(&p.text);
+    p.thread_index = p.header("thread-index").and_then(thread_index_prefix);
+    p
+}
+
+/// The sender: From's first address, repaired where clients break it.
+fn read_sender(p: &mut ParsedMail, msg: &Message<'_>) {
     p.from = addresses(msg.from()).into_iter().next();
-    repair_sender(&mut p, msg.header_raw("From"));
+    repair_sender(p, msg.header_raw("From"));
     // Comments are no part of a name: `Pete(A wonderful \) chap) <…>` is Pete.
     if let Some(from) = p.from.as_mut()
         && let Some(phrase) = msg
@@ -408,15 +440,17 @@ pub fn parse(whole: &[u8]) -> ParsedMail {
     if p.from.is_none() {
         p.flags.push(flags::NO_SENDER);
     }
-    p.reply_to = addresses(msg.reply_to());
-    p.to = msg.all_to().flat_map(|a| addresses(Some(a))).collect();
-    p.cc = msg.all_cc().flat_map(|a| addresses(Some(a))).collect();
+}
+
+/// The subject (and the sender's name), read right whatever charset
+/// mistakes the sending client made.
+fn read_subject(p: &mut ParsedMail, msg: &Message<'_>, block: &[u8]) {
     p.subject = msg.subject().map(unfold).unwrap_or_default();
     // A subject in raw 8-bit bytes of a legacy charset, declared nowhere:
     // read with the body's charset, else the one detection finds, never
     // as U+FFFD.
     if let Some(raw_subject) = raw_header(block, "subject")
-        && let Some(text) = decode_legacy(&raw_subject, body_charset(&msg))
+        && let Some(text) = decode_legacy(&raw_subject, body_charset(msg))
     {
         p.subject = unfold(&text);
         p.flags.push(flags::CHARSET_DETECTED);
@@ -439,13 +473,10 @@ pub fn parse(whole: &[u8]) -> ParsedMail {
         from.name = Some(name.trim().trim_matches('"').trim().to_string());
         p.flags.push(flags::CHARSET_DETECTED);
     }
-    p.date = msg.date().and_then(to_timestamp);
-    p.in_reply_to = ids(msg.in_reply_to());
-    p.references = ids(msg.references());
-    p.headers = msg
-        .headers_raw()
-        .map(|(n, v)| (n.to_ascii_lowercase(), unfold(v)))
-        .collect();
+}
+
+/// The top part's content type and its parameters (text/plain if none).
+fn read_content_type(p: &mut ParsedMail, msg: &Message<'_>) {
     if let Some(ct) = msg.root_part().content_type() {
         p.content_type = match ct.subtype() {
             Some(sub) => format!("{}/{}", ct.ctype(), sub).to_ascii_lowercase(),
@@ -460,16 +491,11 @@ pub fn parse(whole: &[u8]) -> ParsedMail {
     } else {
         p.content_type = "text/plain".into();
     }
+}
 
-    let text = if msg.text_body_count() > 0 && msg.text_part(0).is_some_and(|t| !t.is_text_html()) {
-        msg.body_text(0).map(|t| t.into_owned())
-    } else if msg.html_body_count() > 0 {
-        msg.body_html(0).map(|h| html_to_text(&h))
-    } else {
-        msg.body_text(0).map(|t| t.into_owned())
-    };
-    p.text = truncate_utf8(no_nul(&text.unwrap_or_default()), MAX_TEXT);
-
+/// Attachments; the Message-IDs of mails inside them (a bounce's copy of
+/// ours) and their delivery-status reports.
+fn read_attachments(p: &mut ParsedMail, msg: &Message<'_>) {
     for part in msg.attachments() {
         let content_type = part
             .content_type()
@@ -500,10 +526,6 @@ pub fn parse(whole: &[u8]) -> ParsedMail {
             size: part.len(),
         });
     }
-    p.embedded_message_ids.retain(|id| valid_id(id));
-    p.quoted_message_ids = quoted_message_ids(&p.text);
-    p.thread_index = p.header("thread-index").and_then(thread_index_prefix);
-    p
 }
 
 /// The conversation identifier of an Outlook Thread-Index: the first 22

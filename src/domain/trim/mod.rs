@@ -226,7 +226,6 @@ fn learned_signatures(earlier: &[&str]) -> Vec<Vec<String>> {
 pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
     let text = split_shared_lines(text);
     let lines: Vec<&str> = text.lines().collect();
-    let n = lines.len();
     let mut marks: Vec<Mark> = lines
         .iter()
         .map(|l| {
@@ -242,11 +241,22 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
     let stream = Stream::new(&known.texts);
     align(&lines, &stream, &mut marks);
 
-    // Header blocks and separators open the unmarked original of
-    // Outlook-style clients: everything after them goes.
+    // Each pass marks what goes, reading the marks of the passes before.
+    let mut guessed = mark_original(&lines, &mut marks);
+    mark_attributions(&lines, &mut marks);
+    mark_signatures(&lines, &mut marks, &known.earlier);
+    guessed += mark_footers(&lines, &mut marks);
+    assemble(&lines, &marks, guessed)
+}
+
+/// Header blocks and separators open the unmarked original of
+/// Outlook-style clients: everything after them goes. Returns how many
+/// lines of the writer's own that cut may have been (a guess).
+fn mark_original(lines: &[&str], marks: &mut [Mark]) -> usize {
+    let n = lines.len();
     let mut guessed = 0;
     if let Some(mut start) = (0..n)
-        .find(|&i| marks[i] != Mark::Quoted && (separator(lines[i]) || header_block(&lines, i)))
+        .find(|&i| marks[i] != Mark::Quoted && (separator(lines[i]) || header_block(lines, i)))
     {
         // Fields above the sender's belong to the block (Hotmail puts
         // Date: and Subject: first).
@@ -298,7 +308,12 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
             }
         }
     }
+    guessed
+}
 
+/// Attribution lines ("On Monday, Ann wrote:") above what was removed.
+fn mark_attributions(lines: &[&str], marks: &mut [Mark]) {
+    let n = lines.len();
     // Attribution lines: the line(s) right above a quoted, aligned or
     // original block.
     let removed = |m: Mark| matches!(m, Mark::Quoted | Mark::Aligned | Mark::Original);
@@ -312,7 +327,7 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
         if marks[end] != Mark::New {
             continue;
         }
-        if let Some(start) = attribution_ending(&lines, end) {
+        if let Some(start) = attribution_ending(lines, end) {
             for m in &mut marks[start..=end] {
                 *m = Mark::Attribution;
             }
@@ -342,14 +357,19 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
     // show the customer who wrote to whom, addresses included.
     if let Some(end) = (0..n).rev().find(|&i| marks[i] != Mark::Blank)
         && marks[end] == Mark::New
-        && let Some(start) = attribution_ending(&lines, end)
+        && let Some(start) = attribution_ending(lines, end)
         && (start..=end).any(|i| lines[i].contains('@') || digit_groups(lines[i]) >= 2)
     {
         for m in &mut marks[start..=end] {
             *m = Mark::Attribution;
         }
     }
+}
 
+/// Device lines ("Sent from my phone"), a signature after "-- ", and the
+/// signature learned from the writer's `earlier` mails.
+fn mark_signatures(lines: &[&str], marks: &mut [Mark], earlier: &[&str]) {
+    let n = lines.len();
     // Device lines; a signature after "-- " up to the next quoted block.
     let mut in_signature = false;
     for i in 0..n {
@@ -371,7 +391,7 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
     let kept_idx: Vec<usize> = (0..n)
         .filter(|&i| marks[i] == Mark::New && has_words(lines[i]))
         .collect();
-    for sig in learned_signatures(&known.earlier) {
+    for sig in learned_signatures(earlier) {
         let norm: Vec<String> = kept_idx
             .iter()
             .map(|&i| words(lines[i]).join(" "))
@@ -382,7 +402,13 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
             }
         }
     }
+}
 
+/// Footers, and link notes whose mark went with the quote. Returns how
+/// many lines of the writer's own a footer may have been (a guess).
+fn mark_footers(lines: &[&str], marks: &mut [Mark]) -> usize {
+    let n = lines.len();
+    let mut guessed = 0;
     // A footer after "__" or "* * *" at the very end.
     if let Some(f) = (0..n)
         .rev()
@@ -418,7 +444,11 @@ pub fn trim(text: &str, known: &Known<'_>) -> Trimmed {
             marks[i] = Mark::Footer;
         }
     }
+    guessed
+}
 
+/// The kept lines as one text, and what was cut, counted.
+fn assemble(lines: &[&str], marks: &[Mark], guessed: usize) -> Trimmed {
     let mut cut = Cut {
         guessed,
         ..Cut::default()
