@@ -19,7 +19,7 @@ use crate::config::OutboxConfig;
 use crate::domain::retry::next_attempt;
 use crate::ops::metrics::{self, Attempt};
 use crate::smtp::{Mailer, SendOutcome};
-use crate::store::{Store, StoreError};
+use crate::store::{OutboxJob, Store, StoreError};
 use jiff::SignedDuration;
 use jiff::Timestamp;
 use std::io::{BufRead, Write};
@@ -342,76 +342,88 @@ impl OutboxWorker {
                         journal.at_dot(job.id, clock.now())
                     })
                     .await;
-                let now = self.clock.now();
-                match outcome {
-                    SendOutcome::Sent => {
-                        journal.answered(job.id, true, now);
-                        tracing::info!(ticket = job.ticket, message_id = %job.message_id, kind = %job.kind,
-                            to = %job.recipients.join(","), "sent");
-                        self.store.outbox_sent(&[(job.id, now, false)]).await?;
-                        metrics::delivery(Attempt::Sent, &job.kind);
-                    }
-                    SendOutcome::InDoubt(e) => {
-                        // The journal's dot line stands: settled as delivered, never resent.
-                        tracing::warn!(ticket = job.ticket, message_id = %job.message_id, error = %e,
-                            "delivery in doubt: the server did not answer the end of the message; treated as delivered so it is never sent twice");
-                        self.store.outbox_sent(&[(job.id, now, true)]).await?;
-                        metrics::delivery(Attempt::Sent, &job.kind);
-                    }
-                    SendOutcome::Temporary(e) => {
-                        journal.answered(job.id, false, now);
-                        let next = next_attempt(
-                            &self.config.retry,
-                            job.attempts + 1,
-                            job.created_at,
-                            now,
-                            self.config.give_up_after,
-                        );
-                        match next {
-                            Some(t) => {
-                                tracing::warn!(ticket = job.ticket, message_id = %job.message_id,
-                                error = %e, next_attempt = %t, "delivery deferred")
-                            }
-                            None => {
-                                tracing::error!(ticket = job.ticket, message_id = %job.message_id,
-                                error = %e, "delivery failed: still undeliverable after the retry period")
-                            }
-                        }
-                        self.store
-                            .outbox_attempt_failed(&job, &e, next, now)
-                            .await?;
-                        let how = if next.is_some() {
-                            Attempt::Deferred
-                        } else {
-                            Attempt::Failed
-                        };
-                        metrics::delivery(how, &job.kind);
-                    }
-                    SendOutcome::Blocked(e) => {
-                        // Waits for the admin, whatever its age: the mail
-                        // is not at fault, and goes once the account works.
-                        journal.answered(job.id, false, now);
-                        let wait = self.config.retry.first().copied().unwrap_or_default();
-                        let next = now.checked_add(wait).unwrap_or(now);
-                        tracing::warn!(ticket = job.ticket, message_id = %job.message_id,
-                            error = %e, next_attempt = %next, "delivery waits for a new OAuth2 sign-in");
-                        self.store
-                            .outbox_attempt_failed(&job, &e, Some(next), now)
-                            .await?;
-                        metrics::delivery(Attempt::Deferred, &job.kind);
-                    }
-                    SendOutcome::Permanent(e) => {
-                        journal.answered(job.id, false, now);
-                        tracing::error!(ticket = job.ticket, message_id = %job.message_id, error = %e,
-                            "delivery failed permanently");
-                        self.store
-                            .outbox_attempt_failed(&job, &e, None, now)
-                            .await?;
-                        metrics::delivery(Attempt::Failed, &job.kind);
-                    }
-                }
+                self.record(&job, outcome, journal).await?;
             }
         }
+    }
+
+    /// Records what became of one attempt: sent, in doubt (as sent), to
+    /// retry, or given up; in the journal, the store and the metrics.
+    async fn record(
+        &self,
+        job: &OutboxJob,
+        outcome: SendOutcome,
+        journal: &mut SentJournal,
+    ) -> Result<(), StoreError> {
+        let now = self.clock.now();
+        match outcome {
+            SendOutcome::Sent => {
+                journal.answered(job.id, true, now);
+                tracing::info!(ticket = job.ticket, message_id = %job.message_id, kind = %job.kind,
+                    to = %job.recipients.join(","), "sent");
+                self.store.outbox_sent(&[(job.id, now, false)]).await?;
+                metrics::delivery(Attempt::Sent, &job.kind);
+            }
+            SendOutcome::InDoubt(e) => {
+                // The journal's dot line stands: settled as delivered, never resent.
+                tracing::warn!(ticket = job.ticket, message_id = %job.message_id, error = %e,
+                    "delivery in doubt: the server did not answer the end of the message; treated as delivered so it is never sent twice");
+                self.store.outbox_sent(&[(job.id, now, true)]).await?;
+                metrics::delivery(Attempt::Sent, &job.kind);
+            }
+            SendOutcome::Temporary(e) => {
+                journal.answered(job.id, false, now);
+                let next = next_attempt(
+                    &self.config.retry,
+                    job.attempts + 1,
+                    job.created_at,
+                    now,
+                    self.config.give_up_after,
+                );
+                match next {
+                    Some(t) => {
+                        tracing::warn!(ticket = job.ticket, message_id = %job.message_id,
+                        error = %e, next_attempt = %t, "delivery deferred")
+                    }
+                    None => {
+                        tracing::error!(ticket = job.ticket, message_id = %job.message_id,
+                        error = %e, "delivery failed: still undeliverable after the retry period")
+                    }
+                }
+                self.store
+                    .outbox_attempt_failed(job, &e, next, now)
+                    .await?;
+                let how = if next.is_some() {
+                    Attempt::Deferred
+                } else {
+                    Attempt::Failed
+                };
+                metrics::delivery(how, &job.kind);
+            }
+            SendOutcome::Blocked(e) => {
+                // Waits for the admin, whatever its age: the mail
+                // is not at fault, and goes once the account works.
+                journal.answered(job.id, false, now);
+                let wait = self.config.retry.first().copied().unwrap_or_default();
+                let next = now.checked_add(wait).unwrap_or(now);
+                tracing::warn!(ticket = job.ticket, message_id = %job.message_id,
+                    error = %e, next_attempt = %next, "delivery waits for a new OAuth2 sign-in");
+                self.store
+                    .outbox_attempt_failed(job, &e, Some(next), now)
+                    .await?;
+                metrics::delivery(Attempt::Deferred, &job.kind);
+            }
+            SendOutcome::Permanent(e) => {
+                journal.answered(job.id, false, now);
+                tracing::error!(ticket = job.ticket, message_id = %job.message_id, error = %e,
+                    "delivery failed permanently");
+                self.store
+                    .outbox_attempt_failed(job, &e, None, now)
+                    .await?;
+                metrics::delivery(Attempt::Failed, &job.kind);
+            }
+        }
+        Ok(())
     }
 }
 

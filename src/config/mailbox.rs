@@ -184,31 +184,8 @@ fn read_mailbox(
     policies: &[String],
     agents: &[String],
 ) -> Option<MailboxConfig> {
-    let name = n.req_str("name");
-    if let Some(name) = &name
-        && !name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
-        n.problem(
-            "name",
-            format!("expected letters, digits, - or _, got {name:?}"),
-        );
-    }
-    let address = n.req_str("address").map(|a| a.to_lowercase());
-    if let Some(a) = &address {
-        if !looks_like_address(a) {
-            n.problem(
-                "address",
-                format!("expected an email address like support@example.com, got {a:?}"),
-            );
-        } else if a.split('@').next().is_some_and(|l| l.contains('+')) {
-            n.problem(
-                "address",
-                "must not contain '+': postdesk adds +TOKEN to it for replies",
-            );
-        }
-    }
+    let name = read_name(n);
+    let address = read_address(n);
     let display_name = n
         .opt_str("display_name")
         .unwrap_or_else(|| "Support".into());
@@ -221,18 +198,7 @@ fn read_mailbox(
     if poll_interval < SignedDuration::from_secs(1) {
         n.problem("poll_interval", "expected at least 1s");
     }
-    let after_ingest = match n.opt_str("after_ingest").as_deref() {
-        None | Some("seen") => AfterIngest::Seen,
-        Some("delete") => AfterIngest::Delete,
-        Some(s) if s.starts_with("move:") && s.len() > 5 => AfterIngest::Move(s[5..].to_string()),
-        Some(s) => {
-            n.problem(
-                "after_ingest",
-                format!(r#"expected "seen", "delete" or "move:FOLDER", got {s:?}"#),
-            );
-            AfterIngest::Seen
-        }
-    };
+    let after_ingest = read_after_ingest(n);
     let fetch_batch = n.opt_int("fetch_batch", 1, 10_000).unwrap_or(100) as u32;
     let list_mail_opens_tickets =
         n.opt_choice("list_mail", &["ignore", "ticket"]) == Some("ticket");
@@ -242,27 +208,8 @@ fn read_mailbox(
     // Reply tokens already need plus-addressing, so signed envelope senders
     // work wherever postdesk does; a server without it can turn them off.
     let verp = n.opt_bool("verp").unwrap_or(true);
-    let retention = match n.table("retention") {
-        Some(r) => {
-            let v = Retention {
-                raw: r.opt_age("raw"),
-                text: r.opt_age("text"),
-            };
-            r.finish();
-            v
-        }
-        None => Retention::default(),
-    };
-    let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
-    if n.has("sla") && !policies.contains(&sla) {
-        n.problem(
-            "sla",
-            format!(
-                "expected the name of an [sla.NAME] policy ({}), got {sla:?}",
-                list_or_none(policies)
-            ),
-        );
-    }
+    let retention = read_retention(n);
+    let sla = read_sla_name(n, policies);
     let language = read_language(n, "language");
     let force_language = read_language(n, "force_language");
     let formal = n.opt_bool("formal").unwrap_or(false);
@@ -270,20 +217,7 @@ fn read_mailbox(
         .opt_size("notify_attachments_max")
         .unwrap_or(10 * 1000 * 1000);
     let timezone = n.has("timezone").then(|| read_timezone(n, "timezone"));
-    let mailbox_agents: Vec<String> = n
-        .opt_str_list("agents")
-        .unwrap_or_default()
-        .into_iter()
-        .map(|a| a.to_lowercase())
-        .collect();
-    for (i, a) in mailbox_agents.iter().enumerate() {
-        if !agents.contains(a) {
-            n.problems().add(
-                format!("{}[{i}]", n.key_path("agents")),
-                format!("{a:?} is not an [[agent]] email ({})", list_or_none(agents)),
-            );
-        }
-    }
+    let mailbox_agents = read_mailbox_agents(n, agents);
     n.finish();
     Some(MailboxConfig {
         name: name?,
@@ -382,6 +316,106 @@ fn check_unique<'a>(
             );
         }
     }
+}
+
+/// The mailbox's name: letters, digits, - or _ (it names files and metrics).
+fn read_name(n: &Node<'_>) -> Option<String> {
+    let name = n.req_str("name");
+    if let Some(name) = &name
+        && !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        n.problem(
+            "name",
+            format!("expected letters, digits, - or _, got {name:?}"),
+        );
+    }
+    name
+}
+
+/// The support address, without a `+` (replies come to `address+TOKEN`).
+fn read_address(n: &Node<'_>) -> Option<String> {
+    let address = n.req_str("address").map(|a| a.to_lowercase());
+    if let Some(a) = &address {
+        if !looks_like_address(a) {
+            n.problem(
+                "address",
+                format!("expected an email address like support@example.com, got {a:?}"),
+            );
+        } else if a.split('@').next().is_some_and(|l| l.contains('+')) {
+            n.problem(
+                "address",
+                "must not contain '+': postdesk adds +TOKEN to it for replies",
+            );
+        }
+    }
+    address
+}
+
+/// What is done on the IMAP server with a message once it is stored.
+fn read_after_ingest(n: &Node<'_>) -> AfterIngest {
+    match n.opt_str("after_ingest").as_deref() {
+        None | Some("seen") => AfterIngest::Seen,
+        Some("delete") => AfterIngest::Delete,
+        Some(s) if s.starts_with("move:") && s.len() > 5 => AfterIngest::Move(s[5..].to_string()),
+        Some(s) => {
+            n.problem(
+                "after_ingest",
+                format!(r#"expected "seen", "delete" or "move:FOLDER", got {s:?}"#),
+            );
+            AfterIngest::Seen
+        }
+    }
+}
+
+/// How long the mailbox keeps raw mail and texts (the global ages else).
+fn read_retention(n: &Node<'_>) -> Retention {
+    match n.table("retention") {
+        Some(r) => {
+            let v = Retention {
+                raw: r.opt_age("raw"),
+                text: r.opt_age("text"),
+            };
+            r.finish();
+            v
+        }
+        None => Retention::default(),
+    }
+}
+
+/// The SLA policy's name, one of `policies` when written.
+fn read_sla_name(n: &Node<'_>, policies: &[String]) -> String {
+    let sla = n.opt_str("sla").unwrap_or_else(|| DEFAULT_SLA.into());
+    if n.has("sla") && !policies.contains(&sla) {
+        n.problem(
+            "sla",
+            format!(
+                "expected the name of an [sla.NAME] policy ({}), got {sla:?}",
+                list_or_none(policies)
+            ),
+        );
+    }
+    sla
+}
+
+/// The mailbox's own agents, each an `[[agent]]` of the file.
+fn read_mailbox_agents(n: &Node<'_>, agents: &[String]) -> Vec<String> {
+    let mailbox_agents: Vec<String> = n
+        .opt_str_list("agents")
+        .unwrap_or_default()
+        .into_iter()
+        .map(|a| a.to_lowercase())
+        .collect();
+    for (i, a) in mailbox_agents.iter().enumerate() {
+        if !agents.contains(a) {
+            n.problems().add(
+                format!("{}[{i}]", n.key_path("agents")),
+                format!("{a:?} is not an [[agent]] email ({})", list_or_none(agents)),
+            );
+        }
+    }
+    mailbox_agents
 }
 
 pub(super) fn list_or_none(names: &[String]) -> String {

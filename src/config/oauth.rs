@@ -123,81 +123,23 @@ pub(super) fn read_oauth(name: &str, n: &Node<'_>, ctx: &Ctx<'_>) -> Option<OAut
     } else {
         Flow::Device
     });
-    let (device, auth, token, default_scopes) = match provider {
-        Provider::Microsoft => {
-            // "organizations": any work or school account; a tenant (its
-            // domain or id) pins the sign-in to one directory.
-            let t = tenant.unwrap_or_else(|| "organizations".into());
-            if t.is_empty()
-                || !t
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
-            {
-                n.problem(
-                    "tenant",
-                    format!("expected a directory name like \"contoso.onmicrosoft.com\" or its id, got {t:?}"),
-                );
-            }
-            let base = format!("https://login.microsoftonline.com/{t}/oauth2/v2.0");
-            (
-                Some(format!("{base}/devicecode")),
-                Some(format!("{base}/authorize")),
-                Some(format!("{base}/token")),
-                MICROSOFT_SCOPES.iter().map(|s| s.to_string()).collect(),
-            )
-        }
+    let written = Urls {
+        device: device_url,
+        auth: auth_url,
+        token: token_url,
+    };
+    let (urls, default_scopes) = match provider {
+        Provider::Microsoft => microsoft(n, tenant),
         Provider::Google => {
-            if client_secret.is_none()
-                && !n.has("client_secret_env")
-                && !n.has("client_secret_file")
-            {
-                n.problem(
-                    "client_secret_env",
-                    "is required with provider = \"google\": Google's token endpoint asks a desktop client for its secret too",
-                );
-            }
-            (
-                Some("https://oauth2.googleapis.com/device/code".into()),
-                Some("https://accounts.google.com/o/oauth2/v2/auth".into()),
-                Some("https://oauth2.googleapis.com/token".into()),
-                GOOGLE_SCOPES.iter().map(|s| s.to_string()).collect(),
-            )
+            let secret = client_secret.is_some()
+                || n.has("client_secret_env")
+                || n.has("client_secret_file");
+            google(n, secret)
         }
-        Provider::Custom => {
-            if token_url.is_none() {
-                n.problem("token_url", "is required with provider = \"custom\"");
-            }
-            match flow {
-                Flow::Device if device_url.is_none() => n.problem(
-                    "device_authorization_url",
-                    "is required with provider = \"custom\" (or set flow = \"browser\" and authorization_url)",
-                ),
-                Flow::Browser if auth_url.is_none() => n.problem(
-                    "authorization_url",
-                    "is required with provider = \"custom\" and flow = \"browser\"",
-                ),
-                _ => {}
-            }
-            if scopes.is_none() {
-                n.problem(
-                    "scopes",
-                    "is required with provider = \"custom\" (the scopes IMAP and SMTP need)",
-                );
-            }
-            (
-                device_url.clone(),
-                auth_url.clone(),
-                token_url.clone(),
-                Vec::new(),
-            )
-        }
+        Provider::Custom => custom(n, flow, scopes.is_some(), written.clone()),
     };
     if provider != Provider::Custom {
-        for (key, v) in [
-            ("token_url", &token_url),
-            ("device_authorization_url", &device_url),
-            ("authorization_url", &auth_url),
-        ] {
+        for (key, v) in written.keyed() {
             if v.is_some() {
                 n.problem(
                     key,
@@ -214,11 +156,7 @@ pub(super) fn read_oauth(name: &str, n: &Node<'_>, ctx: &Ctx<'_>) -> Option<OAut
     {
         n.problem("scopes", "expected at least one scope");
     }
-    for (key, v) in [
-        ("token_url", &token),
-        ("device_authorization_url", &device),
-        ("authorization_url", &auth),
-    ] {
+    for (key, v) in urls.keyed() {
         if let Some(u) = v {
             check_url(n, key, u);
         }
@@ -230,12 +168,103 @@ pub(super) fn read_oauth(name: &str, n: &Node<'_>, ctx: &Ctx<'_>) -> Option<OAut
         client_id: client_id?,
         client_secret,
         flow,
-        device_authorization_url: device,
-        authorization_url: auth,
-        token_url: token?,
+        device_authorization_url: urls.device,
+        authorization_url: urls.auth,
+        token_url: urls.token?,
         scopes: scopes.unwrap_or(default_scopes),
         ca_file,
     })
+}
+
+/// An account's endpoints: device sign-in, browser sign-in, tokens.
+#[derive(Clone)]
+struct Urls {
+    device: Option<String>,
+    auth: Option<String>,
+    token: Option<String>,
+}
+
+impl Urls {
+    /// Each with the key that configures it.
+    fn keyed(&self) -> [(&'static str, &Option<String>); 3] {
+        [
+            ("token_url", &self.token),
+            ("device_authorization_url", &self.device),
+            ("authorization_url", &self.auth),
+        ]
+    }
+}
+
+/// Microsoft's endpoints for `tenant` ("organizations": any work or
+/// school account; a tenant, its domain or id, pins the sign-in to one
+/// directory), and the scopes mail needs there.
+fn microsoft(n: &Node<'_>, tenant: Option<String>) -> (Urls, Vec<String>) {
+    let t = tenant.unwrap_or_else(|| "organizations".into());
+    if t.is_empty()
+        || !t
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+    {
+        n.problem(
+            "tenant",
+            format!(
+                "expected a directory name like \"contoso.onmicrosoft.com\" or its id, got {t:?}"
+            ),
+        );
+    }
+    let base = format!("https://login.microsoftonline.com/{t}/oauth2/v2.0");
+    let urls = Urls {
+        device: Some(format!("{base}/devicecode")),
+        auth: Some(format!("{base}/authorize")),
+        token: Some(format!("{base}/token")),
+    };
+    (
+        urls,
+        MICROSOFT_SCOPES.iter().map(|s| s.to_string()).collect(),
+    )
+}
+
+/// Google's endpoints and mail scopes; its token endpoint wants the
+/// client's secret (`secret`: one is configured).
+fn google(n: &Node<'_>, secret: bool) -> (Urls, Vec<String>) {
+    if !secret {
+        n.problem(
+            "client_secret_env",
+            "is required with provider = \"google\": Google's token endpoint asks a desktop client for its secret too",
+        );
+    }
+    let urls = Urls {
+        device: Some("https://oauth2.googleapis.com/device/code".into()),
+        auth: Some("https://accounts.google.com/o/oauth2/v2/auth".into()),
+        token: Some("https://oauth2.googleapis.com/token".into()),
+    };
+    (urls, GOOGLE_SCOPES.iter().map(|s| s.to_string()).collect())
+}
+
+/// A custom provider: the endpoints `written` for `flow`, and scopes
+/// (`scopes`: written too) are required.
+fn custom(n: &Node<'_>, flow: Flow, scopes: bool, written: Urls) -> (Urls, Vec<String>) {
+    if written.token.is_none() {
+        n.problem("token_url", "is required with provider = \"custom\"");
+    }
+    match flow {
+        Flow::Device if written.device.is_none() => n.problem(
+            "device_authorization_url",
+            "is required with provider = \"custom\" (or set flow = \"browser\" and authorization_url)",
+        ),
+        Flow::Browser if written.auth.is_none() => n.problem(
+            "authorization_url",
+            "is required with provider = \"custom\" and flow = \"browser\"",
+        ),
+        _ => {}
+    }
+    if !scopes {
+        n.problem(
+            "scopes",
+            "is required with provider = \"custom\" (the scopes IMAP and SMTP need)",
+        );
+    }
+    (written, Vec::new())
 }
 
 /// `[alerts] admins = [...]`: who is mailed when something needs an admin

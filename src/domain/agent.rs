@@ -132,21 +132,9 @@ pub fn decide_agent(
         ));
         d.held = Some(Phrase::new("held.doubtful").with("lines", text.cut.guessed));
     }
-    if !has_text
-        && mail.attachments == 0
-        && !direct
-        && text.commands.is_empty()
-        && text.not_understood.is_empty()
-    {
-        let cut = text.cut.quoted + text.cut.aligned + text.cut.original;
-        d.events.push(Event::new(
-            EventKind::NothingRelayed,
-            format!(
-                "the reply had no text of its own (only the quoted mail: {cut} line(s) cut) \
-                 and no attachment"
-            ),
-        ));
-        d.held = Some(Phrase::new("held.empty").with("lines", cut));
+    if let Some((event, phrase)) = nothing_of_its_own(mail) {
+        d.events.push(event);
+        d.held = Some(phrase);
     }
     d.responded = d.relay || (direct && has_text);
     if direct {
@@ -178,6 +166,18 @@ pub fn decide_agent(
             format!("{} by {}", c.written(), agent.email),
         ));
     }
+    who_to_tell(&mut d, agent, ticket);
+    let ticket_commands = text
+        .commands
+        .iter()
+        .any(|c| !matches!(c, AgentCommand::Overview(_)));
+    d.receipt = ticket_commands || !d.not_understood.is_empty() || d.held.is_some();
+    d
+}
+
+/// Who hears of a change of assignee: the new one and the previous one,
+/// unless they made the change themselves.
+fn who_to_tell(d: &mut AgentDecision, agent: &AgentRef, ticket: &TicketFacts) {
     if let Some(new) = &d.assignee
         && ticket.assignee.as_ref() != Some(new)
     {
@@ -190,12 +190,29 @@ pub fn decide_agent(
             d.notify_previous = Some(old.clone());
         }
     }
-    let ticket_commands = text
-        .commands
-        .iter()
-        .any(|c| !matches!(c, AgentCommand::Overview(_)));
-    d.receipt = ticket_commands || !d.not_understood.is_empty() || d.held.is_some();
-    d
+}
+
+/// A reply with nothing of its own (only the quote, no attachment, no
+/// command): nothing is relayed, and the agent is told why.
+fn nothing_of_its_own(mail: &Mail<'_>) -> Option<(Event, Phrase)> {
+    let text = mail.text;
+    let empty = text.body.trim().is_empty()
+        && mail.attachments == 0
+        && !mail.direct
+        && text.commands.is_empty()
+        && text.not_understood.is_empty();
+    if !empty {
+        return None;
+    }
+    let cut = text.cut.quoted + text.cut.aligned + text.cut.original;
+    let event = Event::new(
+        EventKind::NothingRelayed,
+        format!(
+            "the reply had no text of its own (only the quoted mail: {cut} line(s) cut) \
+             and no attachment"
+        ),
+    );
+    Some((event, Phrase::new("held.empty").with("lines", cut)))
 }
 
 /// What one command of `agent`'s mail changes.

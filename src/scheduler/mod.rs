@@ -209,68 +209,22 @@ impl Scheduler {
             Some(raw) => crate::domain::parse::parse(&raw).text,
             None => String::new(),
         };
-        let used = stored.clock.used(now, &work);
+        let about = Notified {
+            mailbox: &mailbox,
+            ticket: &t,
+            clock: &stored,
+            event: &event,
+            text: &text,
+            level: n.level,
+            used: stored.clock.used(now, &work),
+            working_time: !matches!(work, crate::domain::calendar::Clockwork::Wall),
+            kind,
+            parent: (&parent_id, &parent_refs),
+        };
         let mut sent_to = Vec::new();
         for r in &recipients {
-            if !tx.record_notice(n, r, now).await? {
-                continue;
-            }
-            let agent = p.config.agent(r);
-            let tz = agent
-                .map(|a| a.timezone.clone())
-                .unwrap_or_else(|| p.mailbox_tz(&mailbox));
-            let to = Address {
-                email: r.clone(),
-                name: agent.map(|a| a.name.clone()),
-            };
-            if agent.is_none() {
-                // Someone who is not an agent: their token must verify
-                // when they answer, and their answer is a remark, never
-                // the customer's words.
-                tx.add_participant(t.number, &to, Role::Watcher).await?;
-            }
-            let vars = notice_vars(
-                p,
-                &Notified {
-                    mailbox: &mailbox,
-                    ticket: &t,
-                    clock: &stored,
-                    event: &event,
-                    text: &text,
-                    level: n.level,
-                    used,
-                    working_time: !matches!(work, crate::domain::calendar::Clockwork::Wall),
-                },
-                &tz,
-            );
-            let language = p.config.agent_language(&mailbox, r);
-            let queued = p
-                .queue_named(
-                    &mut tx,
-                    &event,
-                    QueuedMail {
-                        mailbox: &mailbox,
-                        ticket: t.number,
-                        kind,
-                        to: &to,
-                        cc: &[],
-                        from_name: mailbox.display_name.clone(),
-                        language,
-                        vars: &vars,
-                        parent: (&parent_id, &parent_refs),
-                        auto_submitted: Some("auto-generated"),
-                        attachments: &[],
-                        html: None,
-                        now,
-                    },
-                )
-                .await;
-            match queued {
-                Ok(_) => sent_to.push(r.clone()),
-                Err(crate::ingest::IngestError::Store(e)) => return Err(e),
-                Err(e) => {
-                    tracing::error!(ticket = t.number, error = %e, "cannot render an SLA notice")
-                }
+            if self.notify(&mut tx, n, r, &about, now).await? {
+                sent_to.push(r.clone());
             }
         }
         let what = record_notice(&mut tx, n, level, &stored, t.number, &sent_to, now).await?;
@@ -281,6 +235,69 @@ impl Scheduler {
             tracing::info!(ticket = t.number, notice = %what, to = %sent_to.join(","), "SLA notice queued");
         }
         Ok(())
+    }
+
+    /// Queues `about`'s notice to `r`, recorded once per recipient; true
+    /// when it was queued. A template that cannot render is logged and
+    /// skipped: the others still hear of the ticket.
+    async fn notify(
+        &self,
+        tx: &mut Tx,
+        n: &DueNotice,
+        r: &str,
+        about: &Notified<'_>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let p = &self.pipeline;
+        if !tx.record_notice(n, r, now).await? {
+            return Ok(false);
+        }
+        let mailbox = about.mailbox;
+        let agent = p.config.agent(r);
+        let tz = agent
+            .map(|a| a.timezone.clone())
+            .unwrap_or_else(|| p.mailbox_tz(mailbox));
+        let to = Address {
+            email: r.to_string(),
+            name: agent.map(|a| a.name.clone()),
+        };
+        if agent.is_none() {
+            // Someone who is not an agent: their token must verify when
+            // they answer, and their answer is a remark, never the
+            // customer's words.
+            tx.add_participant(about.ticket.number, &to, Role::Watcher)
+                .await?;
+        }
+        let vars = notice_vars(p, about, &tz);
+        let queued = p
+            .queue_named(
+                tx,
+                about.event,
+                QueuedMail {
+                    mailbox,
+                    ticket: about.ticket.number,
+                    kind: about.kind,
+                    to: &to,
+                    cc: &[],
+                    from_name: mailbox.display_name.clone(),
+                    language: p.config.agent_language(mailbox, r),
+                    vars: &vars,
+                    parent: about.parent,
+                    auto_submitted: Some("auto-generated"),
+                    attachments: &[],
+                    html: None,
+                    now,
+                },
+            )
+            .await;
+        match queued {
+            Ok(_) => Ok(true),
+            Err(crate::ingest::IngestError::Store(e)) => Err(e),
+            Err(e) => {
+                tracing::error!(ticket = about.ticket.number, error = %e, "cannot render an SLA notice");
+                Ok(false)
+            }
+        }
     }
 }
 
@@ -297,6 +314,9 @@ struct Notified<'a> {
     used: SignedDuration,
     /// The policy counts a calendar's working hours.
     working_time: bool,
+    kind: OutKind,
+    /// The mail the notice answers: its Message-ID and References.
+    parent: (&'a str, &'a [String]),
 }
 
 /// The template variables of one recipient's notice, times in `tz`.
