@@ -563,6 +563,8 @@ pub struct Options {
     pub folder: &'static str,
     /// The support mailbox lives on the second IMAP server instead of Dovecot.
     pub imap_alt: Option<AltImap>,
+    /// Send through this port of 127.0.0.1 (STARTTLS) instead of Postfix's.
+    pub smtp_port: Option<u16>,
 }
 
 impl Default for Options {
@@ -578,6 +580,7 @@ impl Default for Options {
             env: None,
             folder: "INBOX",
             imap_alt: None,
+            smtp_port: None,
         }
     }
 }
@@ -637,10 +640,10 @@ poll_interval = "{poll}"
 after_ingest = "{after}"
 {extra}
 "#,
-            smtp = if o.imaps {
-                env.smtps_port
-            } else {
-                env.smtp_port
+            smtp = match (o.smtp_port, o.imaps) {
+                (Some(port), _) => port,
+                (None, true) => env.smtps_port,
+                (None, false) => env.smtp_port,
             },
             smtp_security = if o.imaps { "tls" } else { "starttls" },
             imap = match (&o.imap_alt, o.imaps) {
