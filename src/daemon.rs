@@ -227,12 +227,7 @@ pub async fn run(
     let tracker = TaskTracker::new();
     if let Some(http) = &config.http {
         // Bound before anything starts, so that a taken port stops the start.
-        let listener = tokio::net::TcpListener::bind(http.listen)
-            .await
-            .map_err(|source| DaemonError::Listen {
-                addr: http.listen,
-                source,
-            })?;
+        let listener = bind_http(http.listen).await?;
         let state = Arc::new(HttpState {
             store: store.clone(),
             health: health.clone(),
@@ -306,6 +301,23 @@ pub async fn run(
             }
         }
     }
+    stop(&tracker, &store).await;
+    Ok(())
+}
+
+/// The HTTP listener (`/metrics`, `/healthz`, the rating links), bound.
+async fn bind_http(listen: std::net::SocketAddr) -> Result<tokio::net::TcpListener, DaemonError> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|source| DaemonError::Listen {
+            addr: listen,
+            source,
+        })
+}
+
+/// Waits for the tasks to finish their work (at most `GRACE`), then
+/// closes the database.
+async fn stop(tracker: &TaskTracker, store: &Store) {
     crate::ops::systemd::stopping();
     tracing::info!("shutting down");
     tracker.close();
@@ -316,5 +328,4 @@ pub async fn run(
     }
     store.close().await;
     tracing::info!("stopped");
-    Ok(())
 }

@@ -16,8 +16,8 @@
 //!   mail, retry schedules). No I/O; time is an argument.
 //! - [`config`]: the TOML file, checked key by key, all problems at once.
 //! - [`store`]: the database (SQLite or PostgreSQL) in domain terms.
-//! - [`ingest`]: one message from bytes to a committed transaction, parsed
-//!   ahead on a blocking thread; a run of messages in group commits.
+//! - [`ingest`]: one message from bytes to a committed transaction; a run
+//!   of messages in group commits.
 //! - [`imap`]: the mailbox tasks. [`outbox`] + [`smtp`]: sending.
 //! - [`scheduler`]: SLA warnings and escalations when they fall due.
 //! - [`templates`]: the mail templates. [`tls`]: TLS settings for both protocols;

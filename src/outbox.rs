@@ -390,9 +390,7 @@ impl OutboxWorker {
                         error = %e, "delivery failed: still undeliverable after the retry period")
                     }
                 }
-                self.store
-                    .outbox_attempt_failed(job, &e, next, now)
-                    .await?;
+                self.store.outbox_attempt_failed(job, &e, next, now).await?;
                 let how = if next.is_some() {
                     Attempt::Deferred
                 } else {
@@ -417,9 +415,7 @@ impl OutboxWorker {
                 journal.answered(job.id, false, now);
                 tracing::error!(ticket = job.ticket, message_id = %job.message_id, error = %e,
                     "delivery failed permanently");
-                self.store
-                    .outbox_attempt_failed(job, &e, None, now)
-                    .await?;
+                self.store.outbox_attempt_failed(job, &e, None, now).await?;
                 metrics::delivery(Attempt::Failed, &job.kind);
             }
         }

@@ -20,7 +20,7 @@ pub use stream::{ImapSession, ImapStream, connect, personal_namespace};
 
 use crate::config::{MailboxConfig, ServerConfig};
 use crate::domain::folders;
-use crate::ingest::{Arrival, GroupCommit, Incoming, IngestError, Pipeline, PrepareAhead, Source};
+use crate::ingest::{Arrival, GroupCommit, Incoming, IngestError, Pipeline, Source};
 use crate::ops::health::Health;
 use actions::{Retry, ensure_folder, refusal};
 use async_imap::extensions::idle::IdleResponse;
@@ -534,33 +534,26 @@ impl MailboxWorker {
         shutdown: &CancellationToken,
     ) -> Result<(usize, bool), FetchError> {
         let pipeline = self.pipeline();
-        let incoming = fetched.into_iter().map(|(uid, raw, header_only)| Incoming {
-            full_size: header_only.then(|| size_of[&uid]),
-            ..Incoming::new(
-                raw,
-                Arrival::Now,
-                Source::Imap {
-                    uidvalidity,
-                    uid,
-                    header_only,
-                },
-            )
-        });
-        let mut prepared = PrepareAhead::new(incoming, pipeline.config.limits.max_message_size);
         let mut group = GroupCommit::default();
         let mut done = 0;
-        while let Some(next) = prepared.next().await {
-            // Stopping: the daemon, or the runtime under it.
-            let p = match next {
-                Ok(p) if !shutdown.is_cancelled() => p,
-                _ => {
-                    group.commit(&pipeline).await?;
-                    return Ok((done, true));
-                }
+        for (uid, raw, header_only) in fetched {
+            if shutdown.is_cancelled() {
+                group.commit(&pipeline).await?;
+                return Ok((done, true));
+            }
+            let incoming = Incoming {
+                full_size: header_only.then(|| size_of[&uid]),
+                ..Incoming::new(
+                    raw,
+                    Arrival::Now,
+                    Source::Imap {
+                        uidvalidity,
+                        uid,
+                        header_only,
+                    },
+                )
             };
-            let Source::Imap { uid, .. } = p.source() else {
-                unreachable!("made from IMAP sources above")
-            };
+            let p = pipeline.prepare(incoming);
             if let Err(e) = group.ingest(&pipeline, &self.mailbox, &p).await {
                 // What went before is kept; this one is retried later.
                 group.commit(&pipeline).await?;

@@ -1,15 +1,15 @@
 //! What a source hands to ingest ([`Incoming`]), and the same message with
 //! the work that needs no database done ([`Prepared`]): parsed, its arrival
-//! time read, the language of its text detected. Preparing is pure, so the
-//! sources make the next message ready on a blocking thread while the
-//! statements of the one before run (see [`PrepareAhead`]).
+//! time read, the language of its text detected. Preparing is pure, so
+//! `postdesk ingest` prepares the next message on its reading thread while
+//! the one before is stored. The daemon prepares inline: on tokio's
+//! blocking pool, preparing ahead cost more CPU than it saved
+//! (BENCHMARKS.md).
 
 use crate::domain::language;
 use crate::domain::parse::{ParsedMail, parse_limited};
 use jiff::Timestamp;
 use std::borrow::Cow;
-use std::collections::VecDeque;
-use tokio::task::{JoinError, JoinHandle};
 
 /// Where a message came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,50 +112,6 @@ impl<'a> Prepared<'a> {
 
     pub fn source(&self) -> Source {
         self.source
-    }
-}
-
-/// How many messages are prepared ahead of the one being stored: one is
-/// enough to keep both halves busy (parsing is quicker than storing).
-const AHEAD: usize = 2;
-
-/// Messages, each prepared on a blocking thread while the caller stores
-/// the ones before it; in order. The work of preparing overlaps the
-/// database's, which has a thread of its own.
-pub struct PrepareAhead<I> {
-    messages: I,
-    max_message_size: u64,
-    ahead: VecDeque<JoinHandle<Prepared<'static>>>,
-}
-
-impl<I: Iterator<Item = Incoming<'static>>> PrepareAhead<I> {
-    pub fn new(messages: impl IntoIterator<IntoIter = I>, max_message_size: u64) -> Self {
-        PrepareAhead {
-            messages: messages.into_iter(),
-            max_message_size,
-            ahead: VecDeque::with_capacity(AHEAD),
-        }
-    }
-
-    /// The next message, prepared. An error only means the runtime is
-    /// shutting down.
-    pub async fn next(&mut self) -> Option<Result<Prepared<'static>, JoinError>> {
-        while self.ahead.len() < AHEAD {
-            let Some(incoming) = self.messages.next() else {
-                break;
-            };
-            let max = self.max_message_size;
-            self.ahead.push_back(tokio::task::spawn_blocking(move || {
-                Prepared::new(incoming, max)
-            }));
-        }
-        let job = self.ahead.pop_front()?;
-        Some(match job.await {
-            // A panic while preparing is the caller's, as it was when
-            // parsing ran in its task.
-            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-            other => other,
-        })
     }
 }
 

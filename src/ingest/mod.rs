@@ -4,10 +4,9 @@
 //! pipe. Idempotent on Message-ID: a message seen before changes nothing.
 //!
 //! A source hands over an [`Incoming`]; [`Prepared`] is the same message
-//! with the work that needs no database done (parsed, language detected),
-//! which [`PrepareAhead`] does on a blocking thread while the message before
-//! is stored. A run of messages (an IMAP fetch, an mbox) shares group
-//! commits ([`GroupCommit`]), each message in a savepoint of its own.
+//! with the work that needs no database done (parsed, language detected).
+//! A run of messages (an IMAP fetch, an mbox) shares group commits
+//! ([`GroupCommit`]), each message in a savepoint of its own.
 //!
 //! Who may do what follows the trust boundary (DESIGN §12): [`facts`]
 //! threads a message and says what it proves (tokens, an aligned
@@ -35,7 +34,7 @@ mod survey;
 
 pub use explain::Explanation;
 pub use group::GroupCommit;
-pub use incoming::{Arrival, Incoming, PrepareAhead, Prepared, Source};
+pub use incoming::{Arrival, Incoming, Prepared, Source};
 pub use outgoing::format_time;
 
 use crate::clock::Clock;
