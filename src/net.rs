@@ -10,6 +10,7 @@
 
 use crate::advice::{Protocol, ServerTrouble, Stage, Trouble};
 use crate::config::ServerConfig;
+use std::sync::Arc;
 use tokio::net::TcpStream;
 use tokio_rustls::client::TlsStream;
 
@@ -27,16 +28,24 @@ pub async fn tcp(protocol: Protocol, cfg: &ServerConfig) -> Result<TcpStream, Se
     Ok(tcp)
 }
 
-/// The TLS handshake on `tcp`, checking the certificate against the web
-/// PKI and the server's `ca_file`, within the timeout.
+/// The TLS client settings for `cfg`: the web PKI and its `ca_file`.
+pub fn tls_config(
+    protocol: Protocol,
+    cfg: &ServerConfig,
+) -> Result<Arc<rustls::ClientConfig>, ServerTrouble> {
+    crate::tls::client_config(cfg.ca_file.as_deref())
+        .map_err(|e| ServerTrouble::of(protocol, cfg, Trouble::Tls(e.to_string())))
+}
+
+/// The TLS handshake on `tcp` with `config` (see [`tls_config`]), within
+/// the timeout.
 pub async fn tls(
     protocol: Protocol,
     cfg: &ServerConfig,
+    config: Arc<rustls::ClientConfig>,
     tcp: TcpStream,
 ) -> Result<TlsStream<TcpStream>, ServerTrouble> {
     let trouble = |t: Trouble| ServerTrouble::of(protocol, cfg, t);
-    let config = crate::tls::client_config(cfg.ca_file.as_deref())
-        .map_err(|e| trouble(Trouble::Tls(e.to_string())))?;
     let name = rustls::pki_types::ServerName::try_from(cfg.host.clone())
         .map_err(|e| trouble(Trouble::Tls(e.to_string())))?;
     let handshake = tokio_rustls::TlsConnector::from(config).connect(name, tcp);

@@ -56,9 +56,10 @@ pub struct Mailer {
     cfg: ServerConfig,
     /// Tokens, when the server logs in with OAuth2.
     oauth: Option<Arc<Authority>>,
-    /// lettre's TLS settings for the upgrade after STARTTLS (implicit TLS
-    /// is set up by `crate::net`, as for IMAP).
+    /// lettre's TLS settings for the upgrade after STARTTLS.
     starttls: Option<TlsParameters>,
+    /// The TLS settings of implicit TLS, set up by `crate::net` as for IMAP.
+    implicit_tls: Option<Arc<rustls::ClientConfig>>,
     hello: ClientId,
     idle_timeout: Duration,
     conn: Option<(AsyncSmtpConnection, Instant)>,
@@ -88,13 +89,12 @@ impl Mailer {
         oauth: Option<Arc<Authority>>,
     ) -> Result<Mailer, SmtpSetupError> {
         crate::tls::install_crypto_provider();
+        let implicit_tls = match cfg.security {
+            Security::Tls => Some(crate::tls::client_config(cfg.ca_file.as_deref())?),
+            _ => None,
+        };
         let starttls = match cfg.security {
-            Security::None => None,
-            Security::Tls => {
-                // Read now, so a bad file fails at start and not at each send.
-                crate::tls::client_config(cfg.ca_file.as_deref())?;
-                None
-            }
+            Security::None | Security::Tls => None,
             Security::StartTls => {
                 let mut b = TlsParameters::builder(cfg.host.clone());
                 if let Some(ca) = &cfg.ca_file {
@@ -115,6 +115,7 @@ impl Mailer {
             cfg: cfg.clone(),
             oauth,
             starttls,
+            implicit_tls,
             hello: ClientId::default(),
             idle_timeout,
             conn: None,
@@ -136,9 +137,12 @@ impl Mailer {
         };
         // The connection is ours (see `crate::net`), lettre speaks on it.
         let tcp = crate::net::tcp(Protocol::Smtp, cfg).await?;
-        let stream: Box<dyn AsyncTokioStream> = match cfg.security {
-            Security::Tls => Box::new(Tls(crate::net::tls(Protocol::Smtp, cfg, tcp).await?)),
-            Security::StartTls | Security::None => Box::new(tcp),
+        let stream: Box<dyn AsyncTokioStream> = match &self.implicit_tls {
+            Some(config) => {
+                let tls = crate::net::tls(Protocol::Smtp, cfg, config.clone(), tcp).await?;
+                Box::new(Tls(tls))
+            }
+            None => Box::new(tcp),
         };
         // lettre reads the greeting without a timeout of its own.
         let timeout = cfg.timeout.unsigned_abs();

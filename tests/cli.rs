@@ -18,7 +18,8 @@ on_both_databases!(
     mbox_files_split_and_received_at_sets_the_clock,
     the_hostile_corpus_is_stored_without_a_crash,
     times_are_read_and_written_in_the_zone_asked_for,
-    explain_stores_nothing_and_messages_list_shows_what_was_set_aside
+    explain_stores_nothing_and_messages_list_shows_what_was_set_aside,
+    a_slow_pipe_gets_each_line_once_its_message_is_committed
 );
 
 const GOOD: &[u8] = b"From: Jane <jane@example.org>\r\nTo: support@example.com\r\nSubject: Hello\r\nMessage-ID: <good-1@example.org>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\n\r\nHi there\r\n";
@@ -558,4 +559,61 @@ fn a_long_mailbox_name_sends_with_a_plain_envelope_sender() {
         String::from_utf8_lossy(&senders[0]).starts_with("support+b-"),
         "{senders:?}"
     );
+}
+
+/// An mbox on a pipe that pauses between messages (an MTA, a script): the
+/// first message's line comes, and its ticket is committed, while the pipe
+/// is still open; a group never waits for input that may not come.
+fn a_slow_pipe_gets_each_line_once_its_message_is_committed(db: Db) {
+    use std::io::{BufRead, Write};
+    let c = Cli::new(db);
+    let message = |n: u32| {
+        format!(
+            "From jane@example.org Tue Nov 24 10:00:00 2026\n\
+             From: Jane <jane@example.org>\nTo: support@example.com\nSubject: Parcel {n}\n\
+             Message-ID: <slow-{n}@example.org>\nDate: Tue, 24 Nov 2026 10:00:00 +0000\n\nWhere is parcel {n}?\n\n"
+        )
+    };
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&c.config)
+        .args(["ingest", "--mailbox", "support", "--mbox", "--json"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let (lines, read) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = lines.send(line.unwrap());
+        }
+    });
+    let next_line = || {
+        let line = read
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a line for the message written, with the pipe still open");
+        serde_json::from_str::<Value>(&line).unwrap()
+    };
+    stdin.write_all(message(1).as_bytes()).unwrap();
+    stdin.flush().unwrap();
+    // The mbox reader cannot know message 1 has ended before the next
+    // "From " line or the end; the next line's start is written too.
+    stdin
+        .write_all(b"From jane@example.org Tue Nov 24 10:01:00 2026\n")
+        .unwrap();
+    stdin.flush().unwrap();
+    let first = next_line();
+    assert_eq!(first["message_id"], "slow-1@example.org");
+    assert_eq!(first["action"], "created");
+    // Told as stored, and stored: visible to another process now.
+    let tickets = c.json(&["tickets", "list", "--json"]);
+    assert_eq!(tickets.as_array().map(Vec::len), Some(1), "{tickets}");
+    let second = message(2);
+    let rest = second.split_once('\n').unwrap().1;
+    stdin.write_all(rest.as_bytes()).unwrap();
+    drop(stdin);
+    assert_eq!(next_line()["message_id"], "slow-2@example.org");
+    assert!(child.wait().unwrap().success());
 }

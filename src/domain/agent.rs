@@ -225,21 +225,18 @@ fn command(
 ) {
     let line = c.written();
     match c {
-        AgentCommand::Close => {
-            d.status = Some(Status::Closed);
-            d.applied.push(status(Status::Closed));
-        }
-        AgentCommand::Resolve => {
-            d.status = Some(Status::Resolved);
-            d.applied.push(status(Status::Resolved));
-        }
-        AgentCommand::Pending => {
-            d.status = Some(Status::Pending);
-            d.applied.push(status(Status::Pending));
-        }
-        AgentCommand::Open => {
-            d.status = Some(Status::Open);
-            d.applied.push(status(Status::Open));
+        AgentCommand::Close
+        | AgentCommand::Resolve
+        | AgentCommand::Pending
+        | AgentCommand::Open => {
+            let s = match c {
+                AgentCommand::Close => Status::Closed,
+                AgentCommand::Resolve => Status::Resolved,
+                AgentCommand::Pending => Status::Pending,
+                _ => Status::Open,
+            };
+            d.status = Some(s);
+            d.applied.push(status(s));
         }
         AgentCommand::Take => {
             d.assignee = Some(agent.email.clone());

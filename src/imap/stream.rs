@@ -146,7 +146,8 @@ where
 }
 
 async fn tls_wrap(tcp: TcpStream, cfg: &ServerConfig) -> Result<Transport, FetchError> {
-    let tls = crate::net::tls(Protocol::Imap, cfg, tcp).await?;
+    let config = crate::net::tls_config(Protocol::Imap, cfg)?;
+    let tls = crate::net::tls(Protocol::Imap, cfg, config, tcp).await?;
     Ok(Transport::Tls(Box::new(tls)))
 }
 

@@ -109,10 +109,6 @@ impl<'a> Prepared<'a> {
     pub fn is_empty(&self) -> bool {
         self.raw.is_empty()
     }
-
-    pub fn source(&self) -> Source {
-        self.source
-    }
 }
 
 #[cfg(test)]
