@@ -221,16 +221,6 @@ async fn dispatch(cli: Cli) -> CliResult {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let tz = when::zone(cli.tz.as_deref()).map_err(|e| Failure::new(exit::USAGE, e))?;
     let path = cli.config.as_path();
-    let at = |given: Option<String>| match given {
-        Some(t) => {
-            when::parse(&t, &tz).map_err(|e| Failure::new(exit::USAGE, format!("--at: {e}")))
-        }
-        None => Ok(clock.now()),
-    };
-    let since = |given: &str| {
-        when::since(given, clock.now(), &tz)
-            .map_err(|e| Failure::new(exit::USAGE, format!("--since: {e}")))
-    };
     match cli.command {
         Command::Check { connect } => check::run(path, connect).await,
         Command::Init(args) => init::run(path, &args).await,
@@ -259,73 +249,11 @@ async fn dispatch(cli: Cli) -> CliResult {
             };
             ingest::run(config, templates, clock, options, &files).await
         }
-        Command::Tickets { command } => {
-            let (_, store) = open(path, Secrets::Skip).await?;
-            match command {
-                TicketsCommand::List { status, json } => {
-                    show::tickets(&store, &*clock, status.as_deref(), &tz, json).await
-                }
-                TicketsCommand::Show {
-                    number,
-                    attachments: Some(dir),
-                    ..
-                } => files::save_attachments(&store, &*clock, number, &dir).await,
-                TicketsCommand::Show { number, json, .. } => {
-                    show::ticket(&store, &*clock, number, &tz, json).await
-                }
-            }
-        }
-        Command::Messages {
-            command:
-                MessagesCommand::List {
-                    kind,
-                    since: from,
-                    limit,
-                    json,
-                },
-        } => {
-            let from = from.as_deref().map(since).transpose()?;
-            let (_, store) = open(path, Secrets::Skip).await?;
-            show::messages(&store, kind.as_deref(), from, limit, &tz, json).await
-        }
         Command::Explain {
             file,
             mailbox,
             json,
         } => explain_file(path, clock, mailbox, &file, json).await,
-        Command::Messages {
-            command: MessagesCommand::Show { id, raw, json },
-        } => {
-            let (_, store) = open(path, Secrets::Skip).await?;
-            files::message(&store, &id, raw, json).await
-        }
-        Command::Customers { command } => {
-            let (_, store) = open(path, Secrets::Skip).await?;
-            match command {
-                CustomersCommand::List { json } => customers::list(&store, &tz, json).await,
-                CustomersCommand::Show { email, json } => {
-                    customers::show(&store, &email, &tz, json).await
-                }
-                CustomersCommand::Export { email, out } => {
-                    customers::export(&store, clock.as_ref(), &email, &out).await
-                }
-                CustomersCommand::Forget { email, yes } => {
-                    customers::forget(&store, clock.as_ref(), &email, yes).await
-                }
-            }
-        }
-        Command::Retention {
-            command:
-                RetentionCommand::Run {
-                    dry_run,
-                    at: when,
-                    json,
-                },
-        } => {
-            let now = at(when)?;
-            let (config, store) = open(path, Secrets::Skip).await?;
-            customers::retention(&store, &config, now, dry_run, json).await
-        }
         Command::Auth { command } => {
             // The client secret and the sealing key are needed, not the mail passwords.
             let (config, store) = open(path, Secrets::Accounts).await?;
@@ -334,32 +262,96 @@ async fn dispatch(cli: Cli) -> CliResult {
                 AuthCommand::Status { json } => auth::status(&config, store, &tz, json).await,
             }
         }
-        Command::Backup { file } => {
-            let (_, store) = open(path, Secrets::Skip).await?;
-            customers::backup(&store, &file).await
+        command => browse(path, command, &*clock, &tz).await,
+    }
+}
+
+/// The commands that read (or tidy) the database: tickets, messages,
+/// customers, the outbox, SLA status, reports, retention and backups.
+async fn browse(
+    path: &std::path::Path,
+    command: Command,
+    clock: &dyn Clock,
+    tz: &jiff::tz::TimeZone,
+) -> CliResult {
+    let at = |given: Option<String>| match given {
+        Some(t) => when::parse(&t, tz).map_err(|e| Failure::new(exit::USAGE, format!("--at: {e}"))),
+        None => Ok(clock.now()),
+    };
+    let since = |given: &str| {
+        when::since(given, clock.now(), tz)
+            .map_err(|e| Failure::new(exit::USAGE, format!("--since: {e}")))
+    };
+    // Times given on the command line are read before the database is opened.
+    let (at, from) = match &command {
+        Command::Retention {
+            command: RetentionCommand::Run { at: when, .. },
         }
-        Command::Report {
-            since: from,
-            format,
-        } => {
-            let until = clock.now();
-            let from = since(&from)?;
-            let (config, store) = open(path, Secrets::Skip).await?;
-            report::run(&config, &store, from, until, &tz, format).await
+        | Command::Sla {
+            command: SlaCommand::Status { at: when, .. },
+        } => (at(when.clone())?, None),
+        Command::Report { since: from, .. } => (clock.now(), Some(since(from)?)),
+        Command::Messages {
+            command: MessagesCommand::List { since: from, .. },
+        } => (clock.now(), from.as_deref().map(since).transpose()?),
+        _ => (clock.now(), None),
+    };
+    let (config, store) = open(path, Secrets::Skip).await?;
+    match command {
+        Command::Tickets { command } => match command {
+            TicketsCommand::List { status, json } => {
+                show::tickets(&store, clock, status.as_deref(), tz, json).await
+            }
+            TicketsCommand::Show {
+                number,
+                attachments: Some(dir),
+                ..
+            } => files::save_attachments(&store, clock, number, &dir).await,
+            TicketsCommand::Show { number, json, .. } => {
+                show::ticket(&store, clock, number, tz, json).await
+            }
+        },
+        Command::Messages {
+            command: MessagesCommand::List {
+                kind, limit, json, ..
+            },
+        } => show::messages(&store, kind.as_deref(), from, limit, tz, json).await,
+        Command::Messages {
+            command: MessagesCommand::Show { id, raw, json },
+        } => files::message(&store, &id, raw, json).await,
+        Command::Customers { command } => match command {
+            CustomersCommand::List { json } => customers::list(&store, tz, json).await,
+            CustomersCommand::Show { email, json } => {
+                customers::show(&store, &email, tz, json).await
+            }
+            CustomersCommand::Export { email, out } => {
+                customers::export(&store, clock, &email, &out).await
+            }
+            CustomersCommand::Forget { email, yes } => {
+                customers::forget(&store, clock, &email, yes).await
+            }
+        },
+        Command::Retention {
+            command: RetentionCommand::Run { dry_run, json, .. },
+        } => customers::retention(&store, &config, at, dry_run, json).await,
+        Command::Backup { file } => customers::backup(&store, &file).await,
+        Command::Report { format, .. } => {
+            let from = from.expect("read above");
+            report::run(&config, &store, from, at, tz, format).await
         }
         Command::Sla {
-            command: SlaCommand::Status { at: when, json },
-        } => {
-            let at = at(when)?;
-            let (config, store) = open(path, Secrets::Skip).await?;
-            show::sla_status(&store, &config, at, &tz, json).await
-        }
+            command: SlaCommand::Status { json, .. },
+        } => show::sla_status(&store, &config, at, tz, json).await,
         Command::Outbox {
             command: OutboxCommand::List { status, json },
-        } => {
-            let (_, store) = open(path, Secrets::Skip).await?;
-            show::outbox(&store, status.as_deref(), &tz, json).await
-        }
+        } => show::outbox(&store, status.as_deref(), tz, json).await,
+        Command::Check { .. }
+        | Command::Init(_)
+        | Command::Run
+        | Command::Migrate
+        | Command::Ingest { .. }
+        | Command::Explain { .. }
+        | Command::Auth { .. } => unreachable!("dispatched before"),
     }
 }
 

@@ -286,73 +286,119 @@ impl Pipeline {
         };
 
         let mut notes = Vec::new();
-        if class.kind == Kind::Customer {
-            // An agent's mail on a ticket, with proof that it is theirs.
-            let agents: Vec<String> = self.config.agents.iter().map(|a| a.email.clone()).collect();
-            match check_agent(
-                mail,
-                &agents,
-                &threaded.holders,
-                &self.config.trusted_authserv_ids,
-            ) {
-                AgentCheck::Proven { email, proof } => {
-                    if let Some(agent) = self.config.agent(&email) {
-                        return match &view {
-                            Some(v) => {
-                                let number = v.number;
-                                self.ingest_agent_mail(tx, &m, number, agent, &threaded, &proof)
-                                    .await
-                            }
-                            None => {
-                                let why =
-                                    format!("proven by {}; it names no ticket", proof.describe());
-                                self.ingest_agent_outside(tx, &m, agent, Ok(&proof), why)
-                                    .await
-                            }
-                        };
-                    }
-                }
-                // An agent's address without proof is never a customer:
-                // set aside, and the agent is told (a forger gains nothing).
-                AgentCheck::Unproven {
-                    email,
-                    why,
-                    holders,
-                } => {
-                    tracing::warn!(message_id = %mail.message_id, from = %email,
-                        "mail from an agent address without proof: set aside ({why})");
-                    if let Some(agent) = self.config.agent(&email) {
-                        return self
-                            .ingest_agent_outside(tx, &m, agent, Err(&holders), why)
-                            .await;
-                    }
-                    notes.push(Event::new(
-                        EventKind::AgentNotProven,
-                        format!("{email}: {why}"),
-                    ));
-                }
-                AgentCheck::NotAnAgent => {}
+        let route = if class.kind == Kind::Customer {
+            self.route(&mut tx, mail, &threaded, view.as_ref(), &mut notes)
+                .await?
+        } else {
+            Route::Message
+        };
+        match route {
+            Route::Message => {
+                self.ingest_message(tx, &m, &class, &threaded, view.as_ref(), notes)
+                    .await
             }
-            // Someone told of an escalation who is no agent, answering it.
-            if let (Some(v), Some(proof), Some(from)) = (&view, &threaded.proof, &mail.from)
-                && tx
-                    .participants(v.number)
-                    .await?
-                    .iter()
-                    .any(|(p, r)| *p == from.email && *r == Role::Watcher)
-            {
-                let number = v.number;
-                return self.ingest_remark(tx, &m, number, &threaded, proof).await;
+            Route::AgentMail {
+                number,
+                agent,
+                proof,
+            } => {
+                self.ingest_agent_mail(tx, &m, number, agent, &threaded, &proof)
+                    .await
             }
-            // An answer to the survey, carrying the survey's own token.
-            if let Some(v) = &view
-                && let Some(rating) = self.survey_answer(&mut tx, mail, v, &threaded).await?
-            {
-                return self.record_rating(tx, &m, v.number, &rating).await;
+            Route::AgentOutside { agent, proof, why } => {
+                let proof = match &proof {
+                    Ok(p) => Ok(p),
+                    Err(holders) => Err(holders.as_slice()),
+                };
+                self.ingest_agent_outside(tx, &m, agent, proof, why).await
             }
+            Route::Remark { number } => {
+                let proof = threaded.proof.as_ref().expect("routed on its proof");
+                self.ingest_remark(tx, &m, number, &threaded, proof).await
+            }
+            Route::Rating { number, rating } => self.record_rating(tx, &m, number, &rating).await,
         }
-        self.ingest_message(tx, &m, &class, &threaded, view.as_ref(), notes)
-            .await
+    }
+
+    /// Where a customer-kind message goes, by what it proves (DESIGN §12):
+    /// an agent's mail, a watcher's remark, a survey answer, or a message.
+    /// An agent's address without proof is noted in `notes` when it names
+    /// no configured agent.
+    async fn route(
+        &self,
+        tx: &mut Tx,
+        mail: &ParsedMail,
+        threaded: &Threaded,
+        view: Option<&crate::domain::decide::TicketView>,
+        notes: &mut Vec<Event>,
+    ) -> Result<Route<'_>, StoreError> {
+        // An agent's mail on a ticket, with proof that it is theirs.
+        let agents: Vec<String> = self.config.agents.iter().map(|a| a.email.clone()).collect();
+        match check_agent(
+            mail,
+            &agents,
+            &threaded.holders,
+            &self.config.trusted_authserv_ids,
+        ) {
+            AgentCheck::Proven { email, proof } => {
+                if let Some(agent) = self.config.agent(&email) {
+                    return Ok(match view {
+                        Some(v) => Route::AgentMail {
+                            number: v.number,
+                            agent,
+                            proof,
+                        },
+                        None => Route::AgentOutside {
+                            agent,
+                            why: format!("proven by {}; it names no ticket", proof.describe()),
+                            proof: Ok(proof),
+                        },
+                    });
+                }
+            }
+            // An agent's address without proof is never a customer:
+            // set aside, and the agent is told (a forger gains nothing).
+            AgentCheck::Unproven {
+                email,
+                why,
+                holders,
+            } => {
+                tracing::warn!(message_id = %mail.message_id, from = %email,
+                    "mail from an agent address without proof: set aside ({why})");
+                if let Some(agent) = self.config.agent(&email) {
+                    return Ok(Route::AgentOutside {
+                        agent,
+                        proof: Err(holders),
+                        why,
+                    });
+                }
+                notes.push(Event::new(
+                    EventKind::AgentNotProven,
+                    format!("{email}: {why}"),
+                ));
+            }
+            AgentCheck::NotAnAgent => {}
+        }
+        // Someone told of an escalation who is no agent, answering it.
+        if let (Some(v), Some(_), Some(from)) = (view, &threaded.proof, &mail.from)
+            && tx
+                .participants(v.number)
+                .await?
+                .iter()
+                .any(|(p, r)| *p == from.email && *r == Role::Watcher)
+        {
+            return Ok(Route::Remark { number: v.number });
+        }
+        // An answer to the survey, carrying the survey's own token.
+        if let Some(v) = view
+            && let Some(rating) = self.survey_answer(tx, mail, v, threaded).await?
+        {
+            return Ok(Route::Rating {
+                number: v.number,
+                rating,
+            });
+        }
+        Ok(Route::Message)
     }
 
     /// After commit, the IMAP message needs its after-ingest action (unless
@@ -477,6 +523,32 @@ impl Pipeline {
             mail,
         ))
     }
+}
+
+/// Where a message goes once threaded (see [`Pipeline::route`]).
+enum Route<'c> {
+    /// A message from a customer (or a robot, or an unproven sender).
+    Message,
+    /// A proven agent's mail on ticket `number`.
+    AgentMail {
+        number: i64,
+        agent: &'c crate::config::AgentConfig,
+        proof: Proof,
+    },
+    /// An agent's mail set aside: proven but naming no ticket (`Ok`), or
+    /// unproven, with the holders of the tokens it carried (`Err`).
+    AgentOutside {
+        agent: &'c crate::config::AgentConfig,
+        proof: Result<Proof, Vec<String>>,
+        why: String,
+    },
+    /// A watcher's remark on ticket `number`.
+    Remark { number: i64 },
+    /// A survey answer on ticket `number`.
+    Rating {
+        number: i64,
+        rating: crate::domain::survey::Rating,
+    },
 }
 
 /// Which workers a commit has news for.

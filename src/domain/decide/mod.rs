@@ -233,6 +233,25 @@ pub struct Decision {
     pub bounce: Option<BouncePlan>,
 }
 
+impl Decision {
+    /// A decision that sends nothing.
+    fn silent(
+        action: Action,
+        ticket: TicketPlan,
+        events: Vec<Event>,
+        bounce: Option<BouncePlan>,
+    ) -> Decision {
+        Decision {
+            action,
+            ticket,
+            events,
+            acknowledge: None,
+            held_by: None,
+            bounce,
+        }
+    }
+}
+
 /// Message-IDs a bounce may be returning: everything it names.
 fn returned_ids(m: &ParsedMail) -> Vec<String> {
     let mut ids: Vec<String> = m
@@ -269,89 +288,39 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
             EventKind::Ignored,
             "spam is stored, never answered and never added to a ticket".into(),
         ));
-        return Decision {
-            action: Action::Ignored,
-            ticket: TicketPlan::None,
-            events,
-            acknowledge: None,
-            held_by: None,
-            bounce: None,
-        };
+        return Decision::silent(Action::Ignored, TicketPlan::None, events, None);
     }
 
     // Automatic mail: attach where it belongs, otherwise keep it without a ticket.
     if kind.is_automatic() && !list_ticket {
         return match i.ticket {
-            Some(t) => Decision {
-                action: Action::Appended,
-                ticket: TicketPlan::Update {
+            Some(t) => {
+                let update = TicketPlan::Update {
                     number: t.number,
                     status: None,
                     customer_activity: false,
-                },
-                events,
-                acknowledge: None,
-                held_by: None,
-                bounce,
-            },
+                };
+                Decision::silent(Action::Appended, update, events, bounce)
+            }
             None => {
                 events.push(Event::new(
                     EventKind::Ignored,
                     format!("{kind} mail without a ticket is stored, not answered"),
                 ));
-                Decision {
-                    action: Action::Ignored,
-                    ticket: TicketPlan::None,
-                    events,
-                    acknowledge: None,
-                    held_by: None,
-                    bounce,
-                }
+                Decision::silent(Action::Ignored, TicketPlan::None, events, bounce)
             }
         };
     }
 
-    if let Some(t) = i.ticket {
-        let late = i.received_at.duration_since(t.updated_at) > i.rules.reopen_window;
-        let closed = matches!(t.status, Status::Resolved | Status::Closed);
-        if !(closed && late) {
-            let status = match (t.status, list_ticket) {
-                (Status::Open, _) | (_, true) => None,
-                (Status::Pending, _) => {
-                    events.push(Event::new(
-                        EventKind::Status,
-                        "pending -> open: the customer wrote".into(),
-                    ));
-                    Some(Status::Open)
-                }
-                (s, _) => {
-                    events.push(Event::new(
-                        EventKind::Reopened,
-                        format!("{s} -> open: the customer wrote within the reopen window"),
-                    ));
-                    Some(Status::Open)
-                }
-            };
-            return Decision {
-                action: Action::Appended,
-                ticket: TicketPlan::Update {
-                    number: t.number,
-                    status,
-                    customer_activity: kind == Kind::Customer,
-                },
-                events,
-                acknowledge: None,
-                held_by: None,
-                bounce,
-            };
-        }
-        events.push(Event::new(
-            EventKind::FollowUp,
-            format!(
-                "ticket #{} is {} since beyond the reopen window: a new ticket follows it",
-                t.number, t.status
-            ),
-        ));
+    if let Some(t) = i.ticket
+        && let Some(status) = carry_on(i, t, list_ticket, &mut events)
+    {
+        let update = TicketPlan::Update {
+            number: t.number,
+            status,
+            customer_activity: kind == Kind::Customer,
+        };
+        return Decision::silent(Action::Appended, update, events, bounce);
     }
 
     let follows = i.ticket.map(|t| t.number);
@@ -376,6 +345,46 @@ pub fn decide(i: &Inputs<'_>) -> Decision {
         held_by,
         bounce,
     }
+}
+
+/// Whether a message on ticket `t` goes on that ticket, and with which
+/// change of status (`Some(None)`: none); `None` when the ticket was
+/// resolved or closed beyond the reopen window and a new one follows it.
+fn carry_on(
+    i: &Inputs<'_>,
+    t: &TicketView,
+    list_ticket: bool,
+    events: &mut Vec<Event>,
+) -> Option<Option<Status>> {
+    let late = i.received_at.duration_since(t.updated_at) > i.rules.reopen_window;
+    let closed = matches!(t.status, Status::Resolved | Status::Closed);
+    if closed && late {
+        events.push(Event::new(
+            EventKind::FollowUp,
+            format!(
+                "ticket #{} is {} since beyond the reopen window: a new ticket follows it",
+                t.number, t.status
+            ),
+        ));
+        return None;
+    }
+    Some(match (t.status, list_ticket) {
+        (Status::Open, _) | (_, true) => None,
+        (Status::Pending, _) => {
+            events.push(Event::new(
+                EventKind::Status,
+                "pending -> open: the customer wrote".into(),
+            ));
+            Some(Status::Open)
+        }
+        (s, _) => {
+            events.push(Event::new(
+                EventKind::Reopened,
+                format!("{s} -> open: the customer wrote within the reopen window"),
+            ));
+            Some(Status::Open)
+        }
+    })
 }
 
 /// What a bounce may do, from its evidence.
