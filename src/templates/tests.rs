@@ -2,6 +2,14 @@ use super::*;
 use crate::domain::phrase::Phrase;
 
 #[test]
+fn builtins_pass_the_check_overrides_get() {
+    // Loading without a directory skips the check: it must hold here.
+    let t = Templates::load(None).unwrap();
+    let errors = t.check();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+#[test]
 fn builtins_render_in_every_language() {
     let t = Templates::load(None).unwrap();
     // The deadline reads with its preposition, in the case it takes.

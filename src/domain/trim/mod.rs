@@ -128,6 +128,11 @@ impl Stream {
         Stream(s)
     }
 
+    /// Whether any known text has a word (else nothing can align).
+    fn has_words(&self) -> bool {
+        self.0.chars().any(char::is_alphanumeric)
+    }
+
     /// These words, in this order, are a run of a known text.
     fn contains(&self, ws: &[String]) -> bool {
         !ws.is_empty() && self.0.contains(&format!(" {} ", ws.join(" ")))
@@ -142,9 +147,12 @@ fn has_words(line: &str) -> bool {
 /// more must match on their own; shorter ones only inside a matched block.
 fn align(lines: &[&str], stream: &Stream, marks: &mut [Mark]) {
     let mut hit = vec![false; lines.len()];
-    for (i, l) in lines.iter().enumerate() {
-        let ws = words(unquote(l).1);
-        hit[i] = ws.len() >= 3 && stream.contains(&ws);
+    // Without known words nothing aligns: no line's words need reading.
+    if stream.has_words() {
+        for (i, l) in lines.iter().enumerate() {
+            let ws = words(unquote(l).1);
+            hit[i] = ws.len() >= 3 && stream.contains(&ws);
+        }
     }
     // Runs of consecutive lines aligned together catch short lines too.
     let mut i = 0;
