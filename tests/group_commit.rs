@@ -1,6 +1,8 @@
 //! Group commit on both databases, in-process: several messages share one
-//! transaction; a member that fails is undone alone; nothing is visible to
-//! other connections (or flagged on a server) before the group commits.
+//! transaction; a member that fails is undone alone, including what it
+//! left for the group's commit to write (events, IMAP positions); nothing
+//! is visible to other connections (or flagged on a server) before the
+//! group commits.
 
 #[macro_use]
 mod common;
@@ -11,6 +13,15 @@ use postdesk::ingest::{Arrival, Incoming, Pipeline, Source};
 use std::sync::Arc;
 
 on_both_databases!(a_group_commits_its_members_together_and_undoes_a_failed_one_alone);
+
+/// IMAP message `uid` of the mailbox, fetched whole.
+fn imap(uid: u32) -> Source {
+    Source::Imap {
+        uidvalidity: 7,
+        uid,
+        header_only: false,
+    }
+}
 
 fn mail(i: usize) -> Vec<u8> {
     format!(
@@ -41,14 +52,23 @@ fn a_group_commits_its_members_together_and_undoes_a_failed_one_alone(db: Db) {
             .ingest_in(
                 &mut group,
                 &mailbox,
-                Incoming::new(&a, Arrival::Now, Source::Direct),
+                Incoming::new(&a, Arrival::Now, imap(1)),
             )
             .await
             .unwrap();
         assert_eq!(first.ticket, Some(1));
         // A member whose work ends on an error path: undone alone.
         let mut failing = group.member().await.unwrap();
-        // A row written at once (events wait for the member's commit).
+        // A row written at once, and rows left for the commit: an event
+        // and the IMAP position.
+        failing.add_event(
+            None,
+            None,
+            jiff::Timestamp::UNIX_EPOCH,
+            postdesk::domain::event::EventKind::Ignored,
+            "an event of the member that failed",
+        );
+        failing.record_imap("support", 7, 9, true, jiff::Timestamp::UNIX_EPOCH);
         failing
             .suppress(
                 "undone@example.org",
@@ -68,7 +88,7 @@ fn a_group_commits_its_members_together_and_undoes_a_failed_one_alone(db: Db) {
             .ingest_in(
                 &mut group,
                 &mailbox,
-                Incoming::new(&b, Arrival::Now, Source::Direct),
+                Incoming::new(&b, Arrival::Now, imap(2)),
             )
             .await
             .unwrap();
@@ -105,5 +125,36 @@ fn a_group_commits_its_members_together_and_undoes_a_failed_one_alone(db: Db) {
             "SELECT COUNT(*) FROM messages WHERE direction = 'in'"
         ),
         2
+    );
+    assert_eq!(
+        common::count(
+            &c.url,
+            "SELECT COUNT(*) FROM events WHERE detail = 'an event of the member that failed'"
+        ),
+        0,
+        "the failed member's events are not written"
+    );
+    assert!(
+        common::count(
+            &c.url,
+            "SELECT COUNT(*) FROM events WHERE message_id = 'group-2@example.org'"
+        ) > 0,
+        "the kept members' events are written at the group's commit"
+    );
+    assert_eq!(
+        common::count(
+            &c.url,
+            "SELECT COUNT(*) FROM imap_pending WHERE mailbox = 'support' AND uidvalidity = 7"
+        ),
+        2,
+        "UIDs 1 and 2 await their after-ingest action; the failed member's 9 does not"
+    );
+    assert_eq!(
+        common::count(
+            &c.url,
+            "SELECT last_uid FROM mailbox_state WHERE mailbox = 'support' AND uidvalidity = 7"
+        ),
+        2,
+        "the mailbox's position is that of its last kept member"
     );
 }

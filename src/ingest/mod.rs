@@ -260,8 +260,7 @@ impl Pipeline {
         let class = self.classify_with(mail, &look);
 
         if let Some(ticket) = look.stored {
-            self.record_source(&mut tx, m.mailbox, m.source, m.now)
-                .await?;
+            self.record_source(&mut tx, m.mailbox, m.source, m.now);
             tx.commit().await?;
             tracing::info!(mailbox = %m.mailbox.name, message_id = %mail.message_id, ticket, "duplicate: already stored");
             return Ok(Outcome::new(ticket, Action::Duplicate, class.kind, mail));
@@ -404,13 +403,7 @@ impl Pipeline {
     /// After commit, the IMAP message needs its after-ingest action (unless
     /// it would be deleted while we hold only its header); the mailbox's
     /// position moves past it either way.
-    async fn record_source(
-        &self,
-        tx: &mut Tx,
-        mailbox: &MailboxConfig,
-        source: Source,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
+    fn record_source(&self, tx: &mut Tx, mailbox: &MailboxConfig, source: Source, now: Timestamp) {
         if let Source::Imap {
             uidvalidity,
             uid,
@@ -418,10 +411,8 @@ impl Pipeline {
         } = source
         {
             let keep = header_only && mailbox.after_ingest == crate::config::AfterIngest::Delete;
-            tx.record_imap(&mailbox.name, uidvalidity, uid, !keep, now)
-                .await?;
+            tx.record_imap(&mailbox.name, uidvalidity, uid, !keep, now);
         }
-        Ok(())
     }
 
     /// Stores an incoming message (raw bytes and what was parsed from them).
@@ -463,8 +454,7 @@ impl Pipeline {
         woke: Wake,
     ) -> Result<(), StoreError> {
         tx.add_events(ticket, Some(&m.mail.message_id), m.now, events);
-        self.record_source(&mut tx, m.mailbox, m.source, m.now)
-            .await?;
+        self.record_source(&mut tx, m.mailbox, m.source, m.now);
         // A group member's work is not yet visible: the group's commit wakes
         // the workers once for all its members.
         let alone = !tx.in_group();

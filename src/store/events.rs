@@ -2,7 +2,7 @@
 //! transaction and written together, in as few statements as the
 //! databases' parameter limits allow, their text cleaned of NULs.
 
-use super::{Result, ms, opt_text, text};
+use super::{Result, ms, opt_text, pow2_chunks, text};
 use crate::domain::event::EventKind;
 use jiff::Timestamp;
 use sqlx::AnyConnection;
@@ -17,13 +17,11 @@ pub(crate) struct NewEvent {
     pub detail: String,
 }
 
-/// Rows per statement: 5 parameters each stays far below SQLite's and
-/// PostgreSQL's limits on parameters.
-const ROWS_PER_STATEMENT: usize = 200;
-
-/// Writes `events` in their order (their ids follow it).
+/// Writes `events` in their order (their ids follow it), in chunks of a
+/// few shapes (see [`pow2_chunks`]); 5 parameters a row stays far below
+/// SQLite's and PostgreSQL's limits on parameters.
 pub(crate) async fn insert_events(conn: &mut AnyConnection, events: &[NewEvent]) -> Result<()> {
-    for chunk in events.chunks(ROWS_PER_STATEMENT) {
+    for chunk in pow2_chunks(events) {
         let values: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let p = 5 * i;

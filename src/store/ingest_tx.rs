@@ -1,9 +1,12 @@
 //! The write transaction of one ingest: look-ups for threading and the
 //! writes of the decision, committed together or not at all.
 
+use super::deferred::ImapRecord;
 use super::events::NewEvent;
 use super::tx::Tx;
-use super::{Result, col, from_ms, join_list, ms, opt_text, placeholders, spelled, text};
+use super::{
+    MAX_ROWS, Result, col, from_ms, join_list, ms, opt_text, padded, placeholders, spelled, text,
+};
 use crate::domain::decide::TicketView;
 use crate::domain::event::{Event, EventKind};
 use crate::domain::model::{Address, Direction, OutKind, Role, Status};
@@ -116,7 +119,8 @@ impl Tx {
     /// The ticket of each of `ids` that is stored and belongs to a ticket.
     pub async fn tickets_of(&mut self, ids: &[String]) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::new();
-        for chunk in ids.chunks(200) {
+        for chunk in ids.chunks(MAX_ROWS) {
+            let chunk: Vec<&String> = padded(&chunk.iter().collect::<Vec<_>>()).collect();
             let sql = format!(
                 "SELECT message_id, ticket FROM messages WHERE ticket IS NOT NULL AND message_id IN ({})",
                 placeholders(1, chunk.len())
@@ -292,8 +296,10 @@ impl Tx {
                     named.push(id);
                 }
             }
-            // One statement per chunk of ids (a parameter each, and the ticket).
-            for chunk in named.chunks(500) {
+            // One statement per chunk of ids (a parameter each, and the
+            // ticket), padded (see `padded`): a repeated id does nothing.
+            for chunk in named.chunks(MAX_ROWS) {
+                let chunk: Vec<&str> = padded(chunk).collect();
                 let values: Vec<String> = (0..chunk.len())
                     .map(|i| format!("(${}, $1)", i + 2))
                     .collect();
@@ -314,7 +320,8 @@ impl Tx {
     /// The ticket of each of `ids` that stored mail referred to.
     pub async fn tickets_referring_to(&mut self, ids: &[String]) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::new();
-        for chunk in ids.chunks(200) {
+        for chunk in ids.chunks(MAX_ROWS) {
+            let chunk: Vec<&String> = padded(&chunk.iter().collect::<Vec<_>>()).collect();
             let sql = format!(
                 "SELECT message_id, ticket FROM message_refs WHERE message_id IN ({})",
                 placeholders(1, chunk.len())
@@ -434,7 +441,7 @@ impl Tx {
         kind: EventKind,
         detail: &str,
     ) {
-        self.events.push(NewEvent {
+        self.deferred.events.push(NewEvent {
             ticket,
             message_id: message_id.map(str::to_string),
             at,
@@ -484,52 +491,28 @@ impl Tx {
         .bind(ms(o.created_at))
         .execute(&mut *self.tx)
         .await?;
-        // Outbox workers of other processes hear of it at commit
-        // (PostgreSQL; on SQLite they watch the database's version).
-        if self.backend == super::Backend::Postgres {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(super::watch::OUTBOX_CHANNEL)
-                .execute(&mut *self.tx)
-                .await?;
-        }
+        // Outbox workers of other processes hear of it at commit.
+        self.deferred.queued = true;
         Ok(())
     }
 
-    /// Records that IMAP message `uid` was committed: it still needs its
-    /// after-ingest action, and the mailbox's position moves past it.
-    pub async fn record_imap(
+    /// Records that IMAP message `uid` was stored: at commit, it is noted
+    /// as needing its after-ingest action (when `pending`), and the
+    /// mailbox's position moves past it.
+    pub fn record_imap(
         &mut self,
         mailbox: &str,
         uidvalidity: u32,
         uid: u32,
         pending: bool,
         at: Timestamp,
-    ) -> Result<()> {
-        if pending {
-            sqlx::query(
-                "INSERT INTO imap_pending (mailbox, uidvalidity, uid) VALUES ($1, $2, $3) \
-                 ON CONFLICT (mailbox, uidvalidity, uid) DO NOTHING",
-            )
-            .bind(text(mailbox))
-            .bind(i64::from(uidvalidity))
-            .bind(i64::from(uid))
-            .execute(&mut *self.tx)
-            .await?;
-        }
-        sqlx::query(
-            "INSERT INTO mailbox_state (mailbox, uidvalidity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (mailbox) DO UPDATE SET \
-               last_uid = CASE WHEN mailbox_state.uidvalidity = excluded.uidvalidity \
-                               AND mailbox_state.last_uid > excluded.last_uid \
-                          THEN mailbox_state.last_uid ELSE excluded.last_uid END, \
-               uidvalidity = excluded.uidvalidity, updated_at = excluded.updated_at",
-        )
-        .bind(text(mailbox))
-        .bind(i64::from(uidvalidity))
-        .bind(i64::from(uid))
-        .bind(ms(at))
-        .execute(&mut *self.tx)
-        .await?;
-        Ok(())
+    ) {
+        self.deferred.imap.push(ImapRecord {
+            mailbox: mailbox.to_string(),
+            uidvalidity,
+            uid,
+            pending,
+            at,
+        });
     }
 }

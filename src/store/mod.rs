@@ -8,6 +8,7 @@
 //! `migrations/sqlite` and `migrations/postgres` with the same versions.
 
 mod customers;
+mod deferred;
 mod erase;
 mod events;
 mod history;
@@ -440,6 +441,38 @@ fn sqlite_url(url: &str) -> String {
 }
 
 /// A `?`-free list of `$n` placeholders starting at `first`: `$2, $3, $4`.
+/// The most rows (or listed values) one statement carries: a power of two.
+pub(crate) const MAX_ROWS: usize = 32;
+
+/// Each text of a statement is prepared and cached apart, and the cache
+/// holds 100 per connection; a statement whose text follows its number of
+/// rows would take a new shape for every count, push the hot statements out
+/// and be prepared again each time. So lists are padded to a power of two
+/// (where a repeated value changes nothing: `IN (...)`, an insert that does
+/// nothing on conflict), which leaves six shapes up to [`MAX_ROWS`].
+pub(crate) fn padded<T: Copy>(chunk: &[T]) -> impl Iterator<Item = T> + '_ {
+    let last = chunk.last().copied();
+    chunk
+        .iter()
+        .copied()
+        .chain(std::iter::repeat_n(last, chunk.len().next_power_of_two() - chunk.len()).flatten())
+}
+
+/// `items` in chunks of powers of two, largest first, none above
+/// [`MAX_ROWS`]: the shapes of rows that may not repeat (see [`padded`]).
+pub(crate) fn pow2_chunks<T>(items: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = items;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = MAX_ROWS.min(1 << rest.len().ilog2());
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
+}
+
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
         .map(|i| format!("${i}"))
@@ -508,5 +541,22 @@ mod tests {
             sqlite, postgres,
             "migrations/sqlite and migrations/postgres differ"
         );
+    }
+
+    #[test]
+    fn lists_take_few_statement_shapes() {
+        let padded: Vec<u32> = super::padded(&[1, 2, 3, 4, 5]).collect();
+        assert_eq!(padded, [1, 2, 3, 4, 5, 5, 5, 5]);
+        assert_eq!(super::padded::<u32>(&[]).count(), 0);
+        let items: Vec<usize> = (0..300).collect();
+        let sizes: Vec<usize> = super::pow2_chunks(&items).map(<[usize]>::len).collect();
+        assert_eq!(sizes.iter().sum::<usize>(), 300);
+        assert!(
+            sizes
+                .iter()
+                .all(|s| s.is_power_of_two() && *s <= super::MAX_ROWS)
+        );
+        let rejoined: Vec<usize> = super::pow2_chunks(&items).flatten().copied().collect();
+        assert_eq!(rejoined, items, "every row once, in order");
     }
 }

@@ -8,7 +8,7 @@
 //! messages durable, together. The code that ingests a message is the same
 //! either way.
 
-use super::events::{NewEvent, insert_events};
+use super::deferred::Deferred;
 use super::{Backend, Result, Store};
 use sqlx::{Any, AnyConnection, Transaction};
 use std::ops::{Deref, DerefMut};
@@ -41,6 +41,8 @@ struct Returned {
     tx: Transaction<'static, Any>,
     /// Its work is to be kept (released), or undone (rolled back to the savepoint).
     keep: bool,
+    /// What it leaves for the group's commit to write, when kept.
+    deferred: Deferred,
 }
 
 type Slot = Arc<Mutex<Option<Returned>>>;
@@ -50,8 +52,8 @@ pub struct Tx {
     pub(super) backend: Backend,
     /// Set for a member of a group: where the transaction goes back to.
     group: Option<Slot>,
-    /// Events recorded so far, written by `commit`.
-    pub(super) events: Vec<NewEvent>,
+    /// Rows written by `commit` (alone) or by the group's commit (member).
+    pub(super) deferred: Deferred,
 }
 
 impl Tx {
@@ -60,7 +62,7 @@ impl Tx {
             tx: Held(Some(tx)),
             backend,
             group: None,
-            events: Vec::new(),
+            deferred: Deferred::default(),
         }
     }
 
@@ -73,10 +75,10 @@ impl Tx {
     /// Alone: commits. In a group: keeps this message's work for the
     /// group's commit.
     pub async fn commit(mut self) -> Result<()> {
-        let events = std::mem::take(&mut self.events);
-        if !events.is_empty() {
+        let deferred = std::mem::take(&mut self.deferred);
+        if self.group.is_none() {
             // A failure here leaves `self` whole: dropped, it rolls back.
-            insert_events(&mut self.tx, &events).await?;
+            deferred.write(&mut self.tx, self.backend).await?;
         }
         let mut t = self.tx.0.take().expect("an open transaction");
         match self.group.take() {
@@ -87,7 +89,13 @@ impl Tx {
                 )))
                 .execute(&mut *t)
                 .await;
-                hand_back(&slot, t, released.is_ok());
+                let keep = released.is_ok();
+                hand_back(
+                    &slot,
+                    t,
+                    keep,
+                    if keep { deferred } else { Deferred::default() },
+                );
                 released?;
             }
         }
@@ -99,14 +107,14 @@ impl Tx {
         let t = self.tx.0.take().expect("an open transaction");
         match self.group.take() {
             None => t.rollback().await?,
-            Some(slot) => hand_back(&slot, t, false),
+            Some(slot) => hand_back(&slot, t, false, Deferred::default()),
         }
         Ok(())
     }
 }
 
-fn hand_back(slot: &Slot, tx: Transaction<'static, Any>, keep: bool) {
-    *slot.lock().expect("group slot") = Some(Returned { tx, keep });
+fn hand_back(slot: &Slot, tx: Transaction<'static, Any>, keep: bool, deferred: Deferred) {
+    *slot.lock().expect("group slot") = Some(Returned { tx, keep, deferred });
 }
 
 impl Drop for Tx {
@@ -115,7 +123,7 @@ impl Drop for Tx {
     /// back by itself.
     fn drop(&mut self) {
         if let (Some(slot), Some(t)) = (self.group.take(), self.tx.0.take()) {
-            hand_back(&slot, t, false);
+            hand_back(&slot, t, false, Deferred::default());
         }
     }
 }
@@ -127,6 +135,8 @@ pub struct Group {
     slot: Slot,
     /// Members kept so far.
     pub kept: usize,
+    /// What the kept members left to write at commit.
+    deferred: Deferred,
 }
 
 impl Store {
@@ -137,6 +147,7 @@ impl Store {
             backend: self.backend,
             slot: Arc::new(Mutex::new(None)),
             kept: 0,
+            deferred: Deferred::default(),
         })
     }
 }
@@ -153,7 +164,7 @@ impl Group {
             tx: Held(Some(t)),
             backend: self.backend,
             group: Some(self.slot.clone()),
-            events: Vec::new(),
+            deferred: Deferred::default(),
         })
     }
 
@@ -162,7 +173,12 @@ impl Group {
     /// it was kept.
     pub async fn settle(&mut self) -> Result<bool> {
         let back = self.slot.lock().expect("group slot").take();
-        let Some(Returned { mut tx, keep }) = back else {
+        let Some(Returned {
+            mut tx,
+            keep,
+            deferred,
+        }) = back
+        else {
             return Err(super::StoreError::Corrupt(
                 "a group member kept the transaction".into(),
             ));
@@ -180,14 +196,17 @@ impl Group {
             .await?;
         } else {
             self.kept += 1;
+            self.deferred.absorb(deferred);
         }
         self.tx = Some(tx);
         Ok(keep)
     }
 
-    /// Makes every kept member's work durable at once.
+    /// Makes every kept member's work durable at once, writing what they
+    /// left for the end in as few statements as it takes.
     pub async fn commit(mut self) -> Result<()> {
-        if let Some(t) = self.tx.take() {
+        if let Some(mut t) = self.tx.take() {
+            self.deferred.write(&mut t, self.backend).await?;
             t.commit().await?;
         }
         Ok(())

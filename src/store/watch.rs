@@ -1,7 +1,7 @@
 //! Hearing of mail another process queued: `postdesk ingest` run by the
 //! MTA pipe writes the outbox and exits; the daemon's outbox worker must
 //! send it at once, not at its next timer. PostgreSQL tells listeners at
-//! commit (`NOTIFY`, sent with every queued mail); on SQLite a connection
+//! commit (`NOTIFY`, once per transaction that queued mail); on SQLite a connection
 //! of our own watches the database's `data_version`, which moves when any
 //! other connection commits.
 
