@@ -300,12 +300,14 @@ pub(super) const OTHER_FIELDS: &[&str] = &[
 
 /// `From: …` in one of many languages (also `*From:*` of a text made from HTML).
 pub(super) fn header_field(line: &str, fields: &[&str]) -> bool {
-    let l = line.trim().trim_start_matches('*').to_lowercase();
-    let Some((name, _)) = l.split_once([':', '：']) else {
+    // Asked of nearly every line: only the name before the colon is
+    // lower-cased, and only when there is a colon.
+    let l = line.trim().trim_start_matches('*');
+    let Some(at) = l.find([':', '：']) else {
         return false;
     };
-    let name = name.trim().trim_end_matches('*').trim();
-    name.chars().count() <= 24 && fields.contains(&name)
+    let name = l[..at].trim().trim_end_matches('*').trim().to_lowercase();
+    name.chars().count() <= 24 && fields.contains(&name.as_str())
 }
 
 /// A header block of a quoted original starts here: a sender field, then a
