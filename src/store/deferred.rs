@@ -49,7 +49,7 @@ impl Deferred {
         let pending: Vec<&ImapRecord> = self.imap.iter().filter(|r| r.pending).collect();
         for chunk in pending.chunks(MAX_ROWS) {
             // Padded (see `padded`): a repeated row does nothing on conflict.
-            let rows: Vec<&ImapRecord> = padded(chunk).collect();
+            let rows: Vec<&ImapRecord> = padded(chunk).copied().collect();
             let values: Vec<String> = (0..rows.len())
                 .map(|i| format!("(${}, ${}, ${})", 3 * i + 1, 3 * i + 2, 3 * i + 3))
                 .collect();

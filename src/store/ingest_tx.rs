@@ -120,7 +120,7 @@ impl Tx {
     pub async fn tickets_of(&mut self, ids: &[String]) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(MAX_ROWS) {
-            let chunk: Vec<&String> = padded(&chunk.iter().collect::<Vec<_>>()).collect();
+            let chunk: Vec<&String> = padded(chunk).collect();
             let sql = format!(
                 "SELECT message_id, ticket FROM messages WHERE ticket IS NOT NULL AND message_id IN ({})",
                 placeholders(1, chunk.len())
@@ -299,7 +299,7 @@ impl Tx {
             // One statement per chunk of ids (a parameter each, and the
             // ticket), padded (see `padded`): a repeated id does nothing.
             for chunk in named.chunks(MAX_ROWS) {
-                let chunk: Vec<&str> = padded(chunk).collect();
+                let chunk: Vec<&str> = padded(chunk).copied().collect();
                 let values: Vec<String> = (0..chunk.len())
                     .map(|i| format!("(${}, $1)", i + 2))
                     .collect();
@@ -321,7 +321,7 @@ impl Tx {
     pub async fn tickets_referring_to(&mut self, ids: &[String]) -> Result<HashMap<String, i64>> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(MAX_ROWS) {
-            let chunk: Vec<&String> = padded(&chunk.iter().collect::<Vec<_>>()).collect();
+            let chunk: Vec<&String> = padded(chunk).collect();
             let sql = format!(
                 "SELECT message_id, ticket FROM message_refs WHERE message_id IN ({})",
                 placeholders(1, chunk.len())

@@ -450,12 +450,11 @@ pub(crate) const MAX_ROWS: usize = 32;
 /// and be prepared again each time. So lists are padded to a power of two
 /// (where a repeated value changes nothing: `IN (...)`, an insert that does
 /// nothing on conflict), which leaves six shapes up to [`MAX_ROWS`].
-pub(crate) fn padded<T: Copy>(chunk: &[T]) -> impl Iterator<Item = T> + '_ {
-    let last = chunk.last().copied();
+pub(crate) fn padded<T>(chunk: &[T]) -> impl Iterator<Item = &T> {
+    let pad = chunk.len().next_power_of_two() - chunk.len();
     chunk
         .iter()
-        .copied()
-        .chain(std::iter::repeat_n(last, chunk.len().next_power_of_two() - chunk.len()).flatten())
+        .chain(std::iter::repeat_n(chunk.last(), pad).flatten())
 }
 
 /// `items` in chunks of powers of two, largest first, none above
@@ -545,7 +544,7 @@ mod tests {
 
     #[test]
     fn lists_take_few_statement_shapes() {
-        let padded: Vec<u32> = super::padded(&[1, 2, 3, 4, 5]).collect();
+        let padded: Vec<u32> = super::padded(&[1, 2, 3, 4, 5]).copied().collect();
         assert_eq!(padded, [1, 2, 3, 4, 5, 5, 5, 5]);
         assert_eq!(super::padded::<u32>(&[]).count(), 0);
         let items: Vec<usize> = (0..300).collect();

@@ -234,17 +234,13 @@ fn settle_imap(
             )?
         }
     };
-    let security = security(
+    let (port, security) = port_and_security(
         "imap-security",
-        a.imap_security
-            .as_deref()
-            .unwrap_or(preset.map_or("tls", |p| p.imap.2)),
+        (a.imap_port, a.imap_security.as_deref()),
+        preset.map(|p| p.imap),
+        "tls",
+        |security| if security == "tls" { 993 } else { 143 },
     )?;
-    let port = a.imap_port.unwrap_or(match (preset, security.as_str()) {
-        (Some(p), _) if a.imap_security.is_none() => p.imap.1,
-        (_, "tls") => 993,
-        _ => 143,
-    });
     Ok((host, port, security))
 }
 
@@ -259,19 +255,39 @@ fn settle_smtp(
         (None, Some(p)) => p.smtp.0.to_string(),
         (None, None) => imap_host.to_string(),
     };
-    let security = security(
+    let (port, security) = port_and_security(
         "smtp-security",
-        a.smtp_security
-            .as_deref()
-            .unwrap_or(preset.map_or("starttls", |p| p.smtp.2)),
+        (a.smtp_port, a.smtp_security.as_deref()),
+        preset.map(|p| p.smtp),
+        "starttls",
+        |security| match security {
+            "tls" => 465,
+            "none" => 25,
+            _ => 587,
+        },
     )?;
-    let port = a.smtp_port.unwrap_or(match (preset, security.as_str()) {
-        (Some(p), _) if a.smtp_security.is_none() => p.smtp.1,
-        (_, "tls") => 465,
-        (_, "none") => 25,
-        _ => 587,
-    });
     Ok((host, port, security))
+}
+
+/// A server's port and security: as given; else the preset's (its port
+/// only with its own security); else `default_security` and the port
+/// `port_for` names for the security chosen.
+fn port_and_security(
+    key: &str,
+    (port, given): (Option<u16>, Option<&str>),
+    preset: Option<(&str, u16, &str)>,
+    default_security: &str,
+    port_for: fn(&str) -> u16,
+) -> Result<(u16, String), Failure> {
+    let security = security(
+        key,
+        given.unwrap_or(preset.map_or(default_security, |p| p.2)),
+    )?;
+    let port = port.unwrap_or(match preset {
+        Some(p) if given.is_none() => p.1,
+        _ => port_for(&security),
+    });
+    Ok((port, security))
 }
 
 /// "Example Support" for support@example.com.
