@@ -10,6 +10,7 @@
 //! polls otherwise, and reconnects with backoff and jitter.
 
 mod actions;
+mod fetch;
 mod lease;
 mod probe;
 mod stream;
@@ -20,13 +21,11 @@ pub use stream::{ImapSession, ImapStream, connect, personal_namespace};
 
 use crate::config::{MailboxConfig, ServerConfig};
 use crate::domain::folders;
-use crate::ingest::{Arrival, GroupCommit, Incoming, IngestError, Pipeline, Source};
+use crate::ingest::{IngestError, Pipeline};
 use crate::ops::health::Health;
 use actions::{Retry, ensure_folder, refusal};
 use async_imap::extensions::idle::IdleResponse;
-use futures::TryStreamExt;
 use lease::Lease;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use stream::within;
@@ -34,8 +33,6 @@ use tokio_util::sync::CancellationToken;
 
 /// Re-issue IDLE before servers drop it (RFC 2177 asks for < 29 minutes).
 const IDLE_RENEW: Duration = Duration::from_secs(28 * 60);
-/// Bytes fetched in one round trip at most (a single larger message still comes alone).
-const BATCH_BYTES: u64 = 32 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
@@ -81,26 +78,6 @@ pub fn uid_set(uids: &[u32]) -> String {
             out.push_str(&format!("{start}:{end}"));
         }
         i += 1;
-    }
-    out
-}
-
-/// Splits `(uid, size)` pairs into fetch batches of at most `max_count`
-/// messages and [`BATCH_BYTES`] bytes (a bigger message goes alone).
-pub fn batches(sized: &[(u32, u64)], max_count: usize) -> Vec<Vec<u32>> {
-    let mut out = Vec::new();
-    let mut cur = Vec::new();
-    let mut bytes = 0u64;
-    for &(uid, size) in sized {
-        if !cur.is_empty() && (cur.len() >= max_count || bytes + size > BATCH_BYTES) {
-            out.push(std::mem::take(&mut cur));
-            bytes = 0;
-        }
-        cur.push(uid);
-        bytes += size;
-    }
-    if !cur.is_empty() {
-        out.push(cur);
     }
     out
 }
@@ -328,7 +305,7 @@ impl MailboxWorker {
                 if shutdown.is_cancelled() {
                     break;
                 }
-                let n = self.fetch_new(&mut c, &mut last, shutdown).await?;
+                let n = self.fetch_new(&mut c, &mut last, lease, shutdown).await?;
                 found += n;
                 if n == 0 {
                     break;
@@ -432,141 +409,6 @@ impl MailboxWorker {
         Ok((within(timeout, handle.done()).await?, quiet))
     }
 
-    /// Fetches and ingests new messages; returns how many.
-    async fn fetch_new(
-        &self,
-        c: &mut Connection,
-        last: &mut u32,
-        shutdown: &CancellationToken,
-    ) -> Result<usize, FetchError> {
-        let timeout = self.imap().timeout.unsigned_abs();
-        let query = format!("{}:*", last.saturating_add(1));
-        let s = &mut c.s;
-        let mut sized: Vec<(u32, u64)> = within(timeout, async {
-            s.uid_fetch(&query, "(UID RFC822.SIZE)")
-                .await?
-                .try_filter_map(|f| async move {
-                    Ok(f.uid.map(|u| (u, u64::from(f.size.unwrap_or(0)))))
-                })
-                .try_collect()
-                .await
-        })
-        .await?;
-        // `N:*` always matches the newest message, even when it is older than N.
-        sized.retain(|(u, _)| *u > *last);
-        sized.sort_unstable();
-        let max = self.pipeline().config.limits.max_message_size;
-        let size_of: HashMap<u32, u64> = sized.iter().copied().collect();
-        let mut done = 0;
-        for batch in batches(&sized, self.mailbox.fetch_batch as usize) {
-            let fetched = self.fetch_batch(c, &batch, &size_of, max).await?;
-            let (stored, stopped) = self
-                .store_batch(c.uidvalidity, fetched, &size_of, last, shutdown)
-                .await?;
-            done += stored;
-            if stopped {
-                return Ok(done);
-            }
-            self.apply_pending(c).await?;
-            // A long backlog is progress, not silence.
-            self.health
-                .fetched(&self.mailbox.name, self.pipeline().clock.now());
-        }
-        Ok(done)
-    }
-
-    /// The messages of `batch`, in UID order; over `max` bytes only their
-    /// header, and they stay on the server.
-    async fn fetch_batch(
-        &self,
-        c: &mut Connection,
-        batch: &[u32],
-        size_of: &HashMap<u32, u64>,
-        max: u64,
-    ) -> Result<Vec<(u32, Vec<u8>, bool)>, FetchError> {
-        let (large, whole): (Vec<u32>, Vec<u32>) = batch.iter().partition(|u| size_of[u] > max);
-        let fetch_timeout = self
-            .imap()
-            .timeout
-            .unsigned_abs()
-            .max(Duration::from_secs(300));
-        let mut fetched: Vec<(u32, Vec<u8>, bool)> = Vec::new();
-        for (uids, item, header_only) in [
-            (&whole, "BODY.PEEK[]", false),
-            (&large, "BODY.PEEK[HEADER]", true),
-        ] {
-            if uids.is_empty() {
-                continue;
-            }
-            let set = uid_set(uids);
-            let query = format!("(UID {item})");
-            let s = &mut c.s;
-            let got: Vec<(u32, Vec<u8>, bool)> = within(fetch_timeout, async {
-                s.uid_fetch(&set, &query)
-                    .await?
-                    .try_filter_map(|f| async move {
-                        let bytes = if header_only { f.header() } else { f.body() };
-                        Ok(f.uid
-                            .map(|u| (u, bytes.unwrap_or_default().to_vec(), header_only)))
-                    })
-                    .try_collect()
-                    .await
-            })
-            .await?;
-            fetched.extend(got);
-        }
-        fetched.sort_unstable_by_key(|(u, _, _)| *u);
-        Ok(fetched)
-    }
-
-    /// Stores fetched messages in group commits, each bounded by count,
-    /// bytes and time so a message waits at most `GROUP_WAIT` for its
-    /// commit; nothing is flagged on the server before (see
-    /// [`MailboxWorker::apply_pending`]). `last` follows the stored UIDs.
-    /// Returns how many were stored, and whether it stopped for shutdown
-    /// (what the group held is kept, the rest is fetched again next time).
-    async fn store_batch(
-        &self,
-        uidvalidity: u32,
-        fetched: Vec<(u32, Vec<u8>, bool)>,
-        size_of: &HashMap<u32, u64>,
-        last: &mut u32,
-        shutdown: &CancellationToken,
-    ) -> Result<(usize, bool), FetchError> {
-        let pipeline = self.pipeline();
-        let mut group = GroupCommit::default();
-        let mut done = 0;
-        for (uid, raw, header_only) in fetched {
-            if shutdown.is_cancelled() {
-                group.commit(&pipeline).await?;
-                return Ok((done, true));
-            }
-            let incoming = Incoming {
-                full_size: header_only.then(|| size_of[&uid]),
-                ..Incoming::new(
-                    raw,
-                    Arrival::Now,
-                    Source::Imap {
-                        uidvalidity,
-                        uid,
-                        header_only,
-                    },
-                )
-            };
-            let p = pipeline.prepare(incoming);
-            if let Err(e) = group.ingest(&pipeline, &self.mailbox, &p).await {
-                // What went before is kept; this one is retried later.
-                group.commit(&pipeline).await?;
-                return Err(e.into());
-            }
-            *last = uid;
-            done += 1;
-            group.commit_if_full(&pipeline).await?;
-        }
-        group.commit(&pipeline).await?;
-        Ok((done, false))
-    }
-
     /// Applies `after_ingest` to every committed message not yet handled.
     /// A refusal by the server leaves them pending (they are tickets
     /// already), marks the mailbox degraded and waits its own backoff; only
@@ -636,13 +478,5 @@ mod tests {
         assert_eq!(uid_set(&[1, 2, 3, 5, 7, 8]), "1:3,5,7:8");
         assert_eq!(uid_set(&[4]), "4");
         assert_eq!(uid_set(&[]), "");
-    }
-
-    #[test]
-    fn batches_bound_count_and_bytes() {
-        let sized: Vec<(u32, u64)> = (1..=5).map(|u| (u, 10)).collect();
-        assert_eq!(batches(&sized, 2), vec![vec![1, 2], vec![3, 4], vec![5]]);
-        let big = [(1, 1), (2, BATCH_BYTES), (3, 1)];
-        assert_eq!(batches(&big, 100), vec![vec![1], vec![2], vec![3]]);
     }
 }

@@ -437,6 +437,11 @@ impl PgDatabase {
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
+        // POSTDESK_TEST_KEEP=1 keeps the database too, for a look afterwards.
+        if std::env::var_os("POSTDESK_TEST_KEEP").is_some() {
+            eprintln!("kept PostgreSQL database {}", self.url);
+            return;
+        }
         let admin = pg_admin_url();
         let name = self.name.clone();
         let _ = block_on(async move {
