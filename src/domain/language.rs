@@ -59,11 +59,40 @@ pub fn shipped(tag: &str) -> Option<&'static str> {
 /// than to store).
 const SAMPLE_CHARS: usize = 2000;
 
+/// A long text's opening of this many bytes is trimmed first: when the
+/// writer's own words in it are twice the sample, the rest of the text
+/// cannot change the sample.
+const OPENING_BYTES: usize = 12 * 1024;
+
+/// The writer's own words in `text` (see [`trim`](super::trim)), enough of
+/// them for the sample. Trimming costs more than anything else per line,
+/// and a long text is mostly read for nothing: when its opening holds
+/// plenty of the writer's own words, only the opening is trimmed. The
+/// passes of the trimming that look ahead (an original below a header
+/// block, a footer) can only change lines at the end of the opening, after
+/// the sample; a quote at the top leaves too few own words in the opening,
+/// and the whole text is trimmed.
+fn own_words(text: &str) -> String {
+    let known = super::trim::Known::default();
+    if text.len() > OPENING_BYTES {
+        let mut end = OPENING_BYTES;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        let end = text[..end].rfind('\n').unwrap_or(end);
+        let own = super::trim::trim(&text[..end], &known).text;
+        if own.chars().count() >= 2 * SAMPLE_CHARS {
+            return own;
+        }
+    }
+    super::trim::trim(text, &known).text
+}
+
 /// The language of `text` when the detector is confident of it, among the
 /// languages we ship. Too little text says nothing.
 pub fn detect(text: &str) -> Option<&'static str> {
     use whatlang::Lang;
-    let own = super::trim::trim(text, &super::trim::Known::default()).text;
+    let own = own_words(text);
     let letters = own.chars().filter(|c| c.is_alphabetic()).count();
     if letters < 12 {
         return None;
@@ -175,6 +204,33 @@ mod tests {
         // Multi-byte characters are cut at a character's boundary.
         let greek = "Καλημέρα σας, η παραγγελία μου δεν έχει φτάσει ακόμα. ".repeat(80);
         assert_eq!(detect(&greek), Some("el"));
+    }
+
+    #[test]
+    fn a_long_text_gives_the_same_own_words_from_its_opening() {
+        let polish = "Dzień dobry, zamówienie numer 1234 nie dotarło jeszcze do mnie.\n";
+        let english = "The parcel was handed over to the courier on Monday morning.\n";
+        let quoted: String = english.lines().map(|l| format!("> {l}\n")).collect();
+        let attribution = "On Mon, 30 Nov 2026 at 14:46, Support <support@example.com> wrote:\n";
+        let full = |t: &str| crate::domain::trim::trim(t, &Default::default()).text;
+        // Bottom-posted below a quote longer than the opening: the whole
+        // text is trimmed, and the answer is what is read.
+        let bottom = format!("{attribution}{}\n{}", quoted.repeat(400), polish.repeat(10));
+        assert!(bottom.len() > super::OPENING_BYTES);
+        assert_eq!(own_words(&bottom), full(&bottom));
+        assert_eq!(detect(&bottom), Some("pl"));
+        // Plenty written first: the sample is the same as from the whole text.
+        let top = format!(
+            "{}\n{attribution}{}",
+            polish.repeat(400),
+            quoted.repeat(400)
+        );
+        let sample = |t: &str| t.chars().take(super::SAMPLE_CHARS).collect::<String>();
+        assert!(own_words(&top).len() < full(&top).len());
+        assert_eq!(sample(&own_words(&top)), sample(&full(&top)));
+        // Interleaved: own words, a quote, own words, well past the opening.
+        let mixed = format!("{}{attribution}{}", polish.repeat(60), quoted.repeat(10)).repeat(6);
+        assert_eq!(sample(&own_words(&mixed)), sample(&full(&mixed)));
     }
 
     #[test]

@@ -102,7 +102,12 @@ fn unquote(line: &str) -> (usize, &str) {
 /// A Supercite quote mark (Emacs, Gnus): the writer's initials and `>`,
 /// as in `JD> text`. Returns what follows it.
 fn supercite(line: &str) -> Option<&str> {
-    let initials = line.find('>').filter(|&at| (1..=3).contains(&at))?;
+    // Asked of every line: only its first bytes can hold the mark.
+    let initials = line
+        .bytes()
+        .take(4)
+        .position(|b| b == b'>')
+        .filter(|&at| at >= 1)?;
     let after = &line[initials + 1..];
     (line[..initials].chars().all(|c| c.is_ascii_uppercase())
         && (after.is_empty() || after.starts_with([' ', '>'])))
@@ -436,16 +441,19 @@ fn mark_footers(lines: &[&str], marks: &mut [Mark]) -> usize {
 
     // Link notes of an HTML reply ("[1]: mailto:…") whose mark went with
     // the quote.
-    let kept_text: String = (0..n)
-        .filter(|&i| marks[i] == Mark::New)
-        .map(|i| lines[i])
-        .collect::<Vec<_>>()
-        .join("\n");
+    let mut kept_text: Option<String> = None;
     for i in 0..n {
         if marks[i] != Mark::New {
             continue;
         }
         if let Some(note) = link_note(lines[i])
+            && let kept_text = kept_text.get_or_insert_with(|| {
+                (0..n)
+                    .filter(|&i| marks[i] == Mark::New)
+                    .map(|i| lines[i])
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
             && !kept_text.contains(&format!("][{note}]"))
             && !kept_text.contains(&format!(" [{note}]"))
         {

@@ -57,7 +57,14 @@ pub(super) const ATTRIBUTION_VERBS: &[&str] = &[
 /// Does this text (one line, or a wrapped one joined) say who wrote the
 /// quote below it?
 pub(super) fn attribution_text(joined: &str) -> bool {
-    let lower = joined.trim().to_lowercase();
+    // Every form below ends with a colon, is dashed, or holds an address:
+    // asked of many lines, most are answered without lower-casing them.
+    let t = joined.trim();
+    if !(t.ends_with([':', '：']) || t.contains('@') || (t.starts_with("--") && t.ends_with("--")))
+    {
+        return false;
+    }
+    let lower = t.to_lowercase();
     if lower.is_empty() || lower.chars().count() > 400 {
         return false;
     }
@@ -130,7 +137,14 @@ pub(super) const OPENERS: &[&str] = &[
 pub(super) fn split_shared_lines(text: &str) -> String {
     // Gmail's tracking mark (a lone U+1427) is no one's words.
     let lines: Vec<&str> = text.lines().filter(|l| l.trim() != "\u{1427}").collect();
-    let mut out = Vec::with_capacity(lines.len());
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut first = true;
+    let mut push = |part: &str| {
+        if !std::mem::take(&mut first) {
+            out.push('\n');
+        }
+        out.push_str(part);
+    };
     for (i, line) in lines.iter().enumerate() {
         // "Bob **From: **bob@…" (an HTML reply whose signature and the
         // quoted header block share a line), with header fields below.
@@ -145,8 +159,8 @@ pub(super) fn split_shared_lines(text: &str) -> String {
             })
             .flatten();
         if let Some(at) = glued {
-            out.push(line[..at].trim_end().to_string());
-            out.push(line[at..].to_string());
+            push(line[..at].trim_end());
+            push(&line[at..]);
             continue;
         }
         let quote_below = lines[i + 1..]
@@ -167,13 +181,13 @@ pub(super) fn split_shared_lines(text: &str) -> String {
                 })
                 .min()
                 .expect("found above");
-            out.push(line[..at].trim_end().to_string());
-            out.push(line[at..].trim_start().to_string());
+            push(line[..at].trim_end());
+            push(line[at..].trim_start());
         } else {
-            out.push((*line).to_string());
+            push(line);
         }
     }
-    out.join("\n")
+    out
 }
 
 /// Names of the sender field of a header block, in the languages mail
@@ -303,7 +317,8 @@ pub(super) fn header_field(line: &str, fields: &[&str]) -> bool {
     // Asked of nearly every line: only the name before the colon is
     // lower-cased, and only when there is a colon.
     let l = line.trim().trim_start_matches('*');
-    let Some(at) = l.find([':', '：']) else {
+    // Two searches for one character each (memchr) beat one for either.
+    let Some(at) = [l.find(':'), l.find('：')].into_iter().flatten().min() else {
         return false;
     };
     let name = l[..at].trim().trim_end_matches('*').trim().to_lowercase();
@@ -394,12 +409,13 @@ pub(super) const FORWARD_LINES: &[&str] = &[
 /// `-----Original Message-----`, `-------- Message d'origine --------`,
 /// `---------- Forwarded message ---------`, `________________________________`.
 pub(super) fn separator(line: &str) -> bool {
-    let l = unquote(line)
-        .1
-        .trim()
-        .trim_matches('*')
-        .trim()
-        .to_lowercase();
+    let t = unquote(line).1.trim().trim_matches('*').trim();
+    // Every form below ends with a colon or starts with `-`, `_` or `=`:
+    // asked of every line, most are answered without lower-casing them.
+    if !(t.ends_with(':') || t.starts_with(['-', '_', '='])) {
+        return false;
+    }
+    let l = t.to_lowercase();
     // Apple Mail and others: "Begin forwarded message:".
     if l.ends_with(':')
         && FORWARD_LINES
@@ -466,9 +482,27 @@ pub(super) const DEVICE_LINES: &[&str] = &[
     "pobierz aplikację outlook",
 ];
 
+/// Characters of a line that [`device_line`] reads: more than the longest
+/// of [`DEVICE_LINES`].
+pub(super) const DEVICE_HEAD: usize = 32;
+
 pub(super) fn device_line(line: &str) -> bool {
-    let l = line.trim().to_lowercase();
-    l.len() < 120 && DEVICE_LINES.iter().any(|p| l.starts_with(p))
+    let l = line.trim();
+    // Asked of every line the writer kept: most are answered by their
+    // first letter, and only the opening, where the patterns are, is
+    // lower-cased.
+    let Some(first) = l.chars().next().and_then(|c| c.to_lowercase().next()) else {
+        return false;
+    };
+    if !DEVICE_LINES.iter().any(|p| p.starts_with(first)) {
+        return false;
+    }
+    let head = match l.char_indices().nth(DEVICE_HEAD) {
+        Some((end, _)) => &l[..end],
+        None => l,
+    };
+    let head = head.to_lowercase();
+    DEVICE_LINES.iter().any(|p| head.starts_with(p)) && l.to_lowercase().len() < 120
 }
 
 /// `-- ` (RFC 3676), `--`, `—`.

@@ -187,3 +187,13 @@ fn device_lines_and_footers_go() {
     let r = t("Restarting it now.\n__\nExample Ltd, 1 Main Street, Athens\nwww.example.com");
     assert_eq!(r, "Restarting it now.");
 }
+
+#[test]
+fn device_lines_fit_in_the_opening_that_is_read() {
+    assert!(DEVICE_LINES.iter().all(|p| p.chars().count() < DEVICE_HEAD));
+    assert!(device_line("Sent from my iPhone"));
+    assert!(device_line("  ΣΤΆΛΘΗΚΕ ΑΠΌ ΤΟ iPhone μου"));
+    assert!(device_line("Wysłane z mojego Galaxy"));
+    assert!(!device_line(&format!("Sent from my {}", "x".repeat(120))));
+    assert!(!device_line("I sent from my office yesterday"));
+}
