@@ -98,12 +98,15 @@ impl Pipeline {
             tx.reschedule(c.id, fresh, &c.clock.notices(&policy, &work))
                 .await?;
         }
-        if let Some(first) = clocks
+        // The ticket's copy of the first-response due time follows that
+        // clock: written when this call changed it (every change of a
+        // clock goes through here), not for every message of the ticket.
+        if let Some(i) = clocks
             .iter()
-            .rev()
-            .find(|c| c.clock.target == Target::FirstResponse)
+            .rposition(|c| c.clock.target == Target::FirstResponse)
+            && changed.contains(&i)
         {
-            tx.set_first_response_due(ticket, first.clock.due_at)
+            tx.set_first_response_due(ticket, clocks[i].clock.due_at)
                 .await?;
         }
         Ok(!changed.is_empty())
